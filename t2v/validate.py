@@ -1,0 +1,127 @@
+"""Checks of a composed config, run before anything is written: one clear ConfigError each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from t2v.errors import ConfigError
+from t2v.genres import GenrePreset
+from t2v.rundir import check_run_dir
+
+MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 16, 4096, 8
+MAX_CLIP_FRAMES = 256
+MAX_VIDEO_FRAMES = 100_000
+
+
+def validate_generate(cfg: DictConfig, run_dir: Path | None) -> None:
+    prompt = _required_text(cfg, "prompt", 'pass one, e.g. prompt="a red ball bouncing"')
+    if len(prompt) > 1000:
+        raise ConfigError(f"prompt is {len(prompt)} characters long; keep it under 1000")
+    GenrePreset.from_config(cfg.genre)
+    check_resolution(cfg.resolution)
+    check_video_length(cfg)
+    if run_dir is not None:
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        check_run_dir(run_dir, {k: v for k, v in resolved.items() if k != "hydra"})
+
+
+def validate_render(cfg: DictConfig, run_dir: Path | None) -> None:
+    source = Path(_required_text(cfg, "run_dir", "pass the finished run, e.g. run_dir=runs/dog"))
+    if not (source / "config.yaml").is_file():
+        raise ConfigError(f"run_dir {source} holds no t2v run (no config.yaml)")
+    for key in ("width", "height"):
+        value = cfg.get(key)
+        if value is not None:
+            _check_side(key, value)
+    frames, fps = cfg.get("frames"), cfg.get("fps")
+    if frames is not None and not (isinstance(frames, int) and 1 <= frames <= MAX_VIDEO_FRAMES):
+        raise ConfigError(f"frames = {frames!r} must be a whole number in [1, {MAX_VIDEO_FRAMES}]")
+    if fps is not None and not (isinstance(fps, int | float) and 0 < fps <= 240):
+        raise ConfigError(f"fps = {fps!r} must be in (0, 240]")
+
+
+def validate_evaluate(cfg: DictConfig, run_dir: Path | None) -> None:
+    dirs = list(cfg.get("run_dirs") or [])
+    if cfg.get("run_dir"):
+        dirs.append(cfg.run_dir)
+    if not dirs:
+        raise ConfigError("no run to evaluate: pass run_dir=DIR or run_dirs=[DIR,DIR]")
+    for item in dirs:
+        if not (Path(item) / "config.yaml").is_file():
+            raise ConfigError(f"{item} holds no t2v run (no config.yaml)")
+
+
+def validate_pretrain(cfg: DictConfig, run_dir: Path | None) -> None:
+    _required_text(cfg, "output_dir", "pass where the prior goes, e.g. output_dir=priors/mine")
+
+
+VALIDATORS: dict[str, Callable[[DictConfig, Path | None], None]] = {
+    "generate": validate_generate,
+    "render": validate_render,
+    "evaluate": validate_evaluate,
+    "pretrain": validate_pretrain,
+}
+
+
+def check_resolution(resolution: Any) -> None:
+    name = resolution.get("name", "?")
+    for key in ("width", "height", "sr_width", "sr_height"):
+        if key not in resolution:
+            raise ConfigError(f"resolution '{name}' is missing {key}")
+        _check_side(f"resolution.{key}", resolution[key])
+    if resolution.sr_width < resolution.width or resolution.sr_height < resolution.height:
+        raise ConfigError(
+            f"resolution.sr_width x sr_height ({resolution.sr_width}x{resolution.sr_height}) must "
+            f"be at least width x height ({resolution.width}x{resolution.height})"
+        )
+    frames = resolution.get("frames")
+    if (
+        not isinstance(frames, int)
+        or isinstance(frames, bool)
+        or not 1 <= frames <= MAX_CLIP_FRAMES
+    ):
+        raise ConfigError(
+            f"resolution.frames = {frames!r} must be a whole number in [1, {MAX_CLIP_FRAMES}]"
+        )
+
+
+def check_video_length(cfg: DictConfig) -> None:
+    duration, fps = cfg.duration, cfg.fps
+    if not isinstance(fps, int | float) or isinstance(fps, bool) or not 0 < fps <= 240:
+        raise ConfigError(f"fps = {fps!r} must be in (0, 240]")
+    if not isinstance(duration, int | float) or isinstance(duration, bool) or duration <= 0:
+        raise ConfigError(f"duration = {duration!r} must be a positive number of seconds")
+    frames = round(duration * fps)
+    if not 1 <= frames <= MAX_VIDEO_FRAMES:
+        raise ConfigError(
+            f"duration x fps = {duration} x {fps} gives {frames} frames; "
+            f"it must give between 1 and {MAX_VIDEO_FRAMES}"
+        )
+
+
+def _check_side(name: str, value: Any) -> None:
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not MIN_SIDE <= value <= MAX_SIDE
+        or value % SIDE_MULTIPLE
+    ):
+        raise ConfigError(
+            f"{name} = {value!r} cannot work: sizes must be multiples of {SIDE_MULTIPLE} "
+            f"between {MIN_SIDE} and {MAX_SIDE}"
+        )
+
+
+def _required_text(cfg: DictConfig, key: str, hint: str) -> str:
+    try:
+        value = cfg.get(key)
+    except MissingMandatoryValue:
+        value = None
+    if value is None or not str(value).strip():
+        raise ConfigError(f"{key} is empty: {hint}")
+    return str(value).strip()
