@@ -99,7 +99,7 @@ class Grading:
         if self.grain > 0 or self.flicker > 0:
             generator = torch.Generator(device="cpu").manual_seed(seed)
             if self.flicker > 0:
-                per_frame = frames.shape[:-3] + (1, 1, 1)
+                per_frame = (*frames.shape[:-3], 1, 1, 1)
                 out = out + self.flicker * torch.randn(per_frame, generator=generator).to(out)
             if self.grain > 0:
                 out = out + self.grain * torch.randn(out.shape, generator=generator).to(out)

@@ -125,3 +125,7 @@ def _required_text(cfg: DictConfig, key: str, hint: str) -> str:
     if value is None or not str(value).strip():
         raise ConfigError(f"{key} is empty: {hint}")
     return str(value).strip()
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,1 @@
+"""Evaluation of videos and runs: attribute evaluator, CLIP metrics, temporal consistency."""

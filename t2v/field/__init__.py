@@ -1,0 +1,1 @@
+"""The 4D scene field: hash-grid and HexPlane encodings, heads, background."""

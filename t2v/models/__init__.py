@@ -1,0 +1,1 @@
+"""Network architectures of t2v's own diffusion priors (diffusers ModelMixin + ConfigMixin)."""

@@ -1,0 +1,1 @@
+"""Pre-training of diffusion priors: LightningModules, EMA, export to a prior folder."""

@@ -1,0 +1,1 @@
+"""Frozen diffusion priors behind small interfaces (ImagePrior, VideoPrior, SRPrior) and SDS."""

@@ -1,0 +1,1 @@
+"""The volume renderer: cameras, rays, sampling, occupancy skipping, compositing, trajectories."""

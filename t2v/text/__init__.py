@@ -1,0 +1,1 @@
+"""Text conditioning: prompt + genre composition, encoders, on-disk embedding cache."""
