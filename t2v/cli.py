@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         register_resolvers()
         if not INFO_FLAGS.intersection(rest):
             check_invocation(name, rest)
-            run_module(name)  # fails before Hydra writes anything if not landed
+            run_module(name)  # a command that has not landed says so before Hydra writes
     except T2VError as error:
         print(f"t2v {name}: {error}", file=sys.stderr)
         return error.exit_code
