@@ -1,0 +1,181 @@
+"""Factorised space-time UNet blocks: per-frame 2D convs with FiLM, then a temporal 1D conv.
+
+Every tensor inside the UNet is laid out frames-first, `(B*T, C, H, W)`, so the 2D layers see
+each frame as an image; only `TemporalConv` regroups the frames of a clip to mix along time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def sinusoidal_embedding(values: torch.Tensor, dim: int, max_period: float = 10_000.0):
+    """`(N,)` scalars (timesteps, noise levels) -> `(N, dim)` sin/cos features."""
+    half = dim // 2
+    frequencies = torch.exp(
+        -math.log(max_period) * torch.arange(half, device=values.device, dtype=torch.float32) / half
+    )
+    angles = values.float()[:, None] * frequencies[None]
+    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+
+
+class TemporalConv(nn.Module):
+    """Residual kernel-3 conv along time, zero-initialised so a fresh model is frame-independent."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, kernel_size=3, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        clips_frames, channels, height, width = x.shape
+        clips = clips_frames // frames
+        # (B*T, C, H, W) -> (B*H*W, C, T): each pixel's time series is one 1D signal.
+        series = x.view(clips, frames, channels, height, width).permute(0, 3, 4, 2, 1)
+        series = series.reshape(clips * height * width, channels, frames)
+        mixed = self.conv(F.silu(series))
+        mixed = mixed.view(clips, height, width, channels, frames).permute(0, 4, 3, 1, 2)
+        return x + mixed.reshape(clips_frames, channels, height, width)
+
+
+class FactorisedResBlock(nn.Module):
+    """Residual 2D block per frame, GroupNorm with FiLM from the embedding, then TemporalConv."""
+
+    def __init__(self, in_channels: int, out_channels: int, embed_dim: int, groups: int) -> None:
+        super().__init__()
+        self.norm_in = nn.GroupNorm(groups, in_channels)
+        self.conv_in = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.film = nn.Linear(embed_dim, 2 * out_channels)
+        self.norm_mid = nn.GroupNorm(groups, out_channels, affine=False)
+        self.conv_out = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.skip = (
+            nn.Identity()
+            if in_channels == out_channels
+            else nn.Conv2d(in_channels, out_channels, 1)
+        )
+        self.temporal = TemporalConv(out_channels)
+
+    def forward(self, x: torch.Tensor, embedding: torch.Tensor, frames: int) -> torch.Tensor:
+        hidden = self.conv_in(F.silu(self.norm_in(x)))
+        scale, shift = self.film(F.silu(embedding))[:, :, None, None].chunk(2, dim=1)
+        hidden = self.norm_mid(hidden) * (1 + scale) + shift
+        hidden = self.conv_out(F.silu(hidden)) + self.skip(x)
+        return self.temporal(hidden, frames)
+
+
+class FactorisedUNetCore(nn.Module):
+    """UNet body over `(B*T, C, H, W)`: one FactorisedResBlock per level, skips by concatenation."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        block_channels: tuple[int, ...],
+        embed_dim: int,
+        groups: int,
+    ) -> None:
+        super().__init__()
+        self.conv_in = nn.Conv2d(in_channels, block_channels[0], 3, padding=1)
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        previous = block_channels[0]
+        for level, channels in enumerate(block_channels):
+            self.down.append(FactorisedResBlock(previous, channels, embed_dim, groups))
+            if level < len(block_channels) - 1:
+                self.downsample.append(nn.Conv2d(channels, channels, 3, stride=2, padding=1))
+            previous = channels
+        self.middle = FactorisedResBlock(previous, previous, embed_dim, groups)
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for level in reversed(range(len(block_channels))):
+            channels = block_channels[level]
+            self.up.append(FactorisedResBlock(previous + channels, channels, embed_dim, groups))
+            previous = channels
+            if level > 0:
+                self.upsample.append(nn.Conv2d(channels, block_channels[level - 1], 3, padding=1))
+                previous = block_channels[level - 1]
+        self.norm_out = nn.GroupNorm(groups, previous)
+        self.conv_out = nn.Conv2d(previous, out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, embedding: torch.Tensor, frames: int) -> torch.Tensor:
+        hidden = self.conv_in(x)
+        skips = []
+        for level, block in enumerate(self.down):
+            hidden = block(hidden, embedding, frames)
+            skips.append(hidden)
+            if level < len(self.downsample):
+                hidden = self.downsample[level](hidden)
+        hidden = self.middle(hidden, embedding, frames)
+        for level, block in enumerate(self.up):
+            hidden = block(torch.cat([hidden, skips.pop()], dim=1), embedding, frames)
+            if level < len(self.upsample):
+                hidden = F.interpolate(hidden, scale_factor=2.0, mode="nearest")
+                hidden = self.upsample[level](hidden)
+        return self.conv_out(F.silu(self.norm_out(hidden)))
+
+
+class ConditionEmbedding(nn.Module):
+    """Timestep + text + genre (+ extra scalar) embeddings, summed, plus a learned frame offset."""
+
+    def __init__(
+        self,
+        embed_dim: int,
+        text_dim: int,
+        num_genres: int,
+        max_frames: int,
+        extra_scalar: bool = False,
+    ) -> None:
+        super().__init__()
+        self.embed_dim = embed_dim
+        self.time_mlp = nn.Sequential(
+            nn.Linear(embed_dim, embed_dim), nn.SiLU(), nn.Linear(embed_dim, embed_dim)
+        )
+        self.extra_mlp = (
+            nn.Sequential(
+                nn.Linear(embed_dim, embed_dim), nn.SiLU(), nn.Linear(embed_dim, embed_dim)
+            )
+            if extra_scalar
+            else None
+        )
+        self.text_proj = nn.Linear(text_dim, embed_dim)
+        self.genre_embedding = nn.Embedding(num_genres, embed_dim)
+        # Zero start: a fresh model treats the frames of a clip alike (and independently).
+        self.frame_embedding = nn.Parameter(torch.zeros(max_frames, embed_dim))
+
+    def forward(
+        self,
+        timestep: torch.Tensor,
+        text_embeds: torch.Tensor,
+        genre_ids: torch.Tensor,
+        frames: int,
+        extra: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Per-frame embeddings `(B*T, embed_dim)`, clip-major like the UNet's frames."""
+        if frames > self.frame_embedding.shape[0]:
+            raise ValueError(
+                f"{frames} frames given; this model was built for at most "
+                f"{self.frame_embedding.shape[0]}"
+            )
+        clip = self.time_mlp(sinusoidal_embedding(timestep, self.embed_dim))
+        clip = clip + self.text_proj(text_embeds.float()) + self.genre_embedding(genre_ids.long())
+        if self.extra_mlp is not None:
+            if extra is None:
+                raise ValueError("this embedding needs its extra scalar (e.g. the noise level)")
+            clip = clip + self.extra_mlp(sinusoidal_embedding(extra, self.embed_dim))
+        per_frame = clip[:, None, :] + self.frame_embedding[None, :frames, :]
+        return per_frame.reshape(-1, self.embed_dim)
+
+
+def broadcast_batch(values: torch.Tensor | float | int, batch: int, device) -> torch.Tensor:
+    """A scalar or `(B,)` tensor of timesteps/ids -> a `(B,)` tensor on `device`."""
+    values = torch.as_tensor(values, device=device)
+    if values.ndim == 0:
+        values = values.expand(batch)
+    if values.shape != (batch,):
+        raise ValueError(f"expected a scalar or shape ({batch},), got {tuple(values.shape)}")
+    return values

@@ -1,0 +1,67 @@
+"""PixelVideoUNet: the bundled text- and genre-conditioned pixel-space video diffusion model."""
+
+from __future__ import annotations
+
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+
+from t2v.models.blocks import ConditionEmbedding, FactorisedUNetCore, broadcast_batch
+
+DEFAULT_GENRES = (
+    "none",
+    "action",
+    "cartoon",
+    "documentary",
+    "horror",
+    "noir",
+    "scifi",
+    "fantasy",
+    "western",
+)
+
+
+class PixelVideoUNet(ModelMixin, ConfigMixin):
+    """Factorised (2D + temporal) UNet predicting `prediction_type` for noisy clips in [-1, 1].
+
+    `forward(sample (B,3,T,H,W), timestep (B,), text_embeds (B,D), genre_ids (B,))` returns a
+    `(B,3,T,H,W)` tensor. `genres[0]` is "none", which is also the dropped (unconditional) genre.
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        block_channels: tuple[int, ...] = (32, 64, 96),
+        embed_dim: int = 128,
+        norm_groups: int = 8,
+        text_dim: int = 384,
+        genres: tuple[str, ...] = DEFAULT_GENRES,
+        max_frames: int = 16,
+        sample_size: int = 32,
+        num_frames: int = 8,
+        prediction_type: str = "v_prediction",
+    ) -> None:
+        super().__init__()
+        if not genres or genres[0] != "none":
+            raise ValueError("genres must start with 'none' (the unconditional genre)")
+        self.embedding = ConditionEmbedding(embed_dim, text_dim, len(genres), max_frames)
+        self.core = FactorisedUNetCore(
+            in_channels, out_channels, tuple(block_channels), embed_dim, norm_groups
+        )
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor | float | int,
+        text_embeds: torch.Tensor,
+        genre_ids: torch.Tensor | int,
+    ) -> torch.Tensor:
+        clips, channels, frames, height, width = sample.shape
+        timestep = broadcast_batch(timestep, clips, sample.device)
+        genre_ids = broadcast_batch(genre_ids, clips, sample.device)
+        embedding = self.embedding(timestep, text_embeds, genre_ids, frames)
+        per_frame = sample.transpose(1, 2).reshape(clips * frames, channels, height, width)
+        output = self.core(per_frame, embedding, frames)
+        return output.view(clips, frames, -1, height, width).transpose(1, 2)
