@@ -1,0 +1,235 @@
+"""The volume renderer: cameras + times + a field -> frames, opacity and depth, chunk by chunk.
+
+The field is a duck type (the shared contract of `t2v.field.SceneField`):
+`field(points (N,3), times (N,1), directions (N,3))` returns an object with `.density (N,)`
+and `.rgb (N,3)`; `field.density(points, times)` gives density alone (used by the occupancy
+grid); `field.background(directions (R,3))` gives the colour seen where rays leave the scene.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from t2v.errors import ConfigError
+from t2v.render.cameras import Cameras
+from t2v.render.compositing import composite
+from t2v.render.occupancy import OccupancyConfig, OccupancyGrid
+from t2v.render.rays import num_rays, rays_for_indices
+from t2v.render.sampling import intersect_box, stratified_samples
+
+
+class FieldSamples(Protocol):
+    density: Tensor
+    rgb: Tensor
+
+
+class RenderableField(Protocol):
+    def __call__(self, points: Tensor, times: Tensor, directions: Tensor) -> FieldSamples: ...
+    def density(self, points: Tensor, times: Tensor) -> Tensor: ...
+    def background(self, directions: Tensor) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class RendererConfig:
+    """Renderer settings (the `renderer` config node)."""
+
+    num_samples: int = 64  # samples per ray across the scene box
+    chunk_rays: int = 4096  # rays rendered at once; bounds peak memory at any resolution
+    box_radius: float = 1.0  # the scene box is [-r, r]^3
+    min_near: float = 0.0  # closest sample distance from the camera
+    checkpoint_chunks: bool = False  # recompute chunks in backward: bounded training memory
+    occupancy: OccupancyConfig = field(default_factory=OccupancyConfig)
+
+    def check(self) -> None:
+        if self.num_samples < 1 or self.chunk_rays < 1:
+            raise ConfigError("renderer num_samples and chunk_rays must be >= 1")
+        if self.box_radius <= 0 or self.min_near < 0:
+            raise ConfigError("renderer box_radius must be > 0 and min_near >= 0")
+        self.occupancy.check()
+
+    @classmethod
+    def from_config(cls, node: Any) -> RendererConfig:
+        """From an OmegaConf node or dict; keys `cameras` and `times` (samplers) are skipped."""
+        values = {k: v for k, v in dict(node or {}).items() if k not in ("cameras", "times")}
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            listed = ", ".join(sorted(known))
+            raise ConfigError(f"renderer has unknown key(s) {', '.join(unknown)}; known: {listed}")
+        values["occupancy"] = OccupancyConfig.from_config(values.get("occupancy"))
+        config = cls(**values)
+        config.check()
+        return config
+
+
+@dataclass
+class RayBundleOutput:
+    """Per-ray results: rgb (R, 3) with background, opacity (R,), depth (R,), weights (R, S)."""
+
+    rgb: Tensor
+    opacity: Tensor
+    depth: Tensor
+    weights: Tensor | None
+    evaluated_samples: int
+
+
+@dataclass
+class RenderOutput:
+    """Rendered frames: rgb (B,T,3,H,W) in [0,1] with background, opacity and depth (B,T,1,H,W).
+
+    weights (B,T,H,W,S) only when asked for. evaluated_samples counts field evaluations (what
+    occupancy skipping saves); total_samples = rays x samples per ray.
+    """
+
+    rgb: Tensor
+    opacity: Tensor
+    depth: Tensor
+    weights: Tensor | None
+    evaluated_samples: int
+    total_samples: int
+
+
+class VolumeRenderer(nn.Module):
+    """Stratified volume rendering with occupancy skipping, background blending and chunking.
+
+    Samples are jittered inside their bins in training mode (`renderer.train()`) and sit at
+    bin midpoints in eval mode. The occupancy grid is a submodule, so its state is saved with
+    the renderer.
+    """
+
+    def __init__(self, config: RendererConfig | None = None, **overrides: Any) -> None:
+        super().__init__()
+        config = config or RendererConfig()
+        if "occupancy" in overrides and not isinstance(overrides["occupancy"], OccupancyConfig):
+            overrides["occupancy"] = OccupancyConfig.from_config(overrides["occupancy"])
+        self.config = replace(config, **overrides)
+        self.config.check()
+        self.occupancy = OccupancyGrid(self.config.occupancy, self.config.box_radius)
+
+    def update_occupancy(
+        self, field: RenderableField, step: int, generator: torch.Generator | None = None
+    ) -> bool:
+        """Call once per training step; updates the grid on its schedule. True if updated."""
+        return self.occupancy.maybe_update(field, step, generator)
+
+    def render(
+        self,
+        field: RenderableField,
+        cameras: Cameras,
+        times: Tensor,
+        generator: torch.Generator | None = None,
+        return_weights: bool = False,
+    ) -> RenderOutput:
+        """Render every pixel of `cameras` (B, T) at scene times `times` (B, T) in [0, 1]."""
+        batch, frames = cameras.batch_shape
+        if times.shape != (batch, frames):
+            raise ValueError(f"times must be {(batch, frames)}, got {tuple(times.shape)}")
+        height, width = cameras.height, cameras.width
+        device = cameras.c2w.device
+        total = num_rays(cameras)
+        pixels_per_frame = height * width
+        flat_times = times.reshape(-1).to(cameras.c2w.dtype)
+        outputs = []
+        for start in range(0, total, self.config.chunk_rays):
+            indices = torch.arange(start, min(start + self.config.chunk_rays, total), device=device)
+            rays = rays_for_indices(cameras, indices)
+            ray_times = flat_times[indices // pixels_per_frame]
+            outputs.append(
+                self.render_rays(
+                    field, rays.origins, rays.directions, ray_times, generator, return_weights
+                )
+            )
+        shape = (batch, frames, height, width)
+
+        def image(values: list[Tensor], channels: int) -> Tensor:
+            stacked = torch.cat(values).reshape(*shape, channels)
+            return stacked.permute(0, 1, 4, 2, 3)
+
+        weights = None
+        if return_weights:
+            weights = torch.cat([o.weights for o in outputs]).reshape(*shape, -1)  # type: ignore[misc]
+        return RenderOutput(
+            rgb=image([o.rgb for o in outputs], 3),
+            opacity=image([o.opacity[:, None] for o in outputs], 1),
+            depth=image([o.depth[:, None] for o in outputs], 1),
+            weights=weights,
+            evaluated_samples=sum(o.evaluated_samples for o in outputs),
+            total_samples=total * self.config.num_samples,
+        )
+
+    def render_rays(
+        self,
+        field: RenderableField,
+        origins: Tensor,
+        directions: Tensor,
+        times: Tensor,
+        generator: torch.Generator | None = None,
+        return_weights: bool = False,
+    ) -> RayBundleOutput:
+        """Render one bundle of rays: origins, unit directions (R, 3), times (R,) or (R, 1).
+
+        No chunking here: callers that pick random pixels (fitting, SDS on ray subsets) pass
+        bundles of the size they want; `render` chunks whole images.
+        """
+        times = times.reshape(-1, 1).to(origins.dtype)
+        jitter = None
+        if self.training:
+            shape = (origins.shape[0], self.config.num_samples)
+            source = generator.device if generator is not None else origins.device
+            jitter = torch.rand(shape, generator=generator, device=source).to(origins)
+        use_checkpoint = self.config.checkpoint_chunks and torch.is_grad_enabled()
+        if use_checkpoint:
+            rgb, opacity, depth, weights, evaluated = checkpoint(
+                self._render_bundle, field, origins, directions, times, jitter, use_reentrant=False
+            )
+        else:
+            rgb, opacity, depth, weights, evaluated = self._render_bundle(
+                field, origins, directions, times, jitter
+            )
+        return RayBundleOutput(
+            rgb=rgb,
+            opacity=opacity,
+            depth=depth,
+            weights=weights if return_weights else None,
+            evaluated_samples=int(evaluated),
+        )
+
+    def _render_bundle(
+        self,
+        field: RenderableField,
+        origins: Tensor,
+        directions: Tensor,
+        times: Tensor,
+        jitter: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        num_samples = self.config.num_samples
+        near, far, hit = intersect_box(
+            origins, directions, self.config.box_radius, self.config.min_near
+        )
+        samples = stratified_samples(near, far, num_samples, jitter)
+        points = origins[:, None] + samples.distances[..., None] * directions[:, None]
+        sample_times = times.expand(-1, num_samples)
+        keep = hit[:, None].expand(-1, num_samples)
+        if self.occupancy.active:
+            occupied = self.occupancy.lookup(points.reshape(-1, 3), sample_times.reshape(-1))
+            keep = keep & occupied.reshape(keep.shape)
+        # Only kept samples reach the field; skipped ones keep zero density.
+        density = points.new_zeros(keep.shape)
+        rgb = points.new_zeros(*keep.shape, 3)
+        if bool(keep.any()):
+            out = field(
+                points[keep],
+                sample_times[keep][:, None],
+                directions[:, None].expand(-1, num_samples, -1)[keep],
+            )
+            density = density.masked_scatter(keep, out.density.to(density.dtype))
+            rgb = rgb.masked_scatter(keep[..., None], out.rgb.to(rgb.dtype))
+        result = composite(density, rgb, samples.distances, samples.deltas)
+        background = field.background(directions).to(result.rgb.dtype)
+        colour = result.rgb + (1.0 - result.opacity[:, None]) * background
+        return colour, result.opacity, result.depth, result.weights, keep.sum()

@@ -1,0 +1,204 @@
+"""Named export camera trajectories (orbit, static, dolly, pan, crane, handheld) as Cameras.
+
+Every trajectory starts at the front view (azimuth 0: on +z, looking at the origin, so
+screen-left is world -x) at the given elevation and distance, and moves by an amount
+proportional to `speed` over the clip (progress u = k / (N - 1) of frame k):
+
+- orbit: azimuth turns by 360 deg x speed over N frames (u = k / N, so speed 1 loops cleanly).
+- static: the front view, unchanged; speed has no effect.
+- dolly: the camera moves straight towards the origin, distance x (1 - 0.4 x speed x u).
+- pan: the camera stays put and turns about its vertical axis, from -15 x speed to
+  +15 x speed deg (the scene drifts across the frame from right to left).
+- crane: the camera rises, elevation + 30 x speed x u deg, still looking at the origin.
+- handheld: the front view with smooth random shake of `shake` deg (yaw, pitch, roll), at a
+  rate scaled by speed; deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from t2v.errors import ConfigError
+from t2v.genres import CameraStyle
+from t2v.render.cameras import Cameras, check_fov, look_at, spherical_positions
+
+ORBIT_TURN_DEG = 360.0
+DOLLY_FRACTION = 0.4
+PAN_HALF_DEG = 15.0
+CRANE_RISE_DEG = 30.0
+MIN_DOLLY_FRACTION = 0.1  # dolly never comes closer than this fraction of the distance
+MAX_CRANE_ELEVATION_DEG = 85.0
+
+
+@dataclass(frozen=True)
+class TrajectorySpec:
+    """What every trajectory is built from."""
+
+    frames: int
+    speed: float
+    elevation_deg: float
+    distance: float
+    fov_deg: float
+    shake: float
+    seed: int
+
+
+Pose = tuple[Tensor, Tensor, Tensor]  # eyes (N, 3), targets (N, 3), up vectors (N, 3)
+
+
+def _progress(frames: int) -> Tensor:
+    return torch.linspace(0.0, 1.0, frames, dtype=torch.float64) if frames > 1 else torch.zeros(1)
+
+
+def _front_eye(spec: TrajectorySpec, frames: int) -> Tensor:
+    zero = torch.zeros(frames, dtype=torch.float64)
+    return spherical_positions(zero, zero + spec.elevation_deg, zero + spec.distance)
+
+
+def _world_up(frames: int) -> Tensor:
+    return torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64).expand(frames, 3)
+
+
+def _orbit(spec: TrajectorySpec) -> Pose:
+    n = spec.frames
+    azimuth = torch.arange(n, dtype=torch.float64) / n * ORBIT_TURN_DEG * spec.speed
+    eyes = spherical_positions(
+        azimuth,
+        torch.full_like(azimuth, spec.elevation_deg),
+        torch.full_like(azimuth, spec.distance),
+    )
+    return eyes, torch.zeros_like(eyes), _world_up(n)
+
+
+def _static(spec: TrajectorySpec) -> Pose:
+    eyes = _front_eye(spec, spec.frames)
+    return eyes, torch.zeros_like(eyes), _world_up(spec.frames)
+
+
+def _dolly(spec: TrajectorySpec) -> Pose:
+    scale = (1.0 - DOLLY_FRACTION * spec.speed * _progress(spec.frames)).clamp_min(
+        MIN_DOLLY_FRACTION
+    )
+    eyes = _front_eye(spec, spec.frames) * scale[:, None]
+    return eyes, torch.zeros_like(eyes), _world_up(spec.frames)
+
+
+def _pan(spec: TrajectorySpec) -> Pose:
+    eyes = _front_eye(spec, spec.frames)
+    yaw = torch.deg2rad(PAN_HALF_DEG * spec.speed * (2 * _progress(spec.frames) - 1))
+    # Turn the view vector (eye -> origin) about world +y; positive yaw looks towards +x.
+    view = -eyes
+    cos, sin = torch.cos(yaw), torch.sin(yaw)
+    turned = torch.stack(
+        [cos * view[:, 0] - sin * view[:, 2], view[:, 1], sin * view[:, 0] + cos * view[:, 2]], -1
+    )
+    return eyes, eyes + turned, _world_up(spec.frames)
+
+
+def _crane(spec: TrajectorySpec) -> Pose:
+    n = spec.frames
+    elevation = (spec.elevation_deg + CRANE_RISE_DEG * spec.speed * _progress(n)).clamp(
+        max=MAX_CRANE_ELEVATION_DEG
+    )
+    eyes = spherical_positions(
+        torch.zeros(n, dtype=torch.float64), elevation, torch.full((n,), spec.distance).double()
+    )
+    return eyes, torch.zeros_like(eyes), _world_up(n)
+
+
+def _handheld(spec: TrajectorySpec) -> Pose:
+    n = spec.frames
+    generator = torch.Generator().manual_seed(spec.seed)
+    # Three sinusoids per axis (yaw, pitch, roll) at incommensurate rates: smooth, aperiodic.
+    rates = torch.tensor([0.7, 1.3, 2.9], dtype=torch.float64)  # cycles per clip at speed 1
+    amplitudes = torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64)
+    phases = torch.rand(3, 3, generator=generator, dtype=torch.float64) * 2 * math.pi
+    u = _progress(n)[:, None, None]
+    wave = torch.sin(2 * math.pi * rates * spec.speed * u + phases) * amplitudes
+    # Subtract the first frame so the clip starts exactly at the front view.
+    angles = (wave.sum(-1) - wave[:1].sum(-1)) * spec.shake  # (N, 3) in degrees
+    yaw, pitch, roll = torch.deg2rad(angles).unbind(-1)
+    eyes = _front_eye(spec, n)
+    zero = torch.zeros(n, dtype=torch.float64)
+    offset = spherical_positions(
+        torch.rad2deg(yaw), zero + spec.elevation_deg + torch.rad2deg(pitch), zero + spec.distance
+    )
+    # Aim from the eye along the view of the shaken pose: the origin seen off by the angles.
+    targets = eyes - offset
+    base = look_at(eyes, targets)
+    right, up = base[:, :3, 0], base[:, :3, 1]
+    rolled_up = torch.cos(roll)[:, None] * up + torch.sin(roll)[:, None] * right
+    return eyes, targets, rolled_up
+
+
+TRAJECTORIES: dict[str, Callable[[TrajectorySpec], Pose]] = {
+    "orbit": _orbit,
+    "static": _static,
+    "dolly": _dolly,
+    "pan": _pan,
+    "crane": _crane,
+    "handheld": _handheld,
+}
+
+
+def trajectory_cameras(
+    name: str,
+    frames: int,
+    width: int,
+    height: int,
+    speed: float = 1.0,
+    elevation_deg: float = 15.0,
+    distance: float = 2.5,
+    fov_deg: float = 40.0,
+    shake: float = 1.0,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> Cameras:
+    """Cameras (1, frames) following the named trajectory; ConfigError on a bad argument."""
+    if name not in TRAJECTORIES:
+        raise ConfigError(
+            f"trajectory '{name}' is unknown; choose one of: {', '.join(TRAJECTORIES)}"
+        )
+    if frames < 1:
+        raise ConfigError(f"a trajectory needs at least 1 frame, got {frames}")
+    if speed < 0 or distance <= 0 or shake < 0:
+        raise ConfigError("trajectory speed and shake must be >= 0 and distance > 0")
+    if not -89.0 <= elevation_deg <= 89.0:
+        raise ConfigError(f"trajectory elevation {elevation_deg} deg must lie in [-89, 89]")
+    check_fov(fov_deg)
+    spec = TrajectorySpec(frames, speed, elevation_deg, distance, fov_deg, shake, seed)
+    eyes, targets, ups = TRAJECTORIES[name](spec)
+    c2w = look_at(eyes, targets, ups).float()[None].to(device)
+    fov = torch.full((1, frames), float(fov_deg), device=device)
+    return Cameras(c2w, fov, width, height)
+
+
+def genre_trajectory_cameras(
+    style: CameraStyle,
+    frames: int,
+    width: int,
+    height: int,
+    trajectory: str | None = None,
+    speed: float | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> Cameras:
+    """Cameras from a genre's `CameraStyle` (`GenrePreset.camera`); None keeps the genre's own."""
+    return trajectory_cameras(
+        trajectory if trajectory is not None else style.trajectory,
+        frames,
+        width,
+        height,
+        speed=speed if speed is not None else style.speed,
+        elevation_deg=style.elevation_deg,
+        distance=style.distance,
+        fov_deg=style.fov_deg,
+        shake=style.shake,
+        seed=seed,
+        device=device,
+    )

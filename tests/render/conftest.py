@@ -1,0 +1,116 @@
+"""Small analytic and learnable fields for the renderer tests (the field duck type).
+
+Each field counts the points it evaluates, so tests can check how many samples the renderer
+really sent to the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class Samples:
+    density: Tensor
+    rgb: Tensor
+
+
+class AnalyticField:
+    """Base: constant colour inside, constant background, evaluation counter."""
+
+    static_only = False
+
+    def __init__(self, colour=(1.0, 0.2, 0.1), background=(0.1, 0.3, 0.9)) -> None:
+        self.colour = torch.tensor(colour)
+        self.background_colour = torch.tensor(background)
+        self.evaluated = 0
+
+    def inside(self, points: Tensor, times: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def density(self, points: Tensor, times: Tensor) -> Tensor:
+        self.evaluated += points.shape[0]
+        return self.inside(points, times).to(points.dtype) * self.sigma
+
+    def __call__(self, points: Tensor, times: Tensor, directions: Tensor) -> Samples:
+        density = self.density(points, times)
+        return Samples(density, self.colour.to(points).expand(points.shape[0], 3))
+
+    def background(self, directions: Tensor) -> Tensor:
+        return self.background_colour.to(directions).expand(directions.shape[0], 3)
+
+
+class SlabField(AnalyticField):
+    """Density `sigma` where |z| < half_thickness (all x, y in the box)."""
+
+    def __init__(self, sigma: float = 1.0, half_thickness: float = 0.5, **kw) -> None:
+        super().__init__(**kw)
+        self.sigma, self.half_thickness = sigma, half_thickness
+
+    def inside(self, points: Tensor, times: Tensor) -> Tensor:
+        return points[:, 2].abs() < self.half_thickness
+
+
+class SphereField(AnalyticField):
+    """Density `sigma` inside a ball of `radius` centred at start + velocity * t."""
+
+    def __init__(
+        self, sigma=1000.0, radius=0.5, start=(0.0, 0.0, 0.0), velocity=(0.0, 0.0, 0.0), **kw
+    ) -> None:
+        super().__init__(**kw)
+        self.sigma, self.radius = sigma, radius
+        self.start, self.velocity = torch.tensor(start), torch.tensor(velocity)
+        self.static_only = not any(velocity)
+
+    def centre(self, times: Tensor) -> Tensor:
+        return self.start.to(times) + self.velocity.to(times) * times.reshape(-1, 1)
+
+    def inside(self, points: Tensor, times: Tensor) -> Tensor:
+        return (points - self.centre(times)).norm(dim=-1) < self.radius
+
+
+class GridField(nn.Module):
+    """A learnable dense field: two 8^3 feature grids blended by time, sampled trilinearly."""
+
+    static_only = False
+
+    def __init__(self, resolution: int = 8) -> None:
+        super().__init__()
+        self.grids = nn.Parameter(torch.randn(2, 4, resolution, resolution, resolution))
+        self.sky = nn.Parameter(torch.randn(3, 3))
+
+    def features(self, points: Tensor, times: Tensor) -> Tensor:
+        coords = points.reshape(1, -1, 1, 1, 3)
+        sampled = F.grid_sample(self.grids, coords.expand(2, -1, -1, -1, -1), align_corners=True)
+        first, last = sampled[..., 0, 0].transpose(1, 2)  # (N, 4) each
+        return first + (last - first) * times.reshape(-1, 1)
+
+    def density(self, points: Tensor, times: Tensor) -> Tensor:
+        return F.softplus(self.features(points, times)[:, 0]) * 3.0
+
+    def forward(self, points: Tensor, times: Tensor, directions: Tensor) -> Samples:
+        features = self.features(points, times)
+        return Samples(F.softplus(features[:, 0]) * 3.0, torch.sigmoid(features[:, 1:]))
+
+    def background(self, directions: Tensor) -> Tensor:
+        return torch.sigmoid(directions @ self.sky)
+
+
+@pytest.fixture
+def make_slab():
+    return SlabField
+
+
+@pytest.fixture
+def make_sphere():
+    return SphereField
+
+
+@pytest.fixture
+def make_grid_field():
+    return GridField
