@@ -1,0 +1,260 @@
+"""Super-resolution priors: the SD x4 upscaler (latent, per frame) and the bundled PixelSRUNet.
+
+Both are conditioned on the low-resolution render (in [-1, 1], noise-augmented to
+`noise_level` as in training) and on the text; SDS acts on the high-resolution frames only:
+the low-res input is a condition and gets no gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from t2v.priors.base import DiffusionPrior, SRPrior, check_frames, clip_views
+from t2v.priors.loading import (
+    default_device,
+    default_dtype,
+    is_local_only,
+    load_component,
+    resolve_model,
+)
+from t2v.priors.sds import SDSConfig, SDSOutput
+from t2v.priors.video import _sample_of, read_manifest
+from t2v.text.conditioning import TextConditioning
+from t2v.text.encoders import TextEncoderSpec
+
+
+def augment_low_res(
+    low_res: torch.Tensor,
+    noise_level: int,
+    alphas_cumprod: torch.Tensor,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """Noise `low_res` (in [-1, 1]) to timestep `noise_level` of a DDPM schedule; 0 keeps it."""
+    if noise_level <= 0:
+        return low_res
+    alpha_bar = alphas_cumprod[noise_level].to(low_res)
+    if generator is None:
+        noise = torch.randn_like(low_res)
+    else:
+        noise = torch.randn(low_res.shape, generator=generator).to(low_res)
+    return alpha_bar.sqrt() * low_res + (1.0 - alpha_bar).sqrt() * noise
+
+
+class UpscalerSRPrior(DiffusionPrior, SRPrior):
+    """Stable Diffusion x4 upscaler: 7-channel UNet (4 latents + 3 low-res pixels), noise-level
+    class labels, and a VAE whose latents have the low-res image's size (4x downsampling)."""
+
+    def __init__(
+        self,
+        unet: torch.nn.Module,
+        vae: torch.nn.Module,
+        scheduler: Any,
+        low_res_scheduler: Any,
+        *,
+        text_encoder_spec: TextEncoderSpec,
+        config: SDSConfig,
+        noise_level: int = 20,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__(
+            alphas_cumprod=scheduler.alphas_cumprod,
+            prediction_type=scheduler.config.prediction_type,
+            config=config,
+            text_encoder_spec=text_encoder_spec,
+            device=device,
+            dtype=dtype,
+        )
+        self.unet = unet
+        self.vae = vae
+        self.low_res_alphas_cumprod = low_res_scheduler.alphas_cumprod.to(self.device)
+        self.noise_level = int(noise_level)
+        self.factor = 2 ** (len(vae.config.block_out_channels) - 1)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model: str,
+        *,
+        config: SDSConfig | None = None,
+        noise_level: int = 20,
+        local_files_only: bool | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> UpscalerSRPrior:
+        """Load `unet/`, `vae/`, `scheduler/`, `low_res_scheduler/` of an upscaler folder."""
+        from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+
+        device = torch.device(device or default_device())
+        dtype = dtype or default_dtype(device)
+        load = {"local_files_only": local_files_only, "device": device}
+        unet = load_component(UNet2DConditionModel, model, "unet", dtype=dtype, **load)
+        vae = load_component(AutoencoderKL, model, "vae", dtype=dtype, **load)
+        scheduler = load_component(DDPMScheduler, model, "scheduler", **load)
+        low_res_scheduler = load_component(DDPMScheduler, model, "low_res_scheduler", **load)
+        spec = TextEncoderSpec(
+            "clip", resolve_model(model), local_files_only=is_local_only(local_files_only)
+        )
+        return cls(
+            unet,
+            vae,
+            scheduler,
+            low_res_scheduler,
+            text_encoder_spec=spec,
+            config=config or SDSConfig(guidance_scale=20.0),
+            noise_level=noise_level,
+            device=device,
+            dtype=dtype,
+        )
+
+    def sds(
+        self,
+        frames: torch.Tensor,
+        cond: TextConditioning,
+        low_res: torch.Tensor,
+        *,
+        views: Sequence[str] | None = None,
+        step: int = 0,
+        generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
+        timesteps: torch.Tensor | None = None,
+    ) -> SDSOutput:
+        batch, length = check_frames(frames)
+        check_frames(low_res, "low_res")
+        small = low_res.detach().flatten(0, 1).to(self.device) * 2.0 - 1.0
+        size = (small.shape[-2] * self.factor, small.shape[-1] * self.factor)
+        pixels = self.resize(frames.flatten(0, 1), size) * 2.0 - 1.0
+        sample = self.vae.encode(pixels.to(self.dtype)).latent_dist.mean
+        sample = sample * self.vae.config.scaling_factor
+        clips = clip_views(views, batch)
+        image_views = [view for view in clips for _ in range(length)] if clips else None
+        text = cond.batch(image_views, batch * length, self.device, self.dtype)
+        condition = augment_low_res(small, self.noise_level, self.low_res_alphas_cumprod, generator)
+        levels = torch.full((2 * small.shape[0],), self.noise_level, device=self.device)
+
+        def predict(noisy: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            inputs = torch.cat([noisy, condition.to(noisy)], dim=1)
+            output = self.unet(
+                torch.cat([inputs, inputs]).to(self.dtype),
+                torch.cat([t, t]),
+                encoder_hidden_states=torch.cat([text.cond, text.uncond]),
+                class_labels=levels,
+            ).sample
+            return output[:, : noisy.shape[1]].chunk(2)
+
+        # One timestep per clip, so the frames of a clip are refined alike.
+        return self.distil(
+            sample,
+            predict,
+            step=step,
+            generator=generator,
+            noise=noise,
+            timesteps=timesteps,
+            timestep_groups=batch,
+        )
+
+
+class PixelSRPrior(DiffusionPrior, SRPrior):
+    """The bundled pixel-space video SR prior (`t2v.models.PixelSRUNet`, MiniLM text, genres)."""
+
+    def __init__(
+        self,
+        unet: torch.nn.Module,
+        scheduler: Any,
+        *,
+        config: SDSConfig,
+        genres: Sequence[str],
+        sr_factor: int,
+        noise_level: int = 0,
+        text_encoder_spec: TextEncoderSpec | None = None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__(
+            alphas_cumprod=scheduler.alphas_cumprod,
+            prediction_type=getattr(unet.config, "prediction_type", None)
+            or scheduler.config.prediction_type,
+            config=config,
+            text_encoder_spec=text_encoder_spec or TextEncoderSpec("minilm"),
+            genres=genres,
+            device=device,
+            dtype=dtype,
+        )
+        self.unet = unet
+        self.sr_factor = int(sr_factor)
+        self.noise_level = int(noise_level)
+
+    @classmethod
+    def from_folder(
+        cls,
+        model: str,
+        *,
+        config: SDSConfig | None = None,
+        noise_level: int = 0,
+        unet_class: type | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> PixelSRPrior:
+        """Load `sr_unet/`, `sr_scheduler/` and `t2v_prior.json` of a bundled prior folder."""
+        from diffusers import DDPMScheduler
+
+        if unet_class is None:
+            from t2v.models import PixelSRUNet as unet_class
+        folder = resolve_model(model)
+        manifest = read_manifest(folder, model)
+        device = torch.device(device or default_device())
+        dtype = dtype or default_dtype(device)
+        load = {"local_files_only": True, "device": device}
+        unet = load_component(unet_class, folder, "sr_unet", dtype=dtype, **load)
+        scheduler = load_component(DDPMScheduler, folder, "sr_scheduler", **load)
+        return cls(
+            unet,
+            scheduler,
+            config=config or SDSConfig(guidance_scale=5.0),
+            genres=manifest.get("genres") or unet.config.genres,
+            sr_factor=int(manifest.get("sr_factor", 2)),
+            noise_level=noise_level,
+            text_encoder_spec=TextEncoderSpec(str(manifest.get("text_encoder", "minilm"))),
+            device=device,
+            dtype=dtype,
+        )
+
+    def sds(
+        self,
+        frames: torch.Tensor,
+        cond: TextConditioning,
+        low_res: torch.Tensor,
+        *,
+        views: Sequence[str] | None = None,
+        step: int = 0,
+        generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
+        timesteps: torch.Tensor | None = None,
+    ) -> SDSOutput:
+        batch, length = check_frames(frames)
+        check_frames(low_res, "low_res")
+        small = (low_res.detach().to(self.device) * 2.0 - 1.0).transpose(1, 2)  # (B, 3, T, h, w)
+        size = (small.shape[-2] * self.sr_factor, small.shape[-1] * self.sr_factor)
+        pixels = self.resize(frames.flatten(0, 1), size).unflatten(0, (batch, length))
+        sample = (pixels * 2.0 - 1.0).transpose(1, 2)
+        text = cond.batch(clip_views(views, batch), batch, self.device, self.dtype)
+        condition = augment_low_res(small, self.noise_level, self.alphas_cumprod, generator)
+        levels = torch.full((2 * batch,), self.noise_level, dtype=torch.long, device=self.device)
+
+        def predict(noisy: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            output = self.unet(
+                torch.cat([noisy, noisy]).to(self.dtype),
+                torch.cat([t, t]),
+                torch.cat([condition, condition]).to(self.dtype),
+                levels,
+                torch.cat([text.cond, text.uncond]),
+                torch.cat([text.genre_ids, text.uncond_genre_ids]),
+            )
+            return _sample_of(output).chunk(2)
+
+        return self.distil(
+            sample, predict, step=step, generator=generator, noise=noise, timesteps=timesteps
+        )

@@ -1,0 +1,151 @@
+"""Text encoders of the priors: CLIP / T5 through transformers, MiniLM for the bundled prior.
+
+Every encoder answers `model_id` (the cache key) and `encode(texts) -> Tensor`: token states
+`(N, L, D)` for CLIP and T5 (what a diffusers UNet takes as `encoder_hidden_states`), a pooled
+sentence vector `(N, D)` for MiniLM. A `TextEncoderSpec` names an encoder without loading it, so
+a prior can say which encoder it needs and `PromptEncoder` loads it only on a cache miss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from t2v.errors import ConfigError
+
+ENCODER_KINDS = ("clip", "t5", "minilm")
+
+
+class TextEncoder(Protocol):
+    """What `PromptEncoder` needs from a text encoder."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    def encode(self, texts: list[str]) -> torch.Tensor: ...
+
+
+class TransformersTextEncoder:
+    """A frozen CLIP or T5 text encoder from a diffusers-style folder or hub id (its subfolders)."""
+
+    def __init__(
+        self,
+        model: str,
+        kind: str = "clip",
+        *,
+        subfolder: str | None = "text_encoder",
+        tokenizer_subfolder: str | None = "tokenizer",
+        max_length: int | None = None,
+        local_files_only: bool = False,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        from transformers import AutoTokenizer, CLIPTextModel, T5EncoderModel
+
+        if kind not in ("clip", "t5"):
+            raise ConfigError(f"text encoder kind '{kind}' is not a transformers encoder")
+        model_class = CLIPTextModel if kind == "clip" else T5EncoderModel
+        self.kind = kind
+        self.source = model
+        self.subfolder = subfolder
+        self.device = torch.device(device)
+        loading = {"local_files_only": local_files_only}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                model, subfolder=tokenizer_subfolder or "", **loading
+            )
+            self.model = model_class.from_pretrained(
+                model, subfolder=subfolder or "", torch_dtype=dtype, **loading
+            )
+        except (OSError, ValueError, ImportError) as error:
+            raise ConfigError(_missing_message(model, error, local_files_only)) from None
+        self.model.to(self.device).eval().requires_grad_(False)
+        # IF and the CLIP models all read 77 tokens; T5 tokenizers report a huge model_max_length.
+        self.max_length = max_length or min(int(self.tokenizer.model_max_length), 77)
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.kind}:{self.source}/{self.subfolder or ''}"
+
+    @torch.no_grad()
+    def encode(self, texts: list[str]) -> torch.Tensor:
+        """Token states `(N, max_length, D)` in float32 on the CPU, padded to `max_length`."""
+        tokens = self.tokenizer(
+            list(texts),
+            padding="max_length",
+            max_length=self.max_length,
+            truncation=True,
+            return_tensors="pt",
+        )
+        inputs = {"input_ids": tokens["input_ids"].to(self.device)}
+        if self.kind == "t5":  # IF passes the mask to T5; the SD-family CLIP pipelines do not
+            inputs["attention_mask"] = tokens["attention_mask"].to(self.device)
+        return self.model(**inputs).last_hidden_state.float().cpu()
+
+
+class MiniLMTextEncoder:
+    """The bundled prior's sentence encoder (`t2v.text.minilm.MiniLMEncoder`): `(N, 384)`."""
+
+    def __init__(self, device: str | torch.device = "cpu") -> None:
+        from t2v.text.minilm import MiniLMEncoder
+
+        self.encoder = MiniLMEncoder(device=device)
+        self.model = self.encoder.model
+
+    @property
+    def model_id(self) -> str:
+        return f"minilm:{self.encoder.model_id}"
+
+    def encode(self, texts: list[str]) -> torch.Tensor:
+        return self.encoder.encode(list(texts)).float().cpu()
+
+
+@dataclass(frozen=True)
+class TextEncoderSpec:
+    """Which text encoder a prior reads: kind ("clip", "t5", "minilm") and where it lives."""
+
+    kind: str
+    model: str = ""
+    subfolder: str | None = "text_encoder"
+    tokenizer_subfolder: str | None = "tokenizer"
+    local_files_only: bool = False
+
+    @property
+    def model_id(self) -> str:
+        """The cache key; equal to the loaded encoder's `model_id`."""
+        if self.kind == "minilm":
+            from t2v.text.minilm import MINILM_MODEL_ID
+
+            return f"minilm:{MINILM_MODEL_ID}"
+        return f"{self.kind}:{self.model}/{self.subfolder or ''}"
+
+    def load(
+        self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+    ) -> TextEncoder:
+        if self.kind == "minilm":
+            return MiniLMTextEncoder(device=device)
+        if self.kind in ("clip", "t5"):
+            return TransformersTextEncoder(
+                self.model,
+                self.kind,
+                subfolder=self.subfolder,
+                tokenizer_subfolder=self.tokenizer_subfolder,
+                local_files_only=self.local_files_only,
+                device=device,
+                dtype=dtype,
+            )
+        raise ConfigError(
+            f"text encoder kind '{self.kind}' is unknown; choose one of {', '.join(ENCODER_KINDS)}"
+        )
+
+
+def _missing_message(model: str, error: Exception, local_files_only: bool) -> str:
+    if isinstance(error, ImportError):
+        return f"the text encoder of '{model}' needs a missing package: {error}"
+    offline = " while offline (local_files_only / HF_HUB_OFFLINE=1)" if local_files_only else ""
+    return (
+        f"cannot load the text encoder of '{model}'{offline}; "
+        f"fetch it with `huggingface-cli download {model}` or point to a local folder"
+    )
