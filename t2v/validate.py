@@ -36,10 +36,14 @@ def validate_render(cfg: DictConfig, run_dir: Path | None) -> None:
         raise ConfigError(f"run_dir {source} holds no t2v run (no config.yaml)")
     for key in ("width", "height"):
         value = cfg.get(key)
-        if value is not None:
-            _check_side(key, value)
+        if value is not None and not (
+            _is_whole(value) and 2 <= value <= MAX_SIDE and value % 2 == 0
+        ):
+            raise ConfigError(
+                f"{key} = {value!r} must be an even number of pixels, 2 to {MAX_SIDE}"
+            )
     frames, fps = cfg.get("frames"), cfg.get("fps")
-    if frames is not None and not (isinstance(frames, int) and 1 <= frames <= MAX_VIDEO_FRAMES):
+    if frames is not None and not (_is_whole(frames) and 1 <= frames <= MAX_VIDEO_FRAMES):
         raise ConfigError(f"frames = {frames!r} must be a whole number in [1, {MAX_VIDEO_FRAMES}]")
     if fps is not None and not (isinstance(fps, int | float) and 0 < fps <= 240):
         raise ConfigError(f"fps = {fps!r} must be in (0, 240]")

@@ -1,0 +1,57 @@
+"""Motion regularizers of the dynamic and temporal stages (MAV3D's temporal-consistency terms).
+
+Each works through the field's public contract (`density`, `forward`, `parameter_groups`)
+or on rendered frames, so it applies to the hash-grid and the HexPlane field alike.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def temporal_smoothness(
+    field: nn.Module, points: torch.Tensor, times: torch.Tensor, dt: float
+) -> torch.Tensor:
+    """Mean squared change of density (log-scaled) and colour at fixed points between t and t+dt.
+
+    A finite-difference total variation over time: it penalises flicker and sudden jumps
+    of the 4D field, not smooth motion, as long as `dt` is about one frame.
+    """
+    later = (times + dt).clamp(0.0, 1.0)
+    directions = torch.zeros_like(points)
+    directions[:, 2] = -1.0  # colour seen from the front camera; any fixed direction will do
+    now_out = field(points, times, directions)
+    later_out = field(points, later, directions)
+    density_change = torch.log1p(later_out.density) - torch.log1p(now_out.density)
+    colour_change = (later_out.rgb - now_out.rgb) * now_out.density.detach().clamp(max=1.0)[:, None]
+    return density_change.square().mean() + colour_change.square().sum(-1).mean()
+
+
+def dynamic_sparsity(field: nn.Module) -> torch.Tensor:
+    """Mean absolute value of the dynamic encoding's parameters: motion only where it is needed."""
+    parameters = field.parameter_groups()["dynamic"]
+    if not parameters:
+        return torch.zeros(())
+    total = sum(p.abs().sum() for p in parameters)
+    count = sum(p.numel() for p in parameters)
+    return total / count
+
+
+def frame_consistency(frames: torch.Tensor, opacity: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared difference of consecutive frames `(B, T, 3, H, W)` (0 for a single frame).
+
+    With `opacity` `(B, T, 1, H, W)`, only the foreground counts, so a moving background
+    colour during training does not pull the scene still.
+    """
+    if frames.shape[1] < 2:
+        return frames.new_zeros(())
+    change = (frames[:, 1:] - frames[:, :-1]).square()
+    if opacity is not None:
+        change = change * torch.maximum(opacity[:, 1:], opacity[:, :-1])
+    return change.mean()
+
+
+def random_points(count: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Points uniform in the scene box [-1, 1]^3."""
+    return (torch.rand(count, 3, generator=generator) * 2.0 - 1.0).to(device)

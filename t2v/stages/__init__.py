@@ -1,0 +1,18 @@
+"""The optimisation stages of `t2v generate`, one LightningModule each over one shared field."""
+
+from t2v.stages.base import Guidance, StageModule
+from t2v.stages.spec import STAGE_ORDER, StageSpec, build_stage_specs
+from t2v.stages.stages import STAGE_MODULES, DynamicStage, StaticStage, SuperResStage, TemporalStage
+
+__all__ = [
+    "STAGE_MODULES",
+    "STAGE_ORDER",
+    "DynamicStage",
+    "Guidance",
+    "StageModule",
+    "StageSpec",
+    "StaticStage",
+    "SuperResStage",
+    "TemporalStage",
+    "build_stage_specs",
+]

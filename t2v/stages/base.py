@@ -1,0 +1,198 @@
+"""`StageModule`: what every stage shares (cameras, rendering, regularizers, optimiser, seeding).
+
+The field and the renderer (with its occupancy grid) are submodules, so Lightning checkpoints
+hold them; the frozen priors live in `Guidance`, a plain object attached after construction,
+so their weights never enter a checkpoint or the optimiser.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from torch.utils.data import IterableDataset
+
+from t2v import regularizers
+from t2v.priors.base import ImagePrior, SRPrior, VideoPrior
+from t2v.priors.sds import SDSOutput
+from t2v.render import Cameras, RenderOutput, VolumeRenderer, sample_training_cameras
+from t2v.stages.spec import StageSpec
+from t2v.text.conditioning import TextConditioning
+from t2v.text.views import view_bucket
+
+
+@dataclass
+class Guidance:
+    """Frozen priors and the prompt's conditioning for each (each prior has its own encoder)."""
+
+    video: VideoPrior
+    video_cond: TextConditioning
+    image: ImagePrior
+    image_cond: TextConditioning
+    sr: SRPrior | None = None
+    sr_cond: TextConditioning | None = None
+
+
+class StepStream(IterableDataset):
+    """An endless stream of step numbers: a stage's batches are sampled inside the module."""
+
+    def __iter__(self) -> Iterator[int]:
+        return itertools.count()
+
+
+class StageModule(pl.LightningModule):
+    """One stage over the shared field. Subclasses define `guidance_terms`."""
+
+    def __init__(
+        self, field: torch.nn.Module, renderer: VolumeRenderer, spec: StageSpec, seed: int
+    ):
+        super().__init__()
+        self.field = field
+        self.renderer = renderer
+        self.spec = spec
+        self.seed = seed
+        self.guidance: Guidance | None = None
+        # Builds Guidance on this module's device at fit start (each DDP rank on its own GPU).
+        self.guidance_factory: Callable[[torch.device], Guidance] | None = None
+        self.regularizer_weights = {name: ramp(0) for name, ramp in spec.regularizers.items()}
+        self.render_size = (spec.height, spec.width)
+        self.guidance_weights = {"base": spec.base_weight, "sr": spec.sr_weight}
+        self.preview_cameras: Cameras | None = None
+        self.preview_times: torch.Tensor | None = None
+        self.field.static_only = not spec.trains_motion
+
+    # --- Lightning hooks ----------------------------------------------------------------
+
+    def on_fit_start(self) -> None:
+        if self.guidance is None and self.guidance_factory is not None:
+            self.guidance = self.guidance_factory(self.device)
+
+    def train_dataloader(self) -> torch.utils.data.DataLoader:
+        return torch.utils.data.DataLoader(StepStream(), batch_size=None)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        groups = []
+        for name, parameters in self.field.parameter_groups().items():
+            rate = self.spec.lr.get(name, 0.0)
+            for parameter in parameters:
+                parameter.requires_grad_(rate > 0)
+            if rate > 0 and parameters:
+                groups.append({"params": parameters, "lr": rate, "name": name})
+        # eps 1e-15: grid features get tiny, rare gradients; Adam's default eps would mute them.
+        return torch.optim.Adam(groups, betas=(0.9, 0.99), eps=1e-15)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if self.guidance is None:
+            raise RuntimeError("set guidance or guidance_factory before fitting a stage")
+        step = self.global_step
+        generator = self.step_generator(step)
+        height, width = self.render_size
+        sampled = sample_training_cameras(
+            self.spec.batch_size,
+            self.spec.frames,
+            width,
+            height,
+            self.spec.cameras,
+            generator,
+            self.device,
+        )
+        times = self.sample_times(generator)
+        rendered = self.renderer.render(self.field, sampled.cameras, times, generator=generator)
+        views = [
+            view_bucket(float(azimuth), float(elevation))
+            for azimuth, elevation in zip(
+                sampled.azimuth_deg[:, 0], sampled.elevation_deg[:, 0], strict=True
+            )
+        ]
+        terms = self.guidance_terms(rendered, views, step, generator)
+        terms.update(self.regularizer_terms(rendered, times, generator))
+        weights = {**self.guidance_weights, **self.regularizer_weights}
+        loss = sum(weights.get(name, 1.0) * value for name, value in terms.items())
+        self.log_dict({f"{self.spec.name}/{k}": float(v) for k, v in terms.items()}, on_step=True)
+        self.log(f"{self.spec.name}/loss", loss.detach(), prog_bar=True, on_step=True)
+        self.log(
+            f"{self.spec.name}/occupied",
+            self.renderer.occupancy.occupied_fraction,
+            on_step=True,
+        )
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        generator = self.step_generator(self.global_step, salt=1)
+        self.renderer.update_occupancy(self.field, self.global_step, generator)
+        optimizer = self.optimizers()
+        if not isinstance(optimizer, list):
+            for group in optimizer.param_groups:
+                self.log(f"lr/{group['name']}", group["lr"], on_step=True)
+
+    # --- pieces -------------------------------------------------------------------------
+
+    def step_generator(self, step: int, salt: int = 0) -> torch.Generator:
+        """Randomness that depends only on (seed, rank, stage, step): a resumed run repeats it."""
+        mixed = hash((self.seed, self.global_rank, self.spec.index, step, salt)) & 0x7FFF_FFFF
+        return torch.Generator().manual_seed(mixed)
+
+    def sample_times(self, generator: torch.Generator) -> torch.Tensor:
+        batch, frames = self.spec.batch_size, self.spec.frames
+        if self.spec.static_time is not None:
+            return torch.full((batch, frames), self.spec.static_time, device=self.device)
+        from t2v.render import sample_clip_times
+
+        return sample_clip_times(batch, frames, self.spec.times, generator).to(self.device)
+
+    def guidance_terms(
+        self, rendered: RenderOutput, views: list[str], step: int, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def regularizer_terms(
+        self, rendered: RenderOutput, times: torch.Tensor, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        terms: dict[str, torch.Tensor] = {}
+        active = {name for name, weight in self.regularizer_weights.items() if weight > 0}
+        if not self.spec.trains_motion:
+            return terms
+        if "temporal_smoothness" in active:
+            count = self.spec.regularizer_points
+            points = regularizers.random_points(count, generator, self.device)
+            point_times = torch.rand(count, 1, generator=generator).to(self.device)
+            frame_dt = float(self.spec.times.span[1]) / max(self.spec.frames - 1, 1)
+            terms["temporal_smoothness"] = regularizers.temporal_smoothness(
+                self.field, points, point_times, frame_dt
+            )
+        if "dynamic_sparsity" in active:
+            terms["dynamic_sparsity"] = regularizers.dynamic_sparsity(self.field)
+        if "frame_consistency" in active:
+            terms["frame_consistency"] = regularizers.frame_consistency(
+                rendered.rgb, rendered.opacity
+            )
+        return terms
+
+    def log_sds(self, name: str, output: SDSOutput) -> torch.Tensor:
+        self.log_dict({f"{self.spec.name}/{name}/{k}": v for k, v in output.logs.items()})
+        return output.loss
+
+    def base_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames `(B, T, 3, H, W)` resized to what the base prior sees (antialiased)."""
+        size = (self.spec.base_height, self.spec.base_width)
+        if tuple(frames.shape[-2:]) == size:
+            return frames
+        flat = F.interpolate(frames.flatten(0, 1), size=size, mode="bilinear", antialias=True)
+        return flat.unflatten(0, frames.shape[:2])
+
+    def preview_video(self) -> torch.Tensor:
+        """`(T, 3, H, W)` along the export trajectory (for video logs)."""
+        if self.preview_cameras is None or self.preview_times is None:
+            raise RuntimeError("preview cameras are not set")
+        was_training = self.renderer.training
+        self.renderer.eval()
+        try:
+            frames = self.renderer.render(self.field, self.preview_cameras, self.preview_times).rgb
+        finally:
+            self.renderer.train(was_training)
+        return frames[0]

@@ -1,0 +1,155 @@
+"""`StageSpec`: one stage's resolved settings, from schedule x resolution x genre x video length."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from t2v.errors import ConfigError
+from t2v.genres import GenrePreset
+from t2v.render import CameraSamplerConfig, ClipTimeConfig
+from t2v.schedules import Ramp
+
+STAGE_ORDER = ("static", "dynamic", "superres", "temporal")
+PARAMETER_GROUPS = ("static", "dynamic", "heads", "background")
+REGULARIZERS = ("temporal_smoothness", "dynamic_sparsity", "frame_consistency")
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    index: int  # position in STAGE_ORDER: seeds differ per stage
+    steps: int
+    batch_size: int
+    width: int  # render size of the stage's SDS
+    height: int
+    frames: int  # frames per training clip
+    base_width: int  # what the base (video/image) prior sees
+    base_height: int
+    lr: dict[str, float]
+    cameras: CameraSamplerConfig
+    times: ClipTimeConfig
+    static_time: float | None = None  # the static stage renders one fixed scene time
+    image_probability: float = 0.0  # hybrid steps: image-prior SDS instead of video SDS
+    sr_weight: float = 0.0
+    base_weight: float = 1.0
+    regularizers: dict[str, Ramp] = field(default_factory=dict)
+    regularizer_points: int = 4096
+    checkpoint_every: int = 50
+    preview_every: int = 0
+
+    @property
+    def trains_motion(self) -> bool:
+        return self.static_time is None
+
+
+def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
+    """Every stage of `cfg.schedule` with steps > 0, in order, scaled by the genre's style."""
+    schedule = cfg.schedule
+    genre = GenrePreset.from_config(cfg.genre)
+    resolution = cfg.resolution
+    specs = []
+    for index, name in enumerate(STAGE_ORDER):
+        node = schedule.get(name)
+        if node is None or int(node.get("steps", 0)) <= 0:
+            continue
+        high_res = name in ("superres", "temporal")
+        width = resolution.sr_width if high_res else resolution.width
+        height = resolution.sr_height if high_res else resolution.height
+        spec = StageSpec(
+            name=name,
+            index=index,
+            steps=int(node.steps),
+            batch_size=int(node.get("batch_size", schedule.get("batch_size", 1))),
+            width=int(width),
+            height=int(height),
+            frames=1 if name == "static" else int(resolution.frames),
+            base_width=int(resolution.width),
+            base_height=int(resolution.height),
+            lr=_learning_rates(name, node.get("lr")),
+            cameras=_cameras(cfg, name, node),
+            times=_clip_times(node, cfg.duration),
+            static_time=float(node.static_time) if name == "static" else None,
+            image_probability=float(node.get("image_probability", 0.0)),
+            sr_weight=float(node.get("sr_weight", 1.0 if high_res else 0.0)),
+            base_weight=float(node.get("base_weight", 1.0)),
+            regularizers=_regularizers(name, node.get("regularizers"), genre),
+            regularizer_points=int(node.get("regularizer_points", 4096)),
+            checkpoint_every=int(schedule.get("checkpoint_every", 50)),
+            preview_every=int(schedule.get("preview_every", 0)),
+        )
+        specs.append(_styled(spec, genre))
+    if not specs:
+        raise ConfigError(f"schedule '{schedule.get('name')}' has no stage with steps > 0")
+    return specs
+
+
+def _learning_rates(stage: str, node: Any) -> dict[str, float]:
+    values = _plain(node) or {}
+    unknown = sorted(set(values) - set(PARAMETER_GROUPS))
+    if unknown:
+        raise ConfigError(f"schedule.{stage}.lr has unknown group(s) {', '.join(unknown)}")
+    rates = {group: float(values.get(group, 0.0)) for group in PARAMETER_GROUPS}
+    if any(rate < 0 for rate in rates.values()) or not any(rates.values()):
+        raise ConfigError(f"schedule.{stage}.lr needs rates >= 0, at least one > 0")
+    return rates
+
+
+def _cameras(cfg: DictConfig, stage: str, node: DictConfig) -> CameraSamplerConfig:
+    """The renderer's camera defaults for static / moving stages, patched by the schedule."""
+    defaults = (cfg.renderer.get("cameras") or {}).get("static" if stage == "static" else "dynamic")
+    merged = OmegaConf.merge(defaults or {}, node.get("cameras") or {})
+    return CameraSamplerConfig.from_config(OmegaConf.to_container(merged, resolve=True))
+
+
+def _clip_times(node: DictConfig, duration: float) -> ClipTimeConfig:
+    """Clips cover `clip_seconds` of scene time, as a fraction of the whole video's duration.
+
+    A video longer than the prior's window is thus trained by windows at random offsets and
+    strides across its whole span.
+    """
+    low, high = (float(v) for v in node.get("clip_seconds", (1.0, 2.0)))
+    return ClipTimeConfig.from_config(
+        {"span": (min(low / duration, 1.0), min(high / duration, 1.0))}
+    )
+
+
+def _regularizers(stage: str, node: Any, genre: GenrePreset) -> dict[str, Ramp]:
+    values = _plain(node) or {}
+    unknown = sorted(set(values) - set(REGULARIZERS))
+    if unknown:
+        raise ConfigError(
+            f"schedule.{stage}.regularizers has unknown term(s) {', '.join(unknown)}; "
+            f"known: {', '.join(REGULARIZERS)}"
+        )
+    ramps = {name: Ramp.from_config(value) for name, value in values.items()}
+    # Genre motion style: more motion loosens the motion regularizers, smoothness tightens them.
+    scale = {
+        "temporal_smoothness": genre.motion.smoothness / max(genre.motion.amount, 1e-3),
+        "frame_consistency": genre.motion.smoothness / max(genre.motion.amount, 1e-3),
+        "dynamic_sparsity": 1.0 / max(genre.motion.amount, 1e-3),
+    }
+    return {
+        name: replace(ramp, start=ramp.start * scale[name], end=ramp.end * scale[name])
+        for name, ramp in ramps.items()
+    }
+
+
+def _styled(spec: StageSpec, genre: GenrePreset) -> StageSpec:
+    """Genre speed: faster motion covers more scene time per clip; camera speed moves cameras."""
+    low, high = spec.times.span
+    speed = genre.motion.speed
+    times = ClipTimeConfig(span=(min(low * speed, 1.0), min(high * speed, 1.0)))
+    cameras = replace(
+        spec.cameras,
+        dynamic_azimuth_deg=spec.cameras.dynamic_azimuth_deg * genre.camera.speed,
+        dynamic_elevation_deg=spec.cameras.dynamic_elevation_deg * genre.camera.speed,
+        dynamic_distance=spec.cameras.dynamic_distance * genre.camera.speed,
+    )
+    return replace(spec, times=times, cameras=cameras)
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
