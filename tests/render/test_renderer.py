@@ -1,0 +1,256 @@
+"""Volume rendering against analytic answers: slab opacity, sphere depth, chunking, gradients."""
+
+import math
+
+import pytest
+import torch
+
+from t2v.errors import ConfigError
+from t2v.render import (
+    Cameras,
+    RendererConfig,
+    VolumeRenderer,
+    camera_rays,
+    composite,
+    intersect_box,
+    stratified_samples,
+)
+
+
+def front_camera(width: int, height: int, fov_y: float = 40.0, distance: float = 3.0) -> Cameras:
+    eyes = torch.tensor([[[0.0, 0.0, distance]]])
+    return Cameras.look_at(eyes, torch.zeros(1, 1, 3), fov_y, width, height)
+
+
+def test_box_intersection_distances():
+    origins = torch.tensor([[0.0, 0.0, 3.0], [0.0, 0.0, 0.0], [0.0, 2.0, 3.0], [0.5, 0.5, 3.0]])
+    directions = torch.tensor([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0, 0, -1.0]])
+    near, far, hit = intersect_box(origins, directions)
+    assert hit.tolist() == [True, True, False, True]
+    assert near[[0, 1, 3]].tolist() == pytest.approx([2.0, 0.0, 2.0])
+    assert far[[0, 1, 3]].tolist() == pytest.approx([4.0, 1.0, 4.0])
+    assert near[2] == far[2]  # a miss has an empty span
+
+
+def test_stratified_samples_cover_their_bins():
+    near, far = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 2.5])
+    midpoints = stratified_samples(near, far, 4)
+    assert midpoints.distances[0].tolist() == pytest.approx([1.25, 1.75, 2.25, 2.75])
+    assert midpoints.deltas.sum(-1).tolist() == pytest.approx([2.0, 0.5])
+    jitter = torch.rand(2, 4)
+    jittered = stratified_samples(near, far, 4, jitter)
+    bin_start = near[:, None] + torch.arange(4) * ((far - near) / 4)[:, None]
+    offset = (jittered.distances - bin_start) / ((far - near) / 4)[:, None]
+    assert torch.allclose(offset, jitter, atol=1e-5)
+
+
+def test_composite_constant_density_and_weights():
+    sigma, length, samples = 1.7, 1.3, 10
+    density = torch.full((1, samples), sigma)
+    distances = torch.linspace(0.05, 1.25, samples)[None]
+    deltas = torch.full((1, samples), length / samples)
+    rgb = torch.tensor([0.2, 0.4, 0.6]).expand(1, samples, 3)
+    result = composite(density, rgb, distances, deltas)
+    expected = 1 - math.exp(-sigma * length)
+    assert result.opacity.item() == pytest.approx(expected, rel=1e-6)
+    assert result.weights.sum().item() == pytest.approx(expected, rel=1e-6)
+    assert result.rgb[0].tolist() == pytest.approx([0.2 * expected, 0.4 * expected, 0.6 * expected])
+    # Transmittance before sample i is exp(-sigma * delta * i).
+    first_weights = result.weights[0, :3]
+    alpha = 1 - math.exp(-sigma * length / samples)
+    expected_weights = [alpha * (1 - alpha) ** i for i in range(3)]
+    assert first_weights.tolist() == pytest.approx(expected_weights, rel=1e-5)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 3.0])
+def test_slab_opacity_is_analytic(make_slab, sigma):
+    field = make_slab(sigma=sigma, half_thickness=0.5)
+    cameras = front_camera(7, 5, fov_y=20.0)  # every ray crosses the slab inside the box
+    renderer = VolumeRenderer(num_samples=256).eval()
+    out = renderer.render(field, cameras, torch.zeros(1, 1))
+    directions = camera_rays(cameras).directions[0, 0]  # (H, W, 3)
+    path_length = 1.0 / directions[..., 2].abs()  # through |z| < 0.5
+    expected = 1 - torch.exp(-sigma * path_length)
+    assert torch.allclose(out.opacity[0, 0, 0], expected, atol=3e-3)
+    assert out.opacity[0, 0, 0, 2, 3].item() == pytest.approx(1 - math.exp(-sigma), abs=1e-5)
+    colour = field.colour[:, None, None] * expected + field.background_colour[:, None, None] * (
+        1 - expected
+    )
+    assert torch.allclose(out.rgb[0, 0], colour, atol=3e-3)
+
+
+def test_sphere_depth_matches_ray_sphere_distance(make_sphere):
+    field = make_sphere(sigma=2000.0, radius=0.6)
+    cameras = front_camera(15, 11, fov_y=40.0, distance=2.5)
+    samples = 128
+    out = VolumeRenderer(num_samples=samples).eval().render(field, cameras, torch.zeros(1, 1))
+    rays = camera_rays(cameras)
+    origins, directions = rays.origins[0, 0], rays.directions[0, 0]
+    # |o + t d|^2 = r^2 with |d| = 1: t = -(o.d) - sqrt((o.d)^2 - |o|^2 + r^2).
+    along = (origins * directions).sum(-1)
+    discriminant = along**2 - (origins**2).sum(-1) + 0.6**2
+    hits = discriminant > 0.01  # leave out grazing rays
+    analytic = -along - discriminant.clamp_min(0).sqrt()
+    near, far, _ = intersect_box(origins.reshape(-1, 3), directions.reshape(-1, 3))
+    spacing = ((far - near) / samples).reshape(analytic.shape)
+    depth, opacity = out.depth[0, 0, 0], out.opacity[0, 0, 0]
+    assert hits.sum() > 20
+    assert ((depth - analytic).abs()[hits] <= spacing[hits]).all()
+    assert (opacity[hits] > 0.999).all()
+    misses = discriminant < -0.05
+    assert misses.sum() > 20
+    assert (opacity[misses] == 0).all()
+    background = field.background_colour[:, None].expand(3, int(misses.sum()))
+    assert torch.allclose(out.rgb[0, 0][:, misses], background)
+
+
+def test_occupancy_skipping_keeps_the_image_and_evaluates_far_fewer_samples(make_sphere):
+    field = make_sphere(sigma=30.0, radius=0.45, start=(0.1, -0.1, 0.0))
+    cameras = Cameras.look_at(
+        torch.tensor([[[0.0, 0.5, 2.5], [1.5, 0.8, 2.0]]]), torch.zeros(1, 2, 3), 40.0, 24, 20
+    )
+    times = torch.tensor([[0.2, 0.7]])
+    renderer = VolumeRenderer(num_samples=64, occupancy={"resolution": 24}).eval()
+    dense = renderer.render(field, cameras, times)
+    assert not renderer.occupancy.active
+    assert dense.evaluated_samples == field.evaluated  # nothing evaluated behind our back
+    renderer.occupancy.refresh(field, rounds=2, generator=torch.Generator().manual_seed(0))
+    field.evaluated = 0
+    skipped = renderer.render(field, cameras, times)
+    assert skipped.evaluated_samples == field.evaluated
+    assert (skipped.rgb - dense.rgb).abs().max() < 1e-2
+    assert (skipped.depth - dense.depth).abs().max() < 1e-2
+    assert skipped.evaluated_samples < 0.25 * dense.evaluated_samples
+    assert renderer.occupancy.occupied_fraction < 0.15
+
+
+def test_occupancy_follows_a_moving_object(make_sphere):
+    field = make_sphere(sigma=30.0, radius=0.3, start=(-0.5, 0.0, 0.0), velocity=(1.0, 0.0, 0.0))
+    cameras = Cameras.look_at(
+        torch.tensor([[[0.0, 0.3, 2.5]] * 3]), torch.zeros(1, 3, 3), 45.0, 24, 16
+    )
+    times = torch.tensor([[0.05, 0.5, 0.95]])
+    config = {"resolution": 24, "time_bins": 8}
+    renderer = VolumeRenderer(num_samples=64, occupancy=config).eval()
+    dense = renderer.render(field, cameras, times)
+    renderer.occupancy.refresh(field, rounds=8, generator=torch.Generator().manual_seed(0))
+    skipped = renderer.render(field, cameras, times)
+    assert (skipped.rgb - dense.rgb).abs().max() < 1e-2
+    assert skipped.evaluated_samples < 0.35 * dense.evaluated_samples
+    # The sphere is left at t = 0.05 and right at t = 0.95: opacity mass follows it.
+    columns = torch.arange(24.0)
+    centre_of_mass = (skipped.opacity[0, :, 0].sum(1) * columns).sum(-1) / skipped.opacity[
+        0, :, 0
+    ].sum((1, 2))
+    assert centre_of_mass[0] < 9 < 12 < centre_of_mass[2]
+
+
+def test_occupancy_schedule_warmup_and_static_fields(make_sphere):
+    field = make_sphere(radius=0.5)
+    assert field.static_only
+    config = {"resolution": 8, "time_bins": 3, "update_every": 4, "warmup_steps": 8}
+    renderer = VolumeRenderer(occupancy=config)
+    done = [renderer.update_occupancy(field, step) for step in range(13)]
+    assert [i for i, d in enumerate(done) if d] == [8, 12]
+    assert renderer.occupancy.active
+    assert field.evaluated == 2 * 8**3  # a static-only field is evaluated once per cell
+    occupied = renderer.occupancy.occupied
+    assert torch.equal(occupied[0], occupied[2])
+    assert 0.2 < occupied.float().mean() < 0.8
+    renderer.occupancy.reset()
+    assert not renderer.occupancy.active
+    disabled = VolumeRenderer(occupancy={"enabled": False})
+    assert not disabled.update_occupancy(field, 256)
+
+
+def test_occupancy_state_travels_in_the_state_dict(make_sphere):
+    field = make_sphere(radius=0.5)
+    renderer = VolumeRenderer(occupancy={"resolution": 8})
+    renderer.occupancy.refresh(field)
+    restored = VolumeRenderer(occupancy={"resolution": 8})
+    restored.load_state_dict(renderer.state_dict())
+    assert restored.occupancy.active
+    assert torch.equal(restored.occupancy.occupied, renderer.occupancy.occupied)
+
+
+def _loss_and_grads(renderer, field, cameras, times, generator=None):
+    field.zero_grad()
+    out = renderer.render(field, cameras, times, generator=generator)
+    weights = torch.linspace(0.5, 1.5, out.rgb.numel()).reshape(out.rgb.shape)
+    loss = (out.rgb * weights).sum() + out.opacity.sum() + 0.1 * out.depth.sum()
+    loss.backward()
+    return out, [p.grad.clone() for p in field.parameters()]
+
+
+def test_chunked_render_equals_unchunked_with_gradients(make_grid_field):
+    field = make_grid_field()
+    cameras = Cameras.look_at(torch.randn(1, 2, 3) + 3, torch.zeros(1, 2, 3), 45.0, 9, 7)
+    times = torch.tensor([[0.25, 0.75]])
+    whole = VolumeRenderer(num_samples=16, chunk_rays=10_000).eval()
+    chunked = VolumeRenderer(num_samples=16, chunk_rays=13).eval()
+    out_whole, grads_whole = _loss_and_grads(whole, field, cameras, times)
+    out_chunked, grads_chunked = _loss_and_grads(chunked, field, cameras, times)
+    assert torch.allclose(out_whole.rgb, out_chunked.rgb, atol=1e-6)
+    assert torch.allclose(out_whole.depth, out_chunked.depth, atol=1e-5)
+    assert out_whole.evaluated_samples == out_chunked.evaluated_samples
+    for grad_whole, grad_chunked in zip(grads_whole, grads_chunked, strict=True):
+        assert grad_whole.abs().sum() > 0
+        assert torch.allclose(grad_whole, grad_chunked, atol=1e-5)
+
+
+def test_checkpointed_chunks_give_the_same_training_gradients(make_grid_field):
+    field = make_grid_field()
+    cameras = Cameras.look_at(torch.randn(1, 1, 3) + 3, torch.zeros(1, 1, 3), 45.0, 8, 8)
+    times = torch.tensor([[0.4]])
+    plain = VolumeRenderer(num_samples=16, chunk_rays=20).train()
+    saved = VolumeRenderer(num_samples=16, chunk_rays=20, checkpoint_chunks=True).train()
+    out_plain, grads_plain = _loss_and_grads(
+        plain, field, cameras, times, torch.Generator().manual_seed(3)
+    )
+    out_saved, grads_saved = _loss_and_grads(
+        saved, field, cameras, times, torch.Generator().manual_seed(3)
+    )
+    assert torch.allclose(out_plain.rgb, out_saved.rgb)
+    for grad_plain, grad_saved in zip(grads_plain, grads_saved, strict=True):
+        assert torch.allclose(grad_plain, grad_saved, atol=1e-6)
+
+
+def test_training_jitter_is_seeded_and_eval_is_deterministic(make_grid_field):
+    field = make_grid_field()
+    cameras = Cameras.look_at(torch.randn(1, 1, 3) + 3, torch.zeros(1, 1, 3), 45.0, 6, 6)
+    times = torch.tensor([[0.4]])
+    renderer = VolumeRenderer(num_samples=8).train()
+    with torch.no_grad():
+        first = renderer.render(field, cameras, times, torch.Generator().manual_seed(1)).rgb
+        again = renderer.render(field, cameras, times, torch.Generator().manual_seed(1)).rgb
+        other = renderer.render(field, cameras, times, torch.Generator().manual_seed(2)).rgb
+        renderer.eval()
+        midpoint = renderer.render(field, cameras, times).rgb
+    assert torch.equal(first, again)
+    assert (first - other).abs().max() > 1e-4
+    assert torch.equal(midpoint, renderer.render(field, cameras, times).rgb)
+
+
+def test_renderer_config_from_hydra_and_bad_keys():
+    from hydra import compose, initialize_config_module
+
+    from t2v.render import CameraSamplerConfig, ClipTimeConfig
+
+    with initialize_config_module("t2v.conf", version_base=None):
+        default = compose(overrides=["+renderer=default"]).renderer
+        cpu = compose(overrides=["+renderer=cpu"]).renderer
+    assert RendererConfig.from_config(default) == RendererConfig()
+    cpu_config = RendererConfig.from_config(cpu)
+    assert (cpu_config.num_samples, cpu_config.occupancy.resolution) == (48, 24)
+    assert cpu_config.occupancy.time_bins == 4  # inherited from default
+    static = CameraSamplerConfig.from_config(default.cameras.static)
+    dynamic = CameraSamplerConfig.from_config(default.cameras.dynamic)
+    assert static.azimuth_deg == (-180.0, 180.0)
+    assert dynamic.azimuth_deg == (-30.0, 30.0) and dynamic.dynamic_probability == 0.5
+    assert ClipTimeConfig.from_config(default.times).span == (0.5, 1.0)
+    with pytest.raises(ConfigError, match="unknown key"):
+        RendererConfig.from_config({"num_sample": 3})
+    with pytest.raises(ConfigError, match="occupancy has unknown"):
+        RendererConfig.from_config({"occupancy": {"res": 3}})
+    with pytest.raises(ConfigError, match=">= 1"):
+        VolumeRenderer(num_samples=0)

@@ -1,0 +1,148 @@
+"""Named export trajectories: frame counts, distances, start/end poses, speed, genres."""
+
+import math
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from t2v.errors import ConfigError
+from t2v.genres import GenrePreset
+from t2v.render import TRAJECTORIES, genre_trajectory_cameras, trajectory_cameras
+
+FRAMES = 9
+
+
+def cams(name, frames=FRAMES, **kw):
+    return trajectory_cameras(name, frames, 32, 18, **kw)
+
+
+def forward(cameras):
+    return -cameras.c2w[0, :, :3, 2]
+
+
+def angle_deg(a, b):
+    # atan2 of |a x b| and a.b stays accurate near 0, where acos loses float32 precision.
+    return torch.rad2deg(torch.atan2(torch.linalg.cross(a, b).norm(dim=-1), (a * b).sum(-1)))
+
+
+def test_every_trajectory_starts_near_the_front_view_with_the_right_shape():
+    front = cams("static", elevation_deg=10.0, distance=3.0)
+    assert list(TRAJECTORIES) == ["orbit", "static", "dolly", "pan", "crane", "handheld"]
+    for name in TRAJECTORIES:
+        cameras = cams(name, elevation_deg=10.0, distance=3.0, fov_deg=50.0)
+        assert cameras.batch_shape == (1, FRAMES), name
+        assert (cameras.width, cameras.height) == (32, 18)
+        assert torch.equal(cameras.fov_y_deg, torch.full((1, FRAMES), 50.0))
+        assert torch.allclose(cameras.positions[0, 0], front.positions[0, 0], atol=1e-5), name
+        rotation = cameras.c2w[0, :, :3, :3]
+        identity = rotation.transpose(-1, -2) @ rotation
+        assert torch.allclose(identity, torch.eye(3).expand_as(identity), atol=1e-5), name
+
+
+def test_static_is_constant_and_looks_from_the_front():
+    cameras = cams("static", speed=3.0, elevation_deg=0.0, distance=2.5)
+    assert torch.equal(cameras.c2w[0], cameras.c2w[0, :1].expand(FRAMES, 4, 4))
+    assert torch.allclose(cameras.positions[0, 0], torch.tensor([0.0, 0.0, 2.5]), atol=1e-6)
+    left_point = torch.tensor([-0.5, 0.0, 0.0]).expand(1, FRAMES, 1, 3)
+    pixels = cameras.project(left_point)
+    assert (pixels[..., 0] < 16).all()  # world -x is screen-left
+
+
+def test_orbit_keeps_its_distance_and_turns_by_speed():
+    for speed in (1.0, 0.5):
+        cameras = cams("orbit", frames=8, speed=speed, distance=2.0, elevation_deg=20.0)
+        positions = cameras.positions[0]
+        assert torch.allclose(positions.norm(dim=-1), torch.full((8,), 2.0), atol=1e-5)
+        assert torch.allclose(positions[:, 1], torch.full((8,), 2.0 * math.sin(0.349066)))
+        azimuth = torch.rad2deg(torch.atan2(positions[:, 0], positions[:, 2]))
+        error = torch.remainder(azimuth - torch.arange(8) * 45.0 * speed + 180, 360) - 180
+        assert error.abs().max() < 1e-3
+        origin = torch.zeros(1, 8, 1, 3)
+        assert torch.allclose(cameras.project(origin)[0, :, 0], torch.tensor([16.0, 9.0]))
+
+
+def test_dolly_moves_in_by_a_speed_scaled_amount():
+    slow, fast = cams("dolly", speed=0.5, distance=3.0), cams("dolly", speed=1.0, distance=3.0)
+    slow_distance = slow.positions[0].norm(dim=-1)
+    fast_distance = fast.positions[0].norm(dim=-1)
+    assert fast_distance[0].item() == pytest.approx(3.0)
+    assert fast_distance[-1].item() == pytest.approx(3.0 * 0.6)
+    assert (3.0 - fast_distance[-1]).item() == pytest.approx(2 * (3.0 - slow_distance[-1]).item())
+    assert (fast_distance.diff() < 0).all()
+    assert angle_deg(forward(fast), -fast.positions[0]).max() < 1e-3  # still aims at the origin
+
+
+def test_pan_turns_in_place_by_a_speed_scaled_angle():
+    for speed in (1.0, 2.0):
+        cameras = cams("pan", speed=speed, elevation_deg=0.0)
+        assert torch.allclose(cameras.positions[0], cameras.positions[0, :1].expand(FRAMES, 3))
+        yaw = torch.rad2deg(torch.atan2(forward(cameras)[:, 0], -forward(cameras)[:, 2]))
+        assert yaw[0].item() == pytest.approx(-15.0 * speed, abs=1e-3)
+        assert yaw[-1].item() == pytest.approx(15.0 * speed, abs=1e-3)
+        assert yaw[FRAMES // 2].item() == pytest.approx(0.0, abs=1e-3)
+
+
+def test_crane_rises_by_a_speed_scaled_elevation():
+    for speed in (0.5, 1.0):
+        cameras = cams("crane", speed=speed, elevation_deg=5.0, distance=2.0)
+        positions = cameras.positions[0]
+        assert torch.allclose(positions.norm(dim=-1), torch.full((FRAMES,), 2.0), atol=1e-5)
+        elevation = torch.rad2deg(torch.asin(positions[:, 1] / 2.0))
+        assert elevation[0].item() == pytest.approx(5.0, abs=1e-3)
+        assert elevation[-1].item() == pytest.approx(5.0 + 30.0 * speed, abs=1e-3)
+        assert (elevation.diff() > 0).all()
+
+
+def test_handheld_shakes_within_its_amplitude_and_speed_scales_the_rate():
+    front = forward(cams("static"))
+    shaky = cams("handheld", shake=2.0, seed=1)
+    deviation = angle_deg(forward(shaky), front)
+    assert deviation[0].item() == pytest.approx(0.0, abs=1e-2)
+    assert 0.2 < deviation.max().item() < 2 * 2.0 * math.sqrt(2)  # two axes of <= 2x shake
+    assert torch.allclose(shaky.positions[0], cams("static").positions[0], atol=1e-5)
+    assert torch.equal(shaky.c2w, cams("handheld", shake=2.0, seed=1).c2w)
+    assert not torch.allclose(shaky.c2w, cams("handheld", shake=2.0, seed=2).c2w)
+    calm = cams("handheld", shake=0.0)
+    assert torch.allclose(calm.c2w, cams("static").c2w, atol=1e-6)
+    # At double speed, frame k shows what normal speed shows at frame 2k.
+    fast = cams("handheld", shake=2.0, seed=1, speed=2.0)
+    assert torch.allclose(fast.c2w[0, :5], shaky.c2w[0, ::2], atol=1e-5)
+
+
+def test_unknown_trajectory_and_bad_values_raise_config_errors():
+    with pytest.raises(ConfigError, match="orbit, static, dolly, pan, crane, handheld"):
+        cams("spiral")
+    with pytest.raises(ConfigError, match="at least 1 frame"):
+        cams("orbit", frames=0)
+    with pytest.raises(ConfigError, match="field of view"):
+        cams("orbit", fov_deg=180.0)
+    single = cams("dolly", frames=1)
+    assert single.batch_shape == (1, 1)
+
+
+def test_genre_presets_pick_their_trajectory():
+    genre_dir = Path(str(files("t2v.conf") / "genre"))
+    action = GenrePreset.from_config(OmegaConf.load(genre_dir / "action.yaml"))
+    cameras = genre_trajectory_cameras(action.camera, 6, 16, 16, seed=0)
+    expected = cams(
+        action.camera.trajectory,
+        frames=6,
+        speed=action.camera.speed,
+        elevation_deg=action.camera.elevation_deg,
+        distance=action.camera.distance,
+        fov_deg=action.camera.fov_deg,
+        shake=action.camera.shake,
+    )
+    assert action.camera.trajectory == "handheld"
+    assert torch.equal(cameras.c2w, expected.c2w)
+    assert cameras.fov_y_deg[0, 0].item() == action.camera.fov_deg
+    overridden = genre_trajectory_cameras(action.camera, 6, 16, 16, trajectory="static")
+    assert torch.equal(overridden.c2w[0, 0], overridden.c2w[0, -1])
+    for path in sorted(genre_dir.glob("*.yaml")):
+        preset = GenrePreset.from_config(OmegaConf.load(path))
+        cameras = genre_trajectory_cameras(preset.camera, 4, 8, 8)
+        distance = cameras.positions[0, 0].norm().item()
+        assert distance == pytest.approx(preset.camera.distance, rel=1e-5), path.stem
