@@ -1,0 +1,115 @@
+"""Fit one prior stage with resume from `last.ckpt`, and export EMA weights of a run's stages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from torch.utils.data import DataLoader
+
+from t2v.errors import ConfigError
+from t2v.pretrain.modules import (
+    DiffusionPriorModule,
+    SRPriorModule,
+    VideoPriorModule,
+    default_scheduler_config,
+)
+from t2v.pretrain.prior_folder import PriorModels, save_prior
+from t2v.pretrain.progress import ProgressLine
+
+STAGES: dict[str, type[DiffusionPriorModule]] = {"video": VideoPriorModule, "sr": SRPriorModule}
+LAST_CHECKPOINT = "last.ckpt"
+
+
+def checkpoint_path(run_dir: Path, stage: str) -> Path:
+    return run_dir / stage / "checkpoints" / LAST_CHECKPOINT
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # unreadable, truncated or foreign file: one clear line
+        raise ConfigError(f"cannot read checkpoint {path} ({type(error).__name__})") from None
+
+
+def resumed_step(path: Path) -> int:
+    """Global step stored in a checkpoint, or 0 where there is none yet."""
+    return int(load_checkpoint(path)["global_step"]) if path.is_file() else 0
+
+
+def fit_stage(
+    module: DiffusionPriorModule,
+    stage: str,
+    run_dir: Path,
+    make_dataset: Callable[[int], Iterable[dict[str, Any]]],
+    batch_size: int,
+    max_steps: int,
+    checkpoint_every: int,
+    trainer_options: dict[str, Any],
+    logger: Any = None,
+    progress_every: int = 50,
+) -> int:
+    """Train `module` to `max_steps`, resuming from `run_dir/stage/checkpoints/last.ckpt`.
+
+    `make_dataset(offset)` builds the data stream; the offset is the resumed step, so a resumed
+    run sees fresh clips instead of replaying the first ones. Returns the final global step.
+    """
+    last = checkpoint_path(run_dir, stage)
+    start = resumed_step(last)
+    loader = DataLoader(make_dataset(start), batch_size=batch_size, num_workers=0)
+    checkpoints = ModelCheckpoint(
+        dirpath=last.parent,
+        filename="step{step}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=checkpoint_every,
+        save_top_k=1,
+        save_last=True,
+    )
+    options = {"enable_progress_bar": False, "enable_model_summary": False, **trainer_options}
+    trainer = L.Trainer(
+        max_steps=max_steps,
+        max_epochs=-1,
+        callbacks=[checkpoints, ProgressLine(stage, progress_every)],
+        logger=logger if logger is not None else False,
+        default_root_dir=str(run_dir / stage),
+        **options,
+    )
+    trainer.fit(
+        module,
+        train_dataloaders=loader,
+        ckpt_path=str(last) if start else None,
+        weights_only=True,
+    )
+    trainer.save_checkpoint(last)  # the periodic ones miss the final step
+    return trainer.global_step
+
+
+def ema_model_from_checkpoint(path: Path, stage: str) -> torch.nn.Module:
+    """The EMA model of a stage checkpoint, rebuilt from its saved hyper-parameters."""
+    checkpoint = load_checkpoint(path)
+    hparams = dict(checkpoint["hyper_parameters"])
+    module = STAGES[stage](**hparams, text_encoder=lambda texts: torch.zeros(len(texts), 384))
+    module.load_state_dict(checkpoint["state_dict"])
+    return module.ema_model.eval()
+
+
+def export_run(run_dir: Path, output_dir: Path, scheduler_config: dict | None = None) -> Path:
+    """Write the EMA weights of `run_dir`'s video (and SR, if trained) stages as a prior folder."""
+    from diffusers import DDPMScheduler
+
+    video = checkpoint_path(run_dir, "video")
+    if not video.is_file():
+        raise ConfigError(f"nothing to export: {video} does not exist (train the video stage)")
+    scheduler = DDPMScheduler(**(scheduler_config or default_scheduler_config()))
+    sr = checkpoint_path(run_dir, "sr")
+    models = PriorModels(
+        unet=ema_model_from_checkpoint(video, "video"),
+        scheduler=scheduler,
+        sr_unet=ema_model_from_checkpoint(sr, "sr") if sr.is_file() else None,
+        sr_scheduler=DDPMScheduler.from_config(scheduler.config) if sr.is_file() else None,
+    )
+    return save_prior(models, output_dir)
