@@ -1,0 +1,229 @@
+"""SceneField: the 4D scene (static 3D encoding + dynamic 4D encoding, heads, background).
+
+Features of the static encoding at (x, y, z) and of the dynamic encoding at (x, y, z, t) are
+concatenated and read by a small MLP (as 4D-fy combines its 3D and 4D hash grids) that gives a
+raw density and geometry features; a colour head turns those into rgb. The raw density gets a
+blob bias centred at the origin, so that score distillation starts from a ball of stuff rather
+than from fog or from nothing: `gaussian` is `scale * (2 exp(-r^2 / (2 radius^2)) - 1)`, which is
+`scale` at the centre, 0 at about 1.18 radius and `-scale` far out (so empty space really is
+empty after the activation); `dreamfusion` is DreamFusion's `scale * (1 - r / radius)`. Points
+live in the scene box [-1, 1]^3 and times in [0, 1]; outside the box the density is zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from t2v.errors import ConfigError
+from t2v.field.hashgrid import Backend, HashGridEncoding
+from t2v.field.hexplane import PlaneEncoding
+
+
+class EncodingSpec(Protocol):
+    """Hyperparameters of an encoding; SceneField decides its input dims and backend."""
+
+    def build(self, dims: int, backend: Backend) -> nn.Module: ...
+
+
+@dataclass
+class HashGridSpec:
+    """A multiresolution hash grid (see HashGridEncoding for the meaning of each field)."""
+
+    levels: int = 16
+    features_per_level: int = 2
+    log2_table_size: int = 19
+    base_resolution: int = 16
+    finest_resolution: int = 2048
+    compile_index_math: bool = False
+
+    def build(self, dims: int, backend: Backend) -> HashGridEncoding:
+        return HashGridEncoding(
+            dims=dims,
+            levels=self.levels,
+            features_per_level=self.features_per_level,
+            log2_table_size=self.log2_table_size,
+            base_resolution=self.base_resolution,
+            finest_resolution=self.finest_resolution,
+            backend=backend,
+            compile_index_math=self.compile_index_math,
+        )
+
+
+@dataclass
+class PlaneSpec:
+    """Feature planes: HexPlane for the dynamic (4D) part, tri-plane for the static (3D) part."""
+
+    features: int = 8
+    resolutions: Sequence[int] = field(default_factory=lambda: [32, 64, 128])
+    time_resolution: int = 16
+
+    def build(self, dims: int, backend: Backend) -> PlaneEncoding:
+        if backend == "tcnn":
+            raise ConfigError("plane encodings are pure PyTorch: use backend=torch or auto")
+        return PlaneEncoding(dims, self.features, self.resolutions, self.time_resolution)
+
+
+@dataclass
+class FieldOutput:
+    """What the renderer reads at each sample."""
+
+    density: Tensor  # (N,) non-negative
+    rgb: Tensor  # (N, 3) in [0, 1]
+
+
+class _TruncExp(torch.autograd.Function):
+    """exp(x) whose backward clamps x at 15, so a large raw density cannot blow up gradients."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        ctx.save_for_backward(x)
+        return torch.exp(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return grad * torch.exp(x.clamp(max=15))
+
+
+def trunc_exp(x: Tensor) -> Tensor:
+    return _TruncExp.apply(x)
+
+
+def mlp(in_dim: int, hidden_dim: int, hidden_layers: int, out_dim: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    width = in_dim
+    for _ in range(hidden_layers):
+        layers += [nn.Linear(width, hidden_dim), nn.ReLU(inplace=True)]
+        width = hidden_dim
+    layers.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*layers)
+
+
+class SceneField(nn.Module):
+    """The 4D scene field shared by every stage.
+
+    `density(points, times)`, `forward(points, times, directions) -> FieldOutput` and
+    `background(directions)` answer the renderer; `static_only` (for the static stage) skips the
+    dynamic encoding entirely, so it is neither evaluated nor given gradients; the MLP then reads
+    zeros in its place, so switching it off later changes nothing about the heads' shapes.
+    `background`: `learned` (a small MLP on the view direction) or `solid` (`solid_color`, a
+    buffer the caller may overwrite, e.g. with a random colour per training step).
+    `backend` is handed to every hash-grid encoding (auto | torch | tcnn).
+    """
+
+    def __init__(
+        self,
+        static_encoding: EncodingSpec | None = None,
+        dynamic_encoding: EncodingSpec | None = None,
+        backend: Backend = "auto",
+        hidden_dim: int = 64,
+        hidden_layers: int = 1,
+        geo_feature_dim: int = 15,
+        density_activation: Literal["softplus", "trunc_exp"] = "softplus",
+        density_blob: Literal["gaussian", "dreamfusion", "none"] = "gaussian",
+        density_blob_scale: float = 10.0,
+        density_blob_radius: float = 0.5,
+        background: Literal["learned", "solid"] = "learned",
+        solid_color: Sequence[float] = (0.5, 0.5, 0.5),
+        static_only: bool = False,
+    ) -> None:
+        super().__init__()
+        if density_activation not in ("softplus", "trunc_exp"):
+            raise ConfigError(
+                f"density_activation must be softplus or trunc_exp, not {density_activation}"
+            )
+        if density_blob not in ("gaussian", "dreamfusion", "none"):
+            raise ConfigError(
+                f"density_blob must be gaussian, dreamfusion or none, not {density_blob}"
+            )
+        if background not in ("learned", "solid"):
+            raise ConfigError(f"background must be learned or solid, not {background}")
+        static_encoding = static_encoding if static_encoding is not None else HashGridSpec()
+        dynamic_encoding = dynamic_encoding if dynamic_encoding is not None else HashGridSpec()
+        self.static_encoding = static_encoding.build(3, backend)
+        self.dynamic_encoding = dynamic_encoding.build(4, backend)
+        self.static_only = static_only
+        self.density_activation = density_activation
+        self.density_blob = density_blob
+        self.density_blob_scale = density_blob_scale
+        self.density_blob_radius = density_blob_radius
+        self.geo_feature_dim = geo_feature_dim
+        in_dim = self.static_encoding.output_dim + self.dynamic_encoding.output_dim
+        self.density_head = mlp(in_dim, hidden_dim, hidden_layers, 1 + geo_feature_dim)
+        self.color_head = mlp(geo_feature_dim, hidden_dim, 1, 3)
+        self.background_mode = background
+        self.register_buffer("solid_color", torch.tensor(solid_color, dtype=torch.float32))
+        self.background_head = (
+            mlp(3 * (1 + 2 * BACKGROUND_FREQUENCIES), 32, 1, 3) if background == "learned" else None
+        )
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by role, so stages can give each its own learning rate (or freeze it)."""
+        heads = [*self.density_head.parameters(), *self.color_head.parameters()]
+        background = [] if self.background_head is None else list(self.background_head.parameters())
+        return {
+            "static": list(self.static_encoding.parameters()),
+            "dynamic": list(self.dynamic_encoding.parameters()),
+            "heads": heads,
+            "background": background,
+        }
+
+    def _density_and_features(self, points: Tensor, times: Tensor) -> tuple[Tensor, Tensor]:
+        unit = ((points + 1) * 0.5).clamp(0.0, 1.0)
+        static = self.static_encoding(unit)
+        if self.static_only:
+            dynamic = static.new_zeros(points.shape[0], self.dynamic_encoding.output_dim)
+        else:
+            dynamic = self.dynamic_encoding(torch.cat((unit, times.clamp(0.0, 1.0)), dim=1))
+        hidden = self.density_head(torch.cat((static, dynamic), dim=1))
+        raw = hidden[:, 0] + self.density_blob_bias(points)
+        density = F.softplus(raw) if self.density_activation == "softplus" else trunc_exp(raw)
+        inside = (points.abs() <= 1.0).all(dim=1)
+        return torch.where(inside, density, torch.zeros_like(density)), hidden[:, 1:]
+
+    def density_blob_bias(self, points: Tensor) -> Tensor:
+        """Raw-density bias (N,): positive inside a ball around the origin (module docstring)."""
+        if self.density_blob == "none":
+            return points.new_zeros(points.shape[0])
+        radius = points.norm(dim=1)
+        if self.density_blob == "dreamfusion":
+            return self.density_blob_scale * (1 - radius / self.density_blob_radius)
+        gaussian = torch.exp(-0.5 * (radius / self.density_blob_radius) ** 2)
+        return self.density_blob_scale * (2 * gaussian - 1)
+
+    def density(self, points: Tensor, times: Tensor) -> Tensor:
+        """Density (N,) >= 0 at points (N, 3) in [-1, 1]^3 and times (N, 1) in [0, 1]."""
+        return self._density_and_features(points, times)[0]
+
+    def forward(self, points: Tensor, times: Tensor, directions: Tensor) -> FieldOutput:
+        """Density and colour at each sample. Colour does not depend on `directions` (SDS fields
+        are kept Lambertian-like so that views agree); the argument is part of the contract."""
+        density, features = self._density_and_features(points, times)
+        rgb = torch.sigmoid(self.color_head(features))
+        return FieldOutput(density=density, rgb=rgb)
+
+    def background(self, directions: Tensor) -> Tensor:
+        """Background colour (R, 3) in [0, 1] seen along unit view directions (R, 3)."""
+        if self.background_head is None:
+            return self.solid_color.to(directions.dtype).expand(directions.shape[0], 3)
+        return torch.sigmoid(self.background_head(direction_encoding(directions)))
+
+
+BACKGROUND_FREQUENCIES = 2
+
+
+def direction_encoding(directions: Tensor) -> Tensor:
+    """Directions plus sin/cos at a few frequencies: enough for a smooth sky-like background."""
+    parts = [directions]
+    for k in range(BACKGROUND_FREQUENCIES):
+        parts += [
+            torch.sin((2**k) * torch.pi * directions),
+            torch.cos((2**k) * torch.pi * directions),
+        ]
+    return torch.cat(parts, dim=1)
