@@ -50,6 +50,7 @@ class DiffusionPrior:
         self.text_encoder_spec = text_encoder_spec
         self.genres = tuple(genres)
         self.resolution = tuple(resolution) if resolution is not None else None
+        self.uses_negative_prompt = True  # CFG's unconditional branch reads the negative prompt
 
     def sample_timesteps(
         self, batch: int, step: int, generator: torch.Generator | None

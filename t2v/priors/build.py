@@ -101,7 +101,7 @@ def load_prior(
             **where_loaded,
         )
     return PixelSRPrior.from_folder(
-        model, config=config, noise_level=int(node.get("noise_level", 0)), **where_loaded
+        model, config=config, noise_level=int(node.get("noise_level", 20)), **where_loaded
     )
 
 

@@ -145,6 +145,7 @@ class StillClipImagePrior(ImagePrior):
         self.frames = frames
         self.genres = video_prior.genres
         self.text_encoder_spec = video_prior.text_encoder_spec
+        self.uses_negative_prompt = getattr(video_prior, "uses_negative_prompt", True)
 
     def sds(
         self,

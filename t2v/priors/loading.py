@@ -85,8 +85,10 @@ def load_component(
     kwargs: dict[str, Any] = {"local_files_only": local}
     if subfolder:
         kwargs["subfolder"] = subfolder
-    if dtype is not None and issubclass(cls, torch.nn.Module):
-        kwargs["torch_dtype"] = dtype
+    if issubclass(cls, torch.nn.Module):
+        kwargs["low_cpu_mem_usage"] = False  # the default asks for `accelerate`, which we lack
+        if dtype is not None:
+            kwargs["torch_dtype"] = dtype
     try:
         loaded = cls.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as error:

@@ -168,7 +168,7 @@ class PixelSRPrior(DiffusionPrior, SRPrior):
         config: SDSConfig,
         genres: Sequence[str],
         sr_factor: int,
-        noise_level: int = 0,
+        noise_level: int = 20,
         text_encoder_spec: TextEncoderSpec | None = None,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
@@ -184,6 +184,7 @@ class PixelSRPrior(DiffusionPrior, SRPrior):
             dtype=dtype,
         )
         self.unet = unet
+        self.uses_negative_prompt = False
         self.sr_factor = int(sr_factor)
         self.noise_level = int(noise_level)
 
@@ -193,7 +194,7 @@ class PixelSRPrior(DiffusionPrior, SRPrior):
         model: str,
         *,
         config: SDSConfig | None = None,
-        noise_level: int = 0,
+        noise_level: int = 20,
         unet_class: type | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,

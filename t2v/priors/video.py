@@ -190,6 +190,8 @@ class PixelVideoPrior(DiffusionPrior, VideoPrior):
         )
         self.unet = unet
         self.frames = frames
+        # Trained with "" as its only unconditional text: a negative prompt would be a caption.
+        self.uses_negative_prompt = False
 
     @classmethod
     def from_folder(

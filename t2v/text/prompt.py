@@ -45,12 +45,14 @@ class PromptEncoder:
         genres: Sequence[str] = ("none",),
         cache_dir: str | Path | None = None,
         view_dependent: bool = True,
+        negative_prompt: bool = True,
         device: str | torch.device | None = None,
     ) -> None:
         self.loader = text_encoder
         self.genres = tuple(genres) or ("none",)
         self.disk = EmbeddingCache(cache_dir) if cache_dir is not None else None
         self.view_dependent = view_dependent
+        self.use_negative_prompt = negative_prompt
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.memory: dict[str, torch.Tensor] = {}
         self.encoder_loads = 0  # how often the text encoder was loaded (once per cache miss)
@@ -58,7 +60,8 @@ class PromptEncoder:
 
     @classmethod
     def for_prior(cls, prior: Any, **kwargs: Any) -> PromptEncoder:
-        """The encoder a prior reads (`prior.text_encoder_spec`) with its genre list."""
+        """The encoder a prior reads (`text_encoder_spec`), its genres, its negative prompts."""
+        kwargs.setdefault("negative_prompt", getattr(prior, "uses_negative_prompt", True))
         return cls(prior.text_encoder_spec, genres=prior.genres, **kwargs)
 
     @property
@@ -82,7 +85,8 @@ class PromptEncoder:
             raise ConfigError("the prompt is empty; say what should happen in the video")
         genre = genre or NO_GENRE
         texts = self.view_texts(prompt, genre)
-        negative = genre.negative_prompt
+        # Priors trained with an empty unconditional prompt only (the bundled one) get "".
+        negative = genre.negative_prompt if self.use_negative_prompt else ""
         embeddings = self.embed([*texts.values(), negative])
         return TextConditioning(
             model_id=self.model_id,
