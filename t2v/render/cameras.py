@@ -112,7 +112,10 @@ def look_at(eyes: Tensor, targets: Tensor, up: Tensor | None = None) -> Tensor:
         up = eyes.new_tensor(WORLD_UP)
     up = up.expand_as(eyes)
     forward = _normalize(targets - eyes)
-    right = _normalize(torch.linalg.cross(forward, up))
+    right = torch.linalg.cross(forward, up)
+    # Looking straight along `up` leaves "right" undefined: fall back to world +x.
+    degenerate = right.norm(dim=-1, keepdim=True) < 1e-6
+    right = _normalize(torch.where(degenerate, eyes.new_tensor([1.0, 0.0, 0.0]), right))
     true_up = torch.linalg.cross(right, forward)
     c2w = torch.zeros(*eyes.shape[:-1], 4, 4, dtype=eyes.dtype, device=eyes.device)
     c2w[..., :3, 0] = right

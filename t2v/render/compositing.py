@@ -22,15 +22,18 @@ def composite(density: Tensor, rgb: Tensor, distances: Tensor, deltas: Tensor) -
     """Composite samples front to back.
 
     density (R, S) >= 0, rgb (R, S, 3), distances and deltas (R, S). alpha = 1 - exp(-sigma *
-    delta); transmittance is the exclusive cumulative product of (1 - alpha); weights =
-    transmittance * alpha. Depth is the expected distance of the rays that stop, i.e. the
+    delta); transmittance is the exclusive cumulative product of (1 - alpha) = exp(-sigma *
+    delta), computed as exp of an exclusive cumulative sum of -sigma * delta: the same value,
+    with a cheaper and better-conditioned backward than cumprod. weights = transmittance *
+    alpha. Depth is the expected distance of the rays that stop, i.e. the
     weighted mean distance normalised by opacity (0 where nothing is hit).
     """
-    alpha = 1.0 - torch.exp(-density * deltas)
-    survive = torch.cumprod(1.0 - alpha + 1e-10, dim=-1)
-    transmittance = torch.cat([torch.ones_like(survive[:, :1]), survive[:, :-1]], dim=-1)
-    weights = transmittance * alpha
+    optical_depth = density * deltas
+    alpha = 1.0 - torch.exp(-optical_depth)
+    accumulated = torch.cumsum(optical_depth, dim=-1)
+    before = torch.cat([torch.zeros_like(accumulated[:, :1]), accumulated[:, :-1]], dim=-1)
+    weights = torch.exp(-before) * alpha
     opacity = weights.sum(dim=-1)
-    colour = (weights[..., None] * rgb).sum(dim=-2)
+    colour = torch.einsum("rs,rsc->rc", weights, rgb)
     depth = (weights * distances).sum(dim=-1) / opacity.clamp_min(1e-10)
     return Composited(rgb=colour, opacity=opacity, depth=depth, weights=weights)

@@ -133,7 +133,7 @@ class VolumeRenderer(nn.Module):
         device = cameras.c2w.device
         total = num_rays(cameras)
         pixels_per_frame = height * width
-        flat_times = times.reshape(-1).to(cameras.c2w.dtype)
+        flat_times = times.reshape(-1).to(device=device, dtype=cameras.c2w.dtype)
         outputs = []
         for start in range(0, total, self.config.chunk_rays):
             indices = torch.arange(start, min(start + self.config.chunk_rays, total), device=device)
@@ -207,29 +207,54 @@ class VolumeRenderer(nn.Module):
         times: Tensor,
         jitter: Tensor | None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-        num_samples = self.config.num_samples
+        num_rays, num_samples = origins.shape[0], self.config.num_samples
         near, far, hit = intersect_box(
             origins, directions, self.config.box_radius, self.config.min_near
         )
         samples = stratified_samples(near, far, num_samples, jitter)
-        points = origins[:, None] + samples.distances[..., None] * directions[:, None]
-        sample_times = times.expand(-1, num_samples)
-        keep = hit[:, None].expand(-1, num_samples)
-        if self.occupancy.active:
-            occupied = self.occupancy.lookup(points.reshape(-1, 3), sample_times.reshape(-1))
-            keep = keep & occupied.reshape(keep.shape)
-        # Only kept samples reach the field; skipped ones keep zero density.
-        density = points.new_zeros(keep.shape)
-        rgb = points.new_zeros(*keep.shape, 3)
-        if bool(keep.any()):
-            out = field(
-                points[keep],
-                sample_times[keep][:, None],
-                directions[:, None].expand(-1, num_samples, -1)[keep],
-            )
-            density = density.masked_scatter(keep, out.density.to(density.dtype))
-            rgb = rgb.masked_scatter(keep[..., None], out.rgb.to(rgb.dtype))
-        result = composite(density, rgb, samples.distances, samples.deltas)
+        kept = self._kept_samples(origins, directions, times, samples.distances, hit)
+        # Only kept samples reach the field; the others keep zero density. Flat indices are
+        # computed once and shared by every gather (a boolean mask would redo the search).
+        if kept is None:
+            ray = torch.arange(num_rays, device=origins.device).repeat_interleave(num_samples)
+            distance = samples.distances.reshape(-1)
+        else:
+            ray = kept // num_samples
+            distance = samples.distances.reshape(-1)[kept]
+        ray_directions = directions[ray]
+        points = origins[ray] + distance[:, None] * ray_directions
+        evaluated = ray.numel()
+        if evaluated:
+            out = field(points, times[ray], ray_directions)
+            density, rgb = out.density.to(origins.dtype), out.rgb.to(origins.dtype)
+        else:
+            density, rgb = origins.new_zeros(0), origins.new_zeros(0, 3)
+        if kept is not None:
+            density = origins.new_zeros(num_rays * num_samples).index_copy(0, kept, density)
+            rgb = origins.new_zeros(num_rays * num_samples, 3).index_copy(0, kept, rgb)
+        result = composite(
+            density.reshape(num_rays, num_samples),
+            rgb.reshape(num_rays, num_samples, 3),
+            samples.distances,
+            samples.deltas,
+        )
         background = field.background(directions).to(result.rgb.dtype)
         colour = result.rgb + (1.0 - result.opacity[:, None]) * background
-        return colour, result.opacity, result.depth, result.weights, keep.sum()
+        return colour, result.opacity, result.depth, result.weights, torch.tensor(evaluated)
+
+    def _kept_samples(
+        self, origins: Tensor, directions: Tensor, times: Tensor, distances: Tensor, hit: Tensor
+    ) -> Tensor | None:
+        """Flat indices into (R * S) of the samples to evaluate; None means all of them."""
+        num_samples = distances.shape[1]
+        if self.occupancy.active:
+            points = origins[:, None] + distances[..., None] * directions[:, None]
+            sample_times = times.expand(-1, num_samples)
+            occupied = self.occupancy.lookup(points.reshape(-1, 3), sample_times.reshape(-1))
+            keep = occupied.reshape(hit.shape[0], num_samples) & hit[:, None]
+            return keep.reshape(-1).nonzero().squeeze(1)
+        if bool(hit.all()):
+            return None
+        hit_rays = hit.nonzero().squeeze(1)
+        offsets = torch.arange(num_samples, device=hit.device)
+        return (hit_rays[:, None] * num_samples + offsets).reshape(-1)

@@ -28,6 +28,14 @@ def test_look_at_is_orthonormal_and_right_handed():
     assert torch.equal(c2w[..., 3, :], torch.tensor([0.0, 0.0, 0.0, 1.0]).expand(4, 3, 4))
 
 
+def test_look_at_straight_down_stays_a_rotation():
+    c2w = look_at(torch.tensor([[0.0, 2.0, 0.0]]), torch.zeros(1, 3))
+    rotation = c2w[0, :3, :3]
+    assert torch.allclose(rotation.T @ rotation, torch.eye(3), atol=1e-6)
+    assert torch.allclose(-rotation[:, 2], torch.tensor([0.0, -1.0, 0.0]))
+    assert torch.allclose(rotation[:, 0], torch.tensor([1.0, 0.0, 0.0]))
+
+
 def test_front_camera_sees_world_x_as_screen_right():
     cameras = front_camera(64, 48)
     rotation = cameras.c2w[0, 0, :3, :3]
