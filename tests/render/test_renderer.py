@@ -254,3 +254,20 @@ def test_renderer_config_from_hydra_and_bad_keys():
         RendererConfig.from_config({"occupancy": {"res": 3}})
     with pytest.raises(ConfigError, match=">= 1"):
         VolumeRenderer(num_samples=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_render_matches_cpu_with_a_cpu_generator(make_grid_field):
+    field = make_grid_field()
+    cameras = Cameras.look_at(torch.randn(1, 2, 3) + 3, torch.zeros(1, 2, 3), 45.0, 12, 10)
+    times = torch.tensor([[0.3, 0.6]])
+    results = []
+    for device in ("cpu", "cuda"):
+        renderer = VolumeRenderer(num_samples=16, occupancy={"resolution": 8}).to(device).train()
+        renderer.occupancy.refresh(field.to(device), generator=torch.Generator().manual_seed(0))
+        out = renderer.render(
+            field, cameras.to(device), times.to(device), torch.Generator().manual_seed(1)
+        )
+        results.append(out.rgb.cpu())
+    assert torch.allclose(results[0], results[1], atol=1e-4)
