@@ -12,7 +12,7 @@ from t2v.rundir import CONFIG_FILE
 
 # Keys that may change when a run is resumed: how long and how it runs, not what it trains.
 RESUMABLE_CHANGES = frozenset(
-    {"stages", "max_steps", "checkpoint_every", "num_threads", "export_only"}
+    {"stages", "max_steps", "checkpoint_every", "num_threads", "export_only", "export"}
 )
 
 
@@ -31,8 +31,9 @@ def run(cfg: DictConfig) -> None:
 
     if not settings.export_only:
         train_stages(cfg, run_dir)
-    folder = export_run(run_dir, Path(cfg.output_dir), scheduler_config(settings))
-    print(f"pretrain: prior written to {folder}", flush=True)
+    if settings.export or settings.export_only:
+        folder = export_run(run_dir, Path(cfg.output_dir), scheduler_config(settings))
+        print(f"pretrain: prior written to {folder}", flush=True)
 
 
 def train_stages(cfg: DictConfig, run_dir: Path) -> None:
@@ -47,7 +48,9 @@ def train_stages(cfg: DictConfig, run_dir: Path) -> None:
         if stage not in STAGES:
             raise ConfigError(f"pretrain.stages: unknown stage '{stage}'; use video and/or sr")
         options = settings[stage]
+        extra = {"crop_size": options.get("crop_size")} if stage == "sr" else {}
         module = STAGES[stage](
+            **extra,
             model_config=model_config(settings, stage),
             scheduler_config=scheduler_config(settings),
             lr=float(options.lr),
