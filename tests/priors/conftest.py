@@ -1,0 +1,19 @@
+"""Tiny random prior folders, built once per test session under a fixed seed (no network)."""
+
+from pathlib import Path
+
+import pytest
+
+from t2v.priors import tiny
+
+
+@pytest.fixture(scope="session")
+def tiny_folders(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny_priors")
+    return {
+        "sd": tiny.save_tiny_stable_diffusion(root / "sd", seed=0),
+        "deepfloyd": tiny.save_tiny_deepfloyd(root / "deepfloyd", seed=1),
+        "video": tiny.save_tiny_text_to_video(root / "video", seed=2),
+        "upscaler": tiny.save_tiny_upscaler(root / "upscaler", seed=3),
+        "bundled": tiny.save_tiny_bundled(root / "bundled", seed=4),
+    }
