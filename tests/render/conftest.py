@@ -75,13 +75,15 @@ class SphereField(AnalyticField):
 
 
 class GridField(nn.Module):
-    """A learnable dense field: two 8^3 feature grids blended by time, sampled trilinearly."""
+    """A learnable dense field: two feature grids blended by time, sampled trilinearly."""
 
     static_only = False
 
-    def __init__(self, resolution: int = 8) -> None:
+    def __init__(self, resolution: int = 8, density_bias: float = 0.0) -> None:
         super().__init__()
         self.grids = nn.Parameter(torch.randn(2, 4, resolution, resolution, resolution))
+        with torch.no_grad():
+            self.grids[:, 0] += density_bias
         self.sky = nn.Parameter(torch.randn(3, 3))
 
     def features(self, points: Tensor, times: Tensor) -> Tensor:
@@ -99,6 +101,16 @@ class GridField(nn.Module):
 
     def background(self, directions: Tensor) -> Tensor:
         return torch.sigmoid(directions @ self.sky)
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """One intra-op thread: these ops are tiny, and on a shared 2-core machine a second OpenMP
+    thread spinning for a busy core made the tests ~5x slower (measured)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -120,7 +120,7 @@ def test_occupancy_skipping_keeps_the_image_and_evaluates_far_fewer_samples(make
     assert skipped.evaluated_samples == field.evaluated
     assert (skipped.rgb - dense.rgb).abs().max() < 1e-2
     assert (skipped.depth - dense.depth).abs().max() < 1e-2
-    assert skipped.evaluated_samples < 0.25 * dense.evaluated_samples
+    assert skipped.evaluated_samples < 0.15 * dense.evaluated_samples  # measured: 0.096
     assert renderer.occupancy.occupied_fraction < 0.15
 
 
@@ -136,7 +136,7 @@ def test_occupancy_follows_a_moving_object(make_sphere):
     renderer.occupancy.refresh(field, rounds=8, generator=torch.Generator().manual_seed(0))
     skipped = renderer.render(field, cameras, times)
     assert (skipped.rgb - dense.rgb).abs().max() < 1e-2
-    assert skipped.evaluated_samples < 0.35 * dense.evaluated_samples
+    assert skipped.evaluated_samples < 0.1 * dense.evaluated_samples  # measured: 0.034
     # The sphere is left at t = 0.05 and right at t = 0.95: opacity mass follows it.
     columns = torch.arange(24.0)
     centre_of_mass = (skipped.opacity[0, :, 0].sum(1) * columns).sum(-1) / skipped.opacity[
@@ -171,6 +171,43 @@ def test_occupancy_state_travels_in_the_state_dict(make_sphere):
     restored.load_state_dict(renderer.state_dict())
     assert restored.occupancy.active
     assert torch.equal(restored.occupancy.occupied, renderer.occupancy.occupied)
+
+
+def test_training_with_occupancy_updates_fits_a_target(make_sphere, make_grid_field):
+    target_field = make_sphere(sigma=30.0, radius=0.5)
+    field = make_grid_field(resolution=12, density_bias=-6.0)
+    cameras = Cameras.look_at(
+        torch.tensor([[[0.0, 0.4, 2.5], [2.0, 0.5, 1.2], [-2.0, 0.2, 1.0]]]),
+        torch.zeros(1, 3, 3),
+        40.0,
+        16,
+        16,
+    )
+    times = torch.zeros(1, 3)
+    renderer = VolumeRenderer(
+        num_samples=24, occupancy={"resolution": 16, "warmup_steps": 10, "update_every": 5}
+    )
+    with torch.no_grad():
+        target = renderer.eval().render(target_field, cameras, times).rgb
+    renderer.train()
+    optimizer = torch.optim.Adam(field.parameters(), lr=0.1)
+    generator = torch.Generator().manual_seed(0)
+    losses = []
+    for step in range(60):
+        out = renderer.render(field, cameras, times, generator)
+        loss = (out.rgb - target).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        renderer.update_occupancy(field, step, generator)
+        losses.append(loss.item())
+    assert renderer.occupancy.active and renderer.occupancy.occupied_fraction < 0.95
+    assert losses[-1] < 0.1 * losses[0]
+    assert min(losses[:10]) > 2 * max(losses[-10:])  # kept improving with skipping on
+    # Training only saw t = 0: late in time the field keeps its low initial density, and the
+    # space-time grid skips most samples there.
+    late = renderer.eval().render(field, cameras, torch.full((1, 3), 0.95))
+    assert late.evaluated_samples < 0.5 * late.total_samples
 
 
 def _loss_and_grads(renderer, field, cameras, times, generator=None):
