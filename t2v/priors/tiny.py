@@ -48,7 +48,7 @@ def save_tiny_clip(folder: str | Path, seed: int = 0) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "vocab.json").write_text(json.dumps(vocab))
         (Path(scratch) / "merges.txt").write_text("#version: 0.2\n")
-        tokenizer = CLIPTokenizer.from_pretrained(scratch, model_max_length=16)
+        tokenizer = CLIPTokenizer.from_pretrained(scratch, model_max_length=64)
     tokenizer.save_pretrained(folder / "tokenizer")
     torch.manual_seed(seed)
     config = CLIPTextConfig(
@@ -57,7 +57,7 @@ def save_tiny_clip(folder: str | Path, seed: int = 0) -> None:
         intermediate_size=64,
         num_hidden_layers=2,
         num_attention_heads=4,
-        max_position_embeddings=16,
+        max_position_embeddings=64,
         bos_token_id=vocab["<|startoftext|>"],
         eos_token_id=vocab["<|endoftext|>"],
         pad_token_id=vocab["<|endoftext|>"],

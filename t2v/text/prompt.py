@@ -73,12 +73,17 @@ class PromptEncoder:
         return self.genres.index(genre) if genre in self.genres else UNCONDITIONAL_GENRE_ID
 
     def view_texts(self, prompt: str, genre: GenrePreset | None = None) -> dict[str, str]:
-        """The text encoded for each view bucket ("any" = no suffix)."""
-        composed = (genre or NO_GENRE).compose_prompt(prompt)
+        """The text encoded for each view bucket ("any" = no suffix): the prompt with the view's
+        suffix, then the genre template around it ("{prompt}, front view, film noir ...")."""
+        genre = genre or NO_GENRE
         views = (NO_VIEW, *VIEW_BUCKETS)
         if not self.view_dependent:
-            return dict.fromkeys(views, composed)
-        return {view: with_view_suffix(composed, view) for view in views}
+            return dict.fromkeys(views, genre.compose_prompt(prompt))
+        # The view goes right after the subject, before the genre's style words: tokenizers
+        # truncate from the end (CLIP at 77 tokens), and the view matters more than the style.
+        return {
+            view: genre.compose_prompt(with_view_suffix(prompt.strip(), view)) for view in views
+        }
 
     def encode(self, prompt: str, genre: GenrePreset | None = None) -> TextConditioning:
         if not prompt or not prompt.strip():

@@ -88,7 +88,7 @@ def test_sd_image_prior_gradient_matches_hand_computed_sds(tiny_folders):
     assert not isinstance(prior, torch.nn.Module)  # never registered under a LightningModule
     _assert_frozen_and_sdpa(prior.unet, prior.vae)
     cond = PromptEncoder.for_prior(prior, device="cpu").encode("a red ball", ACTION)
-    assert cond.cond["front"].shape == (16, 32)
+    assert cond.cond["front"].shape == (64, 32)
     frames = torch.rand(2, 2, 3, 12, 12, generator=torch.Generator().manual_seed(0))
     timesteps, noise = torch.tensor([50, 300, 600, 900]), _fixed((4, 4, 8, 8), 1)
     views = ["front", "back"]
