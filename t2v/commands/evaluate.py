@@ -1,0 +1,230 @@
+"""`t2v evaluate`: score finished runs into their metrics.json and one markdown (and W&B) table.
+
+Per run: CLIP R-precision and CLIP score of sampled video frames (`t2v.eval.clip`), temporal
+consistency and motion (`t2v.eval.temporal`), attribute accuracy where the prompt is in the
+bundled prior's domain (`t2v.eval.attributes`), and multi-view consistency of the final field
+(`t2v.eval.multiview`). Whatever cannot be measured for a run is left out with a note in
+its "notes" list, never guessed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from t2v.errors import ConfigError, RunDirError, T2VError
+from t2v.eval.clip import ClipEncoder, clip_metrics, load_clip, sample_frame_indices
+from t2v.eval.multiview import MultiViewConfig, multiview_consistency
+from t2v.eval.prompts import build_prompt_set, normalise, prompt_attributes
+from t2v.eval.report import log_wandb_table, markdown_table, merge_evaluation
+from t2v.eval.temporal import FlowConfig, temporal_metrics
+from t2v.rundir import CONFIG_FILE, VIDEO_FILE
+
+log = logging.getLogger(__name__)
+TABLE_FILE = "evaluation.md"
+
+
+@dataclass
+class FinishedRun:
+    """What evaluation reads from a run dir: its saved config and its decoded video."""
+
+    run_dir: Path
+    config: DictConfig
+    frames: torch.Tensor  # (T, 3, H, W) in [0, 1]
+    fps: float
+
+    @property
+    def prompt(self) -> str:
+        return str(self.config.get("prompt") or "")
+
+    @property
+    def genre(self) -> str:
+        genre = self.config.get("genre")
+        if isinstance(genre, DictConfig):
+            return str(genre.get("name") or "none")
+        return str(genre or "none")
+
+
+def run(cfg: DictConfig) -> None:
+    from t2v.cli import register_resolvers
+
+    register_resolvers()  # the logger node interpolates t2v resolvers
+    run_dirs = requested_run_dirs(cfg)
+    runs = [load_run(run_dir) for run_dir in run_dirs]
+    device = torch.device(str(cfg.get("device") or "cpu"))
+    torch.manual_seed(int(cfg.get("seed") or 0))
+    clip = load_clip(str(cfg.clip_model), device) if cfg.get("clip_model") else None
+    prompt_set = build_prompt_set([r.prompt for r in runs], cfg.get("prompt_set"))
+    text_embeds = clip.embed_texts(prompt_set) if clip is not None else None
+    results = []
+    for finished in runs:
+        evaluation = evaluate_run(finished, cfg, clip, prompt_set, text_embeds)
+        merge_evaluation(finished.run_dir, evaluation)
+        results.append((finished.run_dir.name or str(finished.run_dir), evaluation))
+    table = markdown_table(results)
+    output = Path(cfg.output) if cfg.get("output") else run_dirs[0].resolve().parent / TABLE_FILE
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table, encoding="utf-8")
+    print(table, end="")
+    print(f"t2v evaluate: scored {len(runs)} run(s); table in {output}")
+    logger = cfg.get("logger")
+    if logger is not None and str(logger.get("_target_", "")).endswith("WandbLogger"):
+        node = OmegaConf.to_container(logger, resolve=True)
+        save_dir = Path(node.get("save_dir") or output.parent)  # type: ignore[union-attr]
+        where = log_wandb_table(results, node, save_dir)  # type: ignore[arg-type]
+        print(f"t2v evaluate: logged the table to W&B ({where})")
+
+
+def requested_run_dirs(cfg: DictConfig) -> list[Path]:
+    dirs = [Path(str(item)) for item in (cfg.get("run_dirs") or [])]
+    if cfg.get("run_dir"):
+        dirs.insert(0, Path(str(cfg.run_dir)))
+    if not dirs:
+        raise ConfigError("no run to evaluate: pass run_dir=DIR or run_dirs=[DIR,DIR]")
+    unique: list[Path] = []
+    for item in dirs:
+        if item.resolve() not in {d.resolve() for d in unique}:
+            unique.append(item)
+    return unique
+
+
+def load_run(run_dir: Path) -> FinishedRun:
+    from t2v.video import read_video
+
+    config_file = run_dir / CONFIG_FILE
+    if not config_file.is_file():
+        raise RunDirError(f"{run_dir} holds no t2v run (no {CONFIG_FILE})")
+    try:
+        config = OmegaConf.load(config_file)
+    except Exception as error:  # any YAML failure means the same to the user
+        raise RunDirError(f"{config_file} cannot be read ({error})") from None
+    if not isinstance(config, DictConfig) or not config.get("prompt"):
+        raise RunDirError(f"{config_file} is not a t2v generate config (no prompt)")
+    video = run_dir / VIDEO_FILE
+    if not video.is_file():
+        raise RunDirError(f"{run_dir} has no {VIDEO_FILE} yet: finish it with t2v generate")
+    frames, fps = read_video(video)
+    return FinishedRun(run_dir, config, frames, fps)
+
+
+def evaluate_run(
+    finished: FinishedRun,
+    cfg: DictConfig,
+    clip: ClipEncoder | None,
+    prompt_set: list[str],
+    text_embeds: torch.Tensor | None,
+) -> dict[str, Any]:
+    """Every metric of one run, as the dict stored under metrics.json's "evaluation"."""
+    frames = finished.frames
+    notes: list[str] = []
+    evaluation: dict[str, Any] = {
+        "prompt": finished.prompt,
+        "genre": finished.genre,
+        "video": {
+            "frames": int(frames.shape[0]),
+            "fps": finished.fps,
+            "width": int(frames.shape[-1]),
+            "height": int(frames.shape[-2]),
+        },
+    }
+    if clip is not None and text_embeds is not None:
+        chosen = sample_frame_indices(frames.shape[0], int(cfg.get("frames") or 0))
+        image_embeds = clip.embed_images(frames[chosen])
+        target = [normalise(p) for p in prompt_set].index(normalise(finished.prompt))
+        evaluation["clip"] = {
+            **clip_metrics(image_embeds, text_embeds.to(image_embeds.device), target).to_dict(),
+            "model": clip.name,
+            "prompt_set": str(cfg.get("prompt_set") or "built-in"),
+        }
+    else:
+        notes.append("clip: skipped (clip_model=null)")
+    flow = FlowConfig(max_side=int(cfg.get("flow_max_side") or FlowConfig.max_side))
+    evaluation["temporal"] = temporal_metrics(frames, flow).to_dict()
+    attributes = attribute_scores(frames, finished.prompt, finished.genre, notes)
+    if attributes is not None:
+        evaluation["attributes"] = attributes
+    if multiview_enabled(cfg):
+        multiview = field_consistency(finished, cfg, clip, notes)
+        if multiview is not None:
+            evaluation["multiview"] = multiview
+    else:
+        notes.append("multiview: skipped (multiview.enabled=false)")
+    evaluation["notes"] = notes
+    return evaluation
+
+
+def multiview_enabled(cfg: DictConfig) -> bool:
+    node = cfg.get("multiview")
+    return node is not None and bool(node.get("enabled", True))
+
+
+def attribute_scores(
+    frames: torch.Tensor, prompt: str, genre: str, notes: list[str]
+) -> dict[str, Any] | None:
+    """Expected (from the prompt) versus measured (from the video) colour, motion and genre."""
+    expected = prompt_attributes(prompt)
+    if not expected:
+        notes.append("attributes: the prompt names no colour or motion of the bundled domain")
+        return None
+    try:
+        from t2v.eval import attributes as evaluator
+    except ModuleNotFoundError:
+        notes.append("attributes: t2v.eval.attributes is not available")
+        return None
+    measured = evaluator.evaluate_video(frames)
+    expected = {**expected, "genre": genre}
+    predicted = {key: getattr(measured, key, None) for key in expected}
+    correct = {key: predicted[key] == value for key, value in expected.items()}
+    return {
+        "expected": expected,
+        "predicted": predicted,
+        "correct": correct,
+        "accuracy": sum(correct.values()) / len(correct),
+    }
+
+
+def field_consistency(
+    finished: FinishedRun, cfg: DictConfig, clip: ClipEncoder | None, notes: list[str]
+) -> dict[str, Any] | None:
+    """Multi-view consistency of the run's last field checkpoint, from its genre's camera."""
+    from t2v.commands.render import last_stage_checkpoint
+    from t2v.generation import build_field, build_renderer, load_stage_state
+    from t2v.genres import GenrePreset
+
+    saved = finished.config
+    if saved.get("field") is None or saved.get("renderer") is None:
+        notes.append("multiview: config.yaml has no field/renderer node")
+        return None
+    try:
+        checkpoint = last_stage_checkpoint(finished.run_dir)
+    except T2VError:
+        notes.append("multiview: the run has no checkpoints/<stage>.pt")
+        return None
+    field = build_field(saved)
+    renderer = build_renderer(saved)
+    load_stage_state(checkpoint, field, renderer)
+    device = torch.device(str(cfg.get("device") or "cpu"))
+    field.to(device)
+    renderer.to(device)
+    camera = GenrePreset.from_config(saved.genre).camera
+    node = cfg.multiview
+    config = MultiViewConfig(
+        time=float(node.get("time", 0.5)),
+        azimuths_deg=tuple(
+            float(a) for a in node.get("azimuths_deg", MultiViewConfig.azimuths_deg)
+        ),
+        elevation_deg=float(camera.elevation_deg),
+        distance=float(camera.distance),
+        fov_deg=float(camera.fov_deg),
+        width=int(node.get("size", 64)),
+        height=int(node.get("size", 64)),
+        opacity_threshold=float(node.get("opacity_threshold", 0.5)),
+        depth_tolerance=float(node.get("depth_tolerance", 0.05)),
+    )
+    metrics = multiview_consistency(field, renderer, config, clip).to_dict()
+    return {**metrics, "checkpoint": checkpoint.name}

@@ -1,0 +1,193 @@
+"""Evaluation output: merge into a run's metrics.json, a markdown table, a W&B table.
+
+`metrics.json` belongs to `t2v generate`: evaluation only replaces its own "evaluation" key,
+keeps every other key, and writes through a temporary file so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from t2v.errors import RunDirError
+from t2v.rundir import METRICS_FILE
+
+EVALUATION_KEY = "evaluation"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One table column: its header and where its value sits in an evaluation dict."""
+
+    header: str
+    path: tuple[str, ...]
+    digits: int = 3
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("R@1", ("clip", "r_precision_at_1")),
+    Column("R@5", ("clip", "r_precision_at_5")),
+    Column("CLIP score", ("clip", "clip_score"), 2),
+    Column("attr acc", ("attributes", "accuracy")),
+    Column("flicker", ("temporal", "brightness_flicker"), 4),
+    Column("low-pass flicker", ("temporal", "lowpass_flicker"), 4),
+    Column("warp err", ("temporal", "warping_error"), 4),
+    Column("motion px/f", ("temporal", "motion_magnitude"), 2),
+    Column("MV err", ("multiview", "reprojection_error"), 4),
+    Column("MV CLIP spread", ("multiview", "clip_spread"), 4),
+)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """The run's metrics.json as a dict ({} if there is none); refuses to guess at a bad one."""
+    path = run_dir / METRICS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise RunDirError(f"{path} is not valid JSON ({error}); fix or remove it") from None
+    if not isinstance(metrics, dict):
+        raise RunDirError(f"{path} does not hold a JSON object; fix or remove it")
+    return metrics
+
+
+def merge_evaluation(run_dir: Path, evaluation: Mapping[str, Any]) -> dict[str, Any]:
+    """Write `evaluation` under metrics.json's "evaluation" key; every other key is kept."""
+    metrics = read_metrics(run_dir)
+    metrics[EVALUATION_KEY] = json_ready(evaluation)
+    atomic_write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
+    return metrics
+
+
+def json_ready(value: Any) -> Any:
+    """NaN and infinities become null: metrics.json stays strict JSON."""
+    if isinstance(value, Mapping):
+        return {str(key): json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def lookup(evaluation: Mapping[str, Any], path: Sequence[str]) -> Any:
+    value: Any = evaluation
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def format_value(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table_rows(
+    runs: Sequence[tuple[str, Mapping[str, Any]]], columns: Sequence[Column] = COLUMNS
+) -> tuple[list[str], list[list[Any]]]:
+    """Headers and raw values (run, prompt, genre, then `columns`) of each (name, evaluation)."""
+    headers = ["run", "prompt", "genre", *(column.header for column in columns)]
+    rows = [
+        [
+            name,
+            evaluation.get("prompt"),
+            evaluation.get("genre"),
+            *(lookup(evaluation, column.path) for column in columns),
+        ]
+        for name, evaluation in runs
+    ]
+    return headers, rows
+
+
+def markdown_table(
+    runs: Sequence[tuple[str, Mapping[str, Any]]], columns: Sequence[Column] = COLUMNS
+) -> str:
+    """A GitHub markdown table with one row per run and a mean row when there are several."""
+    headers, rows = table_rows(runs, columns)
+    digits = [3, 3, 3, *(column.digits for column in columns)]
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "| " + " | ".join("---" if i < 3 else "---:" for i in range(len(headers))) + " |",
+    ]
+    for row in rows:
+        cells = [_escape(format_value(value, d)) for value, d in zip(row, digits, strict=True)]
+        lines.append("| " + " | ".join(cells) + " |")
+    if len(rows) > 1:
+        means = [_mean([row[i] for row in rows]) for i in range(3, len(headers))]
+        cells = [
+            "mean",
+            "",
+            "",
+            *(format_value(m, d) for m, d in zip(means, digits[3:], strict=True)),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _mean(values: Sequence[Any]) -> float | None:
+    numbers = [
+        float(v)
+        for v in values
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    ]
+    return sum(numbers) / len(numbers) if numbers else None
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def log_wandb_table(
+    runs: Sequence[tuple[str, Mapping[str, Any]]],
+    logger: Mapping[str, Any],
+    save_dir: Path,
+) -> Path:
+    """Log the table as a `wandb.Table` named "evaluation"; offline unless the config says not.
+
+    Returns the directory W&B wrote to.
+    """
+    import wandb
+
+    headers, rows = table_rows(runs)
+    offline = bool(logger.get("offline", True))
+    save_dir.mkdir(parents=True, exist_ok=True)
+    run = wandb.init(
+        project=logger.get("project") or "t2v",
+        entity=logger.get("entity"),
+        name=logger.get("name") or "evaluate",
+        group=logger.get("group"),
+        tags=list(logger.get("tags") or []),
+        dir=str(save_dir),
+        mode="offline" if offline else "online",
+        job_type="evaluate",
+        reinit="finish_previous",
+    )
+    try:
+        cells = [[_wandb_cell(value) for value in row] for row in rows]
+        run.log({"evaluation": wandb.Table(columns=headers, data=cells)})
+        return Path(run.dir).parent
+    finally:
+        run.finish()
+
+
+def _wandb_cell(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
