@@ -147,6 +147,10 @@ class StillClipImagePrior(ImagePrior):
         self.text_encoder_spec = video_prior.text_encoder_spec
         self.uses_negative_prompt = getattr(video_prior, "uses_negative_prompt", True)
 
+    @property
+    def config(self) -> SDSConfig:
+        return self.video_prior.config  # type: ignore[attr-defined]
+
     def sds(
         self,
         frames: torch.Tensor,
