@@ -159,3 +159,37 @@ def test_requeued_job_resumes_from_its_checkpoint(
     assert 2 <= static["resumed_from_step"] < 30
     assert static["resumed_from_step"] % 2 == 0  # a checkpoint_every=2 boundary
     assert (run_dir / "video.mp4").stat().st_size > 0
+
+
+def test_sigusr1_makes_lightning_save_and_requeue(
+    slurm_cluster: LocalSlurm, tmp_path: Path
+) -> None:
+    """The time-limit signal of the template: Lightning (the one requeue owner) handles it."""
+    run_dir = tmp_path / "run"
+    out = tmp_path / "job.out"
+    job = slurm_cluster.sbatch(
+        *CPU_JOB,
+        f"--output={out}",
+        str(TEMPLATE),
+        "prompt=a yellow ball moving up",
+        *TINY,
+        "schedule.static.steps=30",
+        f"run_dir={run_dir}",
+        cwd=tmp_path,
+    )
+    stage_dir = run_dir / "checkpoints" / "static"
+    wait_for_checkpoint(stage_dir / "last.ckpt", job, slurm_cluster, JOB_TIMEOUT_S)
+    # What Slurm does 90 s before the time limit (--signal=SIGUSR1@90), sent now.
+    slurm_cluster.client("scancel", "--signal=USR1", job)
+    slurm_cluster.wait(job, timeout_s=60, until=frozenset({"PENDING"}))
+    slurm_cluster.start_now(job)
+    assert slurm_cluster.wait(job, timeout_s=JOB_TIMEOUT_S) == "COMPLETED", job_log(out)
+    assert slurm_cluster.jobs(job)[0]["Restarts"] == "1"
+    assert f"Requeued SLURM job: {job}" in out.read_text(errors="replace")
+    saved = sorted(run_dir.rglob("hpc_ckpt_*.ckpt"))
+    assert len(saved) == 1, saved
+    hpc_step = int(torch.load(saved[0], weights_only=True, map_location="cpu")["global_step"])
+    assert 2 <= hpc_step < 30
+    static = read_metrics(run_dir)["stages"]["static"]
+    assert 2 <= static["resumed_from_step"] <= hpc_step
+    assert (run_dir / "video.mp4").stat().st_size > 0
