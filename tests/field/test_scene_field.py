@@ -1,0 +1,141 @@
+"""SceneField and plane encodings: blob init, static-only mode, groups, background, configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from t2v.errors import ConfigError
+from t2v.field import HashGridSpec, PlaneEncoding, PlaneSpec, SceneField
+from t2v.field.scene_field import trunc_exp
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+SMALL_HASH = HashGridSpec(levels=4, log2_table_size=12, base_resolution=4, finest_resolution=64)
+SMALL_PLANES = PlaneSpec(features=4, resolutions=[8, 16], time_resolution=4)
+
+
+def small_field(**overrides) -> SceneField:
+    settings = dict(static_encoding=SMALL_HASH, dynamic_encoding=SMALL_HASH, backend="torch")
+    settings.update(overrides)
+    return SceneField(**settings)
+
+
+def test_density_blob_centre_dense_far_empty_outside_zero() -> None:
+    field = small_field()
+    points = torch.tensor([[0.0, 0.0, 0.0], [0.9, 0.9, 0.9], [1.2, 0.0, 0.0], [0.0, -1.5, 0.0]])
+    density = field.density(points, torch.full((4, 1), 0.5))
+    assert density[0] > 9.0  # softplus(10 + ~0) at the centre
+    assert density[1] < 1e-3  # far from the blob: raw ~ -10
+    assert density[2] == 0 and density[3] == 0  # outside the scene box
+    zero_crossing = 0.5 * (2 * torch.log(torch.tensor(2.0))).sqrt()
+    bias = field.density_blob_bias(torch.tensor([[0.0, 0.0, 0.0], [0.0, zero_crossing, 0.0]]))
+    torch.testing.assert_close(bias, torch.tensor([10.0, 0.0]))
+    dreamfusion = small_field(density_blob="dreamfusion", density_activation="trunc_exp")
+    bias = dreamfusion.density_blob_bias(torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, -0.75]]))
+    torch.testing.assert_close(bias, torch.tensor([10.0, -5.0]))
+    centre = dreamfusion.density(points[:1], torch.zeros(1, 1))
+    assert 0.5 * torch.exp(torch.tensor(10.0)) < centre.item() < 2 * torch.exp(torch.tensor(10.0))
+
+
+def test_forward_ranges_and_shapes() -> None:
+    field = small_field()
+    points = torch.rand(50, 3) * 2 - 1
+    out = field(points, torch.rand(50, 1), torch.nn.functional.normalize(torch.randn(50, 3), dim=1))
+    assert out.density.shape == (50,) and out.rgb.shape == (50, 3)
+    assert (out.density >= 0).all()
+    assert (out.rgb > 0).all() and (out.rgb < 1).all()
+
+
+def test_static_only_skips_dynamic_encoding_and_its_gradient() -> None:
+    field = small_field(static_only=True)
+    with torch.no_grad():
+        field.dynamic_encoding.table.normal_()  # a dynamic grid that would change the output
+    points = torch.rand(64, 3) * 2 - 1
+    early = field(points, torch.zeros(64, 1), points)
+    late = field(points, torch.ones(64, 1), points)
+    torch.testing.assert_close(early.density, late.density)
+    (late.density.sum() + late.rgb.sum()).backward()
+    assert field.dynamic_encoding.table.grad is None
+    assert field.static_encoding.table.grad.abs().sum() > 0
+    field.static_only = False
+    moving = field(points, torch.ones(64, 1), points)
+    assert (moving.density - early.density).abs().max() > 1e-3
+
+
+def test_parameter_groups_partition_parameters() -> None:
+    field = small_field()
+    groups = field.parameter_groups()
+    assert set(groups) == {"static", "dynamic", "heads", "background"}
+    ids = [id(p) for group in groups.values() for p in group]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {id(p) for p in field.parameters()}
+    assert groups["static"][0] is field.static_encoding.table
+    assert groups["dynamic"][0] is field.dynamic_encoding.table
+    assert small_field(background="solid").parameter_groups()["background"] == []
+
+
+def test_background_learned_and_solid() -> None:
+    directions = torch.nn.functional.normalize(torch.randn(20, 3), dim=1)
+    learned = small_field().background(directions)
+    assert learned.shape == (20, 3) and (learned > 0).all() and (learned < 1).all()
+    assert learned.std(dim=0).max() > 0  # depends on direction
+    solid = small_field(background="solid", solid_color=(0.2, 0.4, 0.6))
+    torch.testing.assert_close(solid.background(directions)[7], torch.tensor([0.2, 0.4, 0.6]))
+    solid.solid_color = torch.tensor([1.0, 0.0, 0.0])  # a caller's random colour per step
+    torch.testing.assert_close(solid.background(directions)[0], torch.tensor([1.0, 0.0, 0.0]))
+
+
+def test_hexplane_dynamic_with_triplane_static() -> None:
+    field = small_field(static_encoding=SMALL_PLANES, dynamic_encoding=SMALL_PLANES)
+    assert isinstance(field.dynamic_encoding, PlaneEncoding) and field.dynamic_encoding.dims == 4
+    assert field.static_encoding.dims == 3
+    points = torch.rand(30, 3) * 2 - 1
+    # Time planes start at 1: the scene starts time-independent, then learns to move.
+    early = field.density(points, torch.zeros(30, 1))
+    torch.testing.assert_close(early, field.density(points, torch.ones(30, 1)))
+    field.density(points, torch.rand(30, 1)).sum().backward()
+    assert all(p.grad is not None for p in field.dynamic_encoding.parameters())
+    with pytest.raises(ConfigError, match="pure PyTorch"):
+        small_field(static_encoding=SMALL_PLANES, dynamic_encoding=SMALL_PLANES, backend="tcnn")
+
+
+def test_plane_encoding_interpolates_bilinearly_and_multiplies_pairs() -> None:
+    encoding = PlaneEncoding(dims=4, features=1, resolutions=[5], time_resolution=3)
+    ramp = torch.linspace(0, 1, 5)
+    with torch.no_grad():
+        encoding.space_planes[0].zero_()
+        encoding.space_planes[0][0, 0] = ramp[None, :]  # XY plane varies along x (width axis)
+        encoding.time_planes[0].fill_(1.0)
+        encoding.time_planes[0][0, 0] = torch.tensor([0.0, 1.0, 2.0])[:, None]  # ZT along t
+    x = torch.tensor([[0.3, 0.7, 0.2, 0.25], [0.9, 0.1, 0.5, 1.0]])
+    out = encoding(x)
+    assert out.shape == (2, 3)
+    # XY*ZT = x * (2 t); the other two pairs read zero spatial planes.
+    torch.testing.assert_close(out[:, 0], torch.tensor([0.3 * 0.5, 0.9 * 2.0]))
+    torch.testing.assert_close(out[:, 1:], torch.zeros(2, 2))
+
+
+def test_trunc_exp_clamps_gradient() -> None:
+    x = torch.tensor([1.0, 30.0], requires_grad=True)
+    trunc_exp(x).sum().backward()
+    torch.testing.assert_close(x.grad, torch.exp(torch.tensor([1.0, 15.0])))
+
+
+@pytest.mark.parametrize("name", ["hashgrid", "hashgrid_cpu", "hexplane"])
+def test_field_configs_instantiate(name: str) -> None:
+    with initialize_config_dir(str(CONF), version_base=None):
+        node = compose(overrides=[f"+field={name}", "field.backend=torch"]).field
+    field = instantiate(node)
+    assert isinstance(field, SceneField)
+    points = torch.rand(8, 3) * 2 - 1
+    out = field(points, torch.rand(8, 1), points)
+    assert (out.density >= 0).all() and out.rgb.shape == (8, 3)
+    expected = {"hashgrid": (16, 19), "hashgrid_cpu": (8, 15)}.get(name)
+    if expected is not None:
+        assert (field.dynamic_encoding.levels, field.dynamic_encoding.log2_table_size) == expected
+    else:
+        assert isinstance(field.dynamic_encoding, PlaneEncoding)
