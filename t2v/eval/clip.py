@@ -14,8 +14,10 @@ runs in torch on frames already in [0, 1].
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -65,11 +67,12 @@ class ImagePreprocessing:
     def __call__(self, frames: Tensor) -> Tensor:
         """Frames (N, 3, H, W) in [0, 1] -> CLIP pixel values (N, 3, crop_h, crop_w)."""
         height, width = frames.shape[-2:]
-        scale = self.resize / min(height, width)
-        size = (
-            max(self.crop_height, round(height * scale)),
-            max(self.crop_width, round(width * scale)),
-        )
+        # The long side is truncated, as transformers' CLIPImageProcessor does.
+        if height <= width:
+            size = (self.resize, int(self.resize * width / height))
+        else:
+            size = (int(self.resize * height / width), self.resize)
+        size = (max(size[0], self.crop_height), max(size[1], self.crop_width))
         resized = F.interpolate(
             frames, size=size, mode="bicubic", antialias=True, align_corners=False
         )
@@ -156,13 +159,17 @@ def load_clip(name_or_path: str, device: str | torch.device = "cpu") -> ClipEnco
 
 
 def _missing_model_message(name: str, offline: bool, error: Exception) -> str:
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    skip = "clip_model=null skips the CLIP metrics"
+    if Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or os.sep in name[:1]:
+        return f"CLIP folder '{name}' holds no loadable CLIPModel and tokenizer; {skip}"
     if offline:
         return (
             f"CLIP model '{name}' is not in the local Hugging Face cache and HF_HUB_OFFLINE=1; "
-            f"fetch it once online with `hf download {name}`, or pass clip_model=/path/to/folder"
+            f"fetch it once online with `hf download {name}`, pass clip_model=/path/to/folder, "
+            f"or {skip}"
         )
-    return f"CLIP model '{name}' cannot be loaded ({reason}); pass clip_model=HUB_ID or a folder"
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"CLIP model '{name}' cannot be loaded ({reason}); {skip}"
 
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -228,3 +235,61 @@ def sample_frame_indices(count: int, wanted: int) -> list[int]:
     if wanted == 1:
         return [count // 2]
     return sorted({round(i * (count - 1) / (wanted - 1)) for i in range(wanted)})
+
+
+# --- a tiny random CLIP, built in code (tests and smoke runs; no hub) ---------------------------
+
+TINY_CLIP_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789,.-'!?"
+
+
+def save_tiny_clip(folder: str | Path, seed: int = 0, image_size: int = 32) -> Path:
+    """Write a randomly initialised 2-layer CLIP with a character-level tokenizer to `folder`.
+
+    Loadable with `load_clip(folder)` like any checkpoint; its numbers mean nothing, but every
+    code path of the metrics runs through a real `CLIPModel`, tokenizer and preprocessing.
+    """
+    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
+
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    special = ["<|startoftext|>", "<|endoftext|>"]
+    tokens = [*special, *TINY_CLIP_CHARACTERS, *(f"{c}</w>" for c in TINY_CLIP_CHARACTERS)]
+    vocab = {token: index for index, token in enumerate(tokens)}
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
+    text = {
+        "vocab_size": len(vocab),
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "max_position_embeddings": 77,
+        "bos_token_id": vocab["<|startoftext|>"],
+        "eos_token_id": vocab["<|endoftext|>"],
+        "pad_token_id": vocab["<|endoftext|>"],
+    }
+    vision = {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "image_size": image_size,
+        "patch_size": max(1, image_size // 4),
+    }
+    config = CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = CLIPModel(config)
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    processor = {
+        "image_processor_type": "CLIPImageProcessor",
+        "size": {"shortest_edge": image_size},
+        "crop_size": {"height": image_size, "width": image_size},
+        "image_mean": list(OPENAI_CLIP_MEAN),
+        "image_std": list(OPENAI_CLIP_STD),
+        "do_resize": True,
+        "do_center_crop": True,
+        "do_normalize": True,
+    }
+    (target / "preprocessor_config.json").write_text(json.dumps(processor, indent=2))
+    return target

@@ -93,11 +93,12 @@ def warp(image: Tensor, flow: Tensor) -> tuple[Tensor, Tensor]:
     """Sample `image` (N, C, H, W) at x + flow(x); returns it and where that lies inside."""
     height, width = image.shape[-2:]
     target = pixel_grid(height, width, flow) + flow
+    slack = 1e-3  # a flow of 1e-8 px at the last column still lands on it
     valid = (
-        (target[:, 0] >= 0)
-        & (target[:, 0] <= width - 1)
-        & (target[:, 1] >= 0)
-        & (target[:, 1] <= height - 1)
+        (target[:, 0] >= -slack)
+        & (target[:, 0] <= width - 1 + slack)
+        & (target[:, 1] >= -slack)
+        & (target[:, 1] <= height - 1 + slack)
     )
     normalised = torch.stack(
         [
