@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 if TYPE_CHECKING:
     from conftest import LocalSlurm
@@ -52,6 +53,7 @@ def test_sbatch_template_generates_a_video(slurm_cluster: LocalSlurm, tmp_path: 
     out = tmp_path / "job.out"
     job = slurm_cluster.sbatch(
         *CPU_JOB,
+        "--ntasks-per-node=2",  # two DDP ranks over gloo, started by srun as on a GPU node
         f"--output={out}",
         str(TEMPLATE),
         "prompt=a red ball moving left",
@@ -66,10 +68,13 @@ def test_sbatch_template_generates_a_video(slurm_cluster: LocalSlurm, tmp_path: 
     assert metrics["prompt"] == "a red ball moving left"
     assert metrics["genre"] == "cartoon"
     assert all(stage["resumed_from_step"] == 0 for stage in metrics["stages"].values())
-    # The template's trainer settings reached the run: DDP over the job's one CPU task.
-    config = (run_dir / "config.yaml").read_text()
-    assert "strategy: ddp" in config
-    assert "accelerator: cpu" in config
+    # The template's trainer settings reached the run, and Lightning took its ranks from Slurm.
+    trainer = OmegaConf.load(run_dir / "config.yaml").trainer
+    assert (trainer.strategy, trainer.accelerator, trainer.devices) == ("ddp", "cpu", 2)
+    assert trainer.num_nodes == 1
+    log = out.read_text(errors="replace")
+    assert "GLOBAL_RANK: 0, MEMBER: 1/2" in log
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log
 
 
 def test_submitit_sweep_is_one_job_array(slurm_cluster: LocalSlurm, tmp_path: Path) -> None:
