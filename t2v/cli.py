@@ -219,7 +219,9 @@ def compose(name: str, overrides: list[str]) -> DictConfig:
     except MissingConfigException as error:
         raise ConfigError(missing_option_message(error)) from None
     except (HydraException, OmegaConfBaseException) as error:
-        raise ConfigError(unknown_key_message(str(error))) from None
+        cause = error.__cause__
+        text = str(error) or (f"{type(cause).__name__}: {cause}" if cause else type(error).__name__)
+        raise ConfigError(unknown_key_message(text)) from None
     finally:
         GlobalHydra.instance().clear()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ from t2v.text.prompt import PromptEncoder
 from t2v.video import write_video
 
 log = logging.getLogger(__name__)
+# Lightning's banners (accelerator summary, logger tips) drown the stage progress bars.
+logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message="The `srun` command is available")
 
 
 @dataclass

@@ -14,7 +14,7 @@ METRICS_FILE = "metrics.json"
 CHECKPOINT_DIR = "checkpoints"
 
 # Keys that say how a run is executed, not what it produces: they may differ on resume.
-EXECUTION_KEYS = frozenset({"run_dir", "trainer", "logger", "hydra"})
+EXECUTION_KEYS = frozenset({"run_dir", "trainer", "logger", "hydra", "cache_dir"})
 # Files Hydra or a launcher may put into a run dir before the run itself writes anything.
 LAUNCH_FILES = frozenset({".hydra", "generate.log", ".submitit"})
 

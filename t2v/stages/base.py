@@ -113,7 +113,7 @@ class StageModule(pl.LightningModule):
         terms.update(self.regularizer_terms(rendered, times, generator))
         weights = {**self.guidance_weights, **self.regularizer_weights}
         loss = sum(weights.get(name, 1.0) * value for name, value in terms.items())
-        self.log_dict({f"{self.spec.name}/{k}": float(v) for k, v in terms.items()}, on_step=True)
+        self.log_dict({f"{self.spec.name}/{k}": v.detach() for k, v in terms.items()}, on_step=True)
         self.log(f"{self.spec.name}/loss", loss.detach(), prog_bar=True, on_step=True)
         self.log(
             f"{self.spec.name}/occupied",
