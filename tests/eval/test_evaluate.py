@@ -1,0 +1,168 @@
+"""`t2v evaluate` on run dirs built by hand: merged metrics.json, table, notes, errors, W&B."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from t2v.cli import compose, main, register_resolvers
+from t2v.commands.evaluate import run
+from t2v.eval.clip import save_tiny_clip
+from t2v.eval.prompts import DEFAULT_PROMPTS
+from t2v.generation import build_field, build_renderer
+from t2v.video import write_video
+
+SIZE, FRAMES = 32, 8
+
+
+@pytest.fixture(scope="module")
+def tiny_clip_dir(tmp_path_factory):
+    return save_tiny_clip(tmp_path_factory.mktemp("tiny_clip"), seed=0)
+
+
+def disc_video(colour: tuple[float, float, float], step: float) -> torch.Tensor:
+    """A shaded disc over a grey gradient, moving `step` pixels a frame along x."""
+    ys, xs = torch.meshgrid(torch.arange(SIZE).float(), torch.arange(SIZE).float(), indexing="ij")
+    background = (0.35 + 0.3 * ys / SIZE).expand(3, SIZE, SIZE)
+    frames = []
+    for t in range(FRAMES):
+        cx = SIZE / 2 + step * (t - (FRAMES - 1) / 2)
+        distance = ((xs - cx) ** 2 + (ys - SIZE / 2) ** 2).sqrt()
+        inside = (distance < 6).float()
+        shade = 1 - 0.3 * distance / 6
+        disc = torch.tensor(colour)[:, None, None] * shade
+        frames.append(inside * disc + (1 - inside) * background)
+    return torch.stack(frames).clamp(0, 1)
+
+
+def make_run(run_dir, prompt, genre, video, checkpoint=False, metrics=None):
+    """A finished run as `t2v generate` leaves it (config.yaml, video.mp4, metrics.json)."""
+    register_resolvers()
+    cfg = compose("generate", [f"prompt={prompt}", f"genre={genre}", f"run_dir={run_dir}"])
+    OmegaConf.set_struct(cfg, False)
+    cfg.pop("hydra")
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    write_video(run_dir / "video.mp4", video, fps=8)
+    if metrics is not None:
+        (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    if checkpoint:
+        torch.manual_seed(0)
+        state = {
+            "field": build_field(cfg).state_dict(),
+            "renderer": build_renderer(cfg).state_dict(),
+        }
+        (run_dir / "checkpoints").mkdir()
+        torch.save(state, run_dir / "checkpoints" / "static.pt")
+    return run_dir
+
+
+def cli(*args: str) -> int:
+    """`t2v ARGS`'s exit code: errors inside the Hydra job leave through SystemExit."""
+    try:
+        return main(list(args))
+    except SystemExit as leaving:
+        return int(leaving.code or 0)
+
+
+def evaluate_config(*overrides: str):
+    register_resolvers()
+    cfg = compose("evaluate", list(overrides))
+    OmegaConf.set_struct(cfg, False)
+    cfg.pop("hydra")
+    return cfg
+
+
+def test_evaluate_scores_runs_merges_metrics_and_writes_a_table(tmp_path, tiny_clip_dir, capsys):
+    moving = make_run(
+        tmp_path / "runs" / "red_left",
+        "a red ball moving to the left",
+        "none",
+        disc_video((0.9, 0.1, 0.1), step=-2.0),
+        checkpoint=True,
+        metrics={"stages": {"static": {"steps": 3}}, "prompt": "a red ball moving to the left"},
+    )
+    still = make_run(
+        tmp_path / "runs" / "blue_still",
+        "a corgi playing with a ball",
+        "noir",
+        disc_video((0.1, 0.2, 0.9), step=0.0),
+    )
+    cfg = evaluate_config(
+        f"run_dirs=[{moving},{still}]",
+        f"clip_model={tiny_clip_dir}",
+        "frames=4",
+        "multiview.size=16",
+    )
+    run(cfg)
+
+    saved = json.loads((moving / "metrics.json").read_text())
+    assert saved["stages"] == {"static": {"steps": 3}}  # generate's keys survive
+    first = saved["evaluation"]
+    clip = first["clip"]
+    # Both run prompts are also built-in prompts: the set is the built-in one.
+    assert clip["prompt_set_size"] == len(DEFAULT_PROMPTS)
+    assert clip["frames"] == 4 and clip["r_precision_at_1"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert 1 <= clip["mean_rank"] <= len(DEFAULT_PROMPTS) and -100 <= clip["clip_score"] <= 100
+    temporal = first["temporal"]
+    second = json.loads((still / "metrics.json").read_text())["evaluation"]
+    # The disc (~11% of the frame) moves 2 px a frame; the still run does not move at all.
+    assert 0.1 < temporal["motion_magnitude"] < 2.0
+    assert second["temporal"]["motion_magnitude"] < 0.02 < temporal["motion_magnitude"] / 5
+    assert first["attributes"]["expected"] == {"colour": "red", "motion": "left", "genre": "none"}
+    correct = first["attributes"]["correct"]
+    assert first["attributes"]["accuracy"] == pytest.approx(sum(correct.values()) / 3)
+    assert first["attributes"]["predicted"]["colour"] == "red"
+    multiview = first["multiview"]
+    assert multiview["checkpoint"] == "static.pt" and multiview["views"] == 5
+    assert 0 <= multiview["clip_spread"] < 2
+    assert math.isfinite(multiview["reprojection_error"]) or multiview["valid_fraction"] == 0
+    assert "attributes" not in second and "multiview" not in second
+    assert any("no checkpoints" in note for note in second["notes"])
+    assert any("names no colour or motion" in note for note in second["notes"])
+
+    table = (tmp_path / "runs" / "evaluation.md").read_text()
+    lines = table.strip().splitlines()
+    assert len(lines) == 5 and lines[2].startswith("| red_left | a red ball moving to the left |")
+    assert lines[4].startswith("| mean |")
+    assert table in capsys.readouterr().out
+
+
+def test_the_cli_refuses_bad_runs_in_one_line(tmp_path, capsys):
+    broken = tmp_path / "unfinished"
+    broken.mkdir()
+    (broken / "config.yaml").write_text("prompt: a red ball\n")
+    assert cli("evaluate", f"run_dir={broken}", "clip_model=null") == 2
+    error = capsys.readouterr().err.strip()
+    assert "has no video.mp4 yet" in error and "\n" not in error
+    assert cli("evaluate", f"run_dir={tmp_path / 'missing'}") == 2
+    assert "holds no t2v run" in capsys.readouterr().err
+    assert not (tmp_path / "evaluation.md").exists()
+
+
+def test_a_missing_clip_model_offline_stops_before_writing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    finished = make_run(tmp_path / "run", "a red ball", "none", disc_video((1, 0, 0), 1.0))
+    code = cli("evaluate", f"run_dir={finished}", "clip_model=openai/t2v-no-such-clip")
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert "openai/t2v-no-such-clip" in error and "\n" not in error
+    assert not (finished / "metrics.json").exists()
+
+
+def test_logger_wandb_logs_the_table_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    finished = make_run(tmp_path / "run", "a red ball", "none", disc_video((1, 0, 0), 1.0))
+    cfg = evaluate_config(
+        f"run_dir={finished}", "clip_model=null", "multiview.enabled=false", "logger=wandb"
+    )
+    run(cfg)
+    offline_runs = list((finished / "wandb").glob("offline-run-*"))
+    assert len(offline_runs) == 1
+    assert list(offline_runs[0].glob("*.wandb"))
+    evaluation = json.loads((finished / "metrics.json").read_text())["evaluation"]
+    assert "clip: skipped (clip_model=null)" in evaluation["notes"]
