@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from t2v.data.looks import GENRE_LOOKS, GenreLook
-from t2v.data.shapes import SHAPE_SDFS, STRIPED
+from t2v.data.shapes import FACING, SHAPE_SDFS, STRIPED
 
 CAMERA_DISTANCE = 3.0
 FOV_Y_DEG = 40.0
@@ -21,9 +21,9 @@ MARCH_STEPS = 36
 
 TRAVEL = 1.0  # world units crossed by left/right/up/down clips at speed 1
 BOUNCE_HEIGHT = 0.7
-SPIN_ANGLE = math.pi
+SPIN_ANGLE = 1.2 * math.pi
 GROWTH = 1.9  # scale factor of grow/shrink clips at speed 1
-DEPTH_TRAVEL = 1.3  # world units towards/away from the camera for approach/recede
+DEPTH_TRAVEL = 1.5  # world units towards/away from the camera for approach/recede
 
 # Albedo of each canonical colour (sRGB, before shading and grading).
 BASE_ALBEDO: dict[str, tuple[float, float, float]] = {
@@ -32,8 +32,8 @@ BASE_ALBEDO: dict[str, tuple[float, float, float]] = {
     "yellow": (0.95, 0.85, 0.10),
     "green": (0.15, 0.75, 0.15),
     "cyan": (0.05, 0.78, 0.85),
-    "blue": (0.10, 0.25, 0.90),
-    "purple": (0.50, 0.15, 0.80),
+    "blue": (0.12, 0.32, 0.95),
+    "purple": (0.62, 0.22, 0.95),
     "pink": (0.95, 0.25, 0.65),
 }
 
@@ -51,7 +51,7 @@ class ClipSpec:
     radius: float  # object scale in world units at t = 0
     start: tuple[float, float, float]  # object centre at t = 0
     tilt: float  # rotation about x (radians) so the top face shows
-    yaw: float  # rotation about the object's up axis at t = 0
+    yaw: float  # spin angle at t = 0 (about the up axis; facing shapes: about the view axis)
     background: str  # gradient | floor | texture | solid
     background_colours: tuple[tuple[float, float, float], ...]  # three colours
     horizon: float  # floor backgrounds: horizon height as a fraction of the frame
@@ -77,7 +77,7 @@ def object_path(
     elif motion == "bounce":
         centres[:, 1] += bounce_height(amount) * torch.sin(2 * math.pi * u).abs()
     elif motion == "spin":
-        yaws = yaws + SPIN_ANGLE * amount * u
+        yaws = yaws + SPIN_ANGLE * min(amount, 1.25) * u
     elif motion == "grow":
         scales = scales * GROWTH ** (amount * u)
     elif motion == "shrink":
@@ -115,7 +115,7 @@ def render_clip(spec: ClipSpec, frames: int, height: int, width: int) -> torch.T
     if look.outline:
         video = _outline(video, alpha)
     if look.sparkles:
-        video = _sparkles(video, look.sparkles, generator)
+        video = _sparkles(video, alpha, look.sparkles, generator)
     if look.bloom > 0:
         glow = _blur((video - 0.5).clamp(min=0.0), passes=2)
         video = video + look.bloom * 2.0 * glow
@@ -140,13 +140,15 @@ def _rays(height: int, width: int) -> tuple[torch.Tensor, float]:
     return F.normalize(directions, dim=-1), 2 * tan_half / height
 
 
-def _rotations(tilt: float, yaws: torch.Tensor) -> torch.Tensor:
-    """World-from-object rotations `(S, 3, 3)`: spin about the object's up axis, then tilt."""
+def _rotations(tilt: float, yaws: torch.Tensor, facing: bool) -> torch.Tensor:
+    """World-from-object rotations `(S, 3, 3)`: spin (about y, or z if `facing`), then tilt."""
     cos_y, sin_y = torch.cos(yaws), torch.sin(yaws)
     zeros, ones = torch.zeros_like(yaws), torch.ones_like(yaws)
-    spin = torch.stack(
-        [cos_y, zeros, sin_y, zeros, ones, zeros, -sin_y, zeros, cos_y], dim=-1
-    ).view(-1, 3, 3)
+    if facing:
+        entries = [cos_y, -sin_y, zeros, sin_y, cos_y, zeros, zeros, zeros, ones]
+    else:
+        entries = [cos_y, zeros, sin_y, zeros, ones, zeros, -sin_y, zeros, cos_y]
+    spin = torch.stack(entries, dim=-1).view(-1, 3, 3)
     cos_t, sin_t = math.cos(tilt), math.sin(tilt)
     tilt_matrix = torch.tensor([[1.0, 0.0, 0.0], [0.0, cos_t, -sin_t], [0.0, sin_t, cos_t]])
     return tilt_matrix @ spin
@@ -164,7 +166,7 @@ def _render_object(
     """Object colour `(S, 3, H, W)` and coverage `(S, 1, H, W)` by sphere tracing."""
     sdf = SHAPE_SDFS[spec.shape]
     directions, pixel_angle = _rays(height, width)
-    world_from_object = _rotations(spec.tilt, yaws)  # (S, 3, 3)
+    world_from_object = _rotations(spec.tilt, yaws, spec.shape in FACING)  # (S, 3, 3)
     object_from_world = world_from_object.transpose(1, 2)
     offsets = torch.tensor([0.0, 0.0, CAMERA_DISTANCE]) - centres  # camera, from each centre
     # Rays in object space, as separate coordinates (S, H, W): a point at depth t is
@@ -180,7 +182,7 @@ def _render_object(
         return [origin[i] + along * ray[i] for i in range(3)]
 
     samples = len(centres)
-    depth = torch.full((samples, height, width), CAMERA_DISTANCE - 1.8)
+    depth = torch.full((samples, height, width), CAMERA_DISTANCE - 2.2)
     best_ratio = torch.full_like(depth, float("inf"))
     best_depth = depth
     for _ in range(MARCH_STEPS):
@@ -203,8 +205,9 @@ def _render_object(
     world_normals = torch.einsum("sij,shwj->shwi", world_from_object, normals)
     albedo = torch.tensor(spec.albedo).expand(*x.shape, 3)
     if spec.shape in STRIPED:
-        stripes = torch.sin(4 * torch.atan2(z, x)) > 0
-        albedo = albedo * torch.where(stripes, 1.0, 0.7)[..., None]
+        around = torch.atan2(y, x) if spec.shape in FACING else torch.atan2(z, x)
+        stripes = torch.sin(4 * around) > 0
+        albedo = albedo * torch.where(stripes, 1.0, 0.6)[..., None]
     rgb = _shade(look.shading, albedo, world_normals, directions, torch.tensor(spec.light))
     return rgb.permute(0, 3, 1, 2).clamp(0, 1), alpha[:, None]
 
@@ -279,14 +282,17 @@ def _outline(video: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return video * (1 - ring) + 0.05 * ring
 
 
-def _sparkles(video: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+def _sparkles(
+    video: torch.Tensor, alpha: torch.Tensor, count: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Twinkling dots in the air around the object (never on it)."""
     frames, _, height, width = video.shape
     dots = torch.zeros(frames, 1, height * width)
     positions = torch.randint(0, height * width, (frames, count), generator=generator)
     dots.scatter_(2, positions[:, None, :], 1.0)
     dots = dots.view(frames, 1, height, width)
     glow = dots + 0.5 * (F.max_pool2d(dots, 3, stride=1, padding=1) - dots)
-    return video + 0.7 * glow
+    return video + 0.7 * glow * (1 - alpha)
 
 
 def _split_tone(video: torch.Tensor, strength: float) -> torch.Tensor:

@@ -44,7 +44,7 @@ GENRE_LOOKS: dict[str, GenreLook] = {
             background_value=(0.2, 0.75),
             background_chroma=0.0,
             grading=Grading(
-                saturation=0.12, contrast=1.7, brightness=-0.04, vignette=0.45, grain=0.02
+                saturation=0.25, contrast=1.6, brightness=0.02, vignette=0.45, grain=0.015
             ),
         ),
         GenreLook(
@@ -54,24 +54,22 @@ GENRE_LOOKS: dict[str, GenreLook] = {
             shading="toon",
             outline=True,
             background_value=(0.7, 0.95),
-            background_chroma=0.15,
+            background_chroma=0.06,
             background_kinds=("gradient", "solid", "floor"),
             grading=Grading(saturation=1.5, contrast=1.1, brightness=0.04),
         ),
         GenreLook(
             "horror",
             speed=0.9,
-            jitter=0.03,
-            shading="hard",
-            background_value=(0.2, 0.45),
+            background_value=(0.08, 0.3),
             background_chroma=0.03,
             grading=Grading(
-                saturation=0.7,
-                contrast=1.3,
-                brightness=-0.15,
-                tint=(1.3, 0.8, 0.8),
+                saturation=0.75,
+                contrast=1.2,
+                brightness=-0.05,
+                tint=(1.25, 0.85, 0.85),
                 vignette=0.6,
-                grain=0.03,
+                grain=0.02,
                 flicker=0.07,
             ),
         ),
@@ -88,7 +86,7 @@ GENRE_LOOKS: dict[str, GenreLook] = {
             "action",
             speed=1.5,
             subframes=3,
-            split_tone=0.08,
+            split_tone=0.05,
             grading=Grading(
                 saturation=1.25, contrast=1.35, tint=(1.08, 1.0, 0.9), vignette=0.25, grain=0.01
             ),
@@ -121,7 +119,7 @@ GENRE_LOOKS: dict[str, GenreLook] = {
             background_chroma=0.06,
             background_kinds=("floor", "gradient", "texture"),
             grading=Grading(
-                saturation=0.45, contrast=1.15, tint=(1.18, 1.0, 0.72), vignette=0.35, grain=0.025
+                saturation=0.6, contrast=1.15, tint=(1.12, 1.0, 0.8), vignette=0.35, grain=0.025
             ),
         ),
     )

@@ -18,6 +18,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from t2v.data.clips import BASE_ALBEDO, TRAVEL, ClipSpec, bounce_height, render_clip
 from t2v.data.looks import GENRE_LOOKS, GENRES, GenreLook
+from t2v.data.shapes import FACING
 from t2v.data.vocabulary import COLOURS, MOTIONS, SHAPES, check_split, make_caption
 from t2v.errors import ConfigError
 
@@ -118,7 +119,7 @@ def sample_spec(colour: str, shape: str, motion: str, genre: str, rng: random.Ra
         light=tuple(c / norm for c in light),  # type: ignore[arg-type]
         radius=radius,
         start=_start(motion, look, rng),
-        tilt=rng.uniform(0.25, 0.55),
+        tilt=rng.uniform(-0.2, 0.2) if shape in FACING else rng.uniform(0.25, 0.55),
         yaw=rng.uniform(0.0, 2 * math.pi),
         background=rng.choice(look.background_kinds),
         background_colours=tuple(_muted_colour(look, rng) for _ in range(3)),
@@ -143,8 +144,11 @@ def _start(motion: str, look: GenreLook, rng: random.Random) -> tuple[float, flo
         low = -FRAME_REACH
         high = max(FRAME_REACH - bounce_height(look.speed), low)
         return (across, rng.uniform(low, min(high, -0.2)), 0.0)
-    depth = {"approach": -0.6, "recede": 0.6}.get(motion, 0.0)
-    return (rng.uniform(-0.4, 0.4), rng.uniform(-0.4, 0.4), depth)
+    if motion in ("approach", "recede"):
+        # Near the view axis, so perspective does not also slide the object sideways.
+        depth = -0.7 if motion == "approach" else 0.7
+        return (rng.uniform(-0.15, 0.15), rng.uniform(-0.15, 0.15), depth)
+    return (rng.uniform(-0.4, 0.4), rng.uniform(-0.4, 0.4), 0.0)
 
 
 def _albedo(colour: str, rng: random.Random) -> tuple[float, float, float]:

@@ -81,5 +81,8 @@ SHAPE_SDFS: dict[str, Sdf] = {
     "star": star,
 }
 
-# Shapes that look the same while spinning about their own axis get painted stripes.
-STRIPED = frozenset({"sphere", "cone", "cylinder"})
+# Flat shapes face the camera and spin in their own plane (like a pinwheel), so spinning
+# never turns them edge-on, which would read as shrinking.
+FACING = frozenset({"torus", "star"})
+# Shapes that look the same while spinning about their axis get painted stripes.
+STRIPED = frozenset({"sphere", "cone", "cylinder", "torus"})
