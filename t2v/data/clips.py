@@ -6,7 +6,9 @@ A frontal pinhole camera sits on +z looking at the origin (the t2v convention), 
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -94,8 +96,25 @@ def bounce_height(speed: float) -> float:
     return min(BOUNCE_HEIGHT * speed, 1.0)
 
 
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block: these tensors are tiny, and on a busy
+    machine intra-op threads make rendering several times slower, not faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def render_clip(spec: ClipSpec, frames: int, height: int, width: int) -> torch.Tensor:
     """The clip `(frames, 3, height, width)` in [0, 1]."""
+    with single_thread():
+        return _render_clip(spec, frames, height, width)
+
+
+def _render_clip(spec: ClipSpec, frames: int, height: int, width: int) -> torch.Tensor:
     look = GENRE_LOOKS[spec.genre]
     generator = torch.Generator().manual_seed(spec.noise_seed)
     subframes = look.subframes

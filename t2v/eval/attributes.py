@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from t2v.data.clips import single_thread
 from t2v.data.looks import GENRES
 from t2v.data.vocabulary import COLOURS
 from t2v.eval.video_features import (
@@ -79,7 +80,11 @@ def load_video(source: torch.Tensor | str | Path) -> torch.Tensor:
 
 def describe(source: torch.Tensor | str | Path) -> VideoAttributes:
     """Colour, motion and genre look of one video."""
-    video = load_video(source)
+    with single_thread():
+        return _describe(load_video(source))
+
+
+def _describe(video: torch.Tensor) -> VideoAttributes:
     track = track_object(video)
     motion = motion_features(video, track)
     genre = classify_genre(genre_features(video, track, motion.speed))
@@ -274,12 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=32, help="height and width")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # tiny tensors: threads cost more than they give
     size = (args.frames, args.size, args.size)
     if args.fit:
         count = args.clips or 900
         seed = FIT_SEED if args.seed is None else args.seed
-        centres, model = fit_tables(count, seed, size)
+        with single_thread():
+            centres, model = fit_tables(count, seed, size)
         path = Path(__file__).with_name("attribute_tables.py")
         command = f"python -m t2v.eval.attributes --fit --clips {count} --seed {seed}"
         write_tables(path, centres, model, command)
