@@ -6,6 +6,7 @@ that R-precision figures stay comparable when the caption vocabulary grows.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -136,6 +137,7 @@ def prompt_attributes(prompt: str) -> dict[str, str]:
         spans = [
             (match.start(), match.end(), value)
             for value, phrase in phrases
+            if f" {phrase} " in text  # cheap test first: thousands of phrases, few matches
             for match in re.finditer(f"(?<= ){re.escape(phrase)}(?= )", text)
         ]
         # A match inside a longer one is part of it ("blue" in "cyan blue", "up" in "bounce
@@ -150,17 +152,19 @@ def prompt_attributes(prompt: str) -> dict[str, str]:
     return found
 
 
-def _colour_phrases() -> list[tuple[str, str]]:
+@functools.cache
+def _colour_phrases() -> tuple[tuple[str, str], ...]:
     from t2v.data.vocabulary import COLOUR_WORDS
 
-    return [
+    return tuple(
         (colour, normalise(word))
         for colour, words in COLOUR_WORDS.items()
         for word in (*words.train, *words.heldout)
-    ]
+    )
 
 
-def _motion_phrases() -> list[tuple[str, str]]:
+@functools.cache
+def _motion_phrases() -> tuple[tuple[str, str], ...]:
     from t2v.data.vocabulary import MOTION_WORDS, gerund, third_person
 
     phrases = []
@@ -168,4 +172,4 @@ def _motion_phrases() -> list[tuple[str, str]]:
         for verb, complement in (*words.train, *words.heldout):
             for form in (verb, third_person(verb), gerund(verb)):
                 phrases.append((motion, normalise(f"{form} {complement}")))
-    return phrases
+    return tuple(dict.fromkeys(phrases))
