@@ -67,7 +67,9 @@ def test_slab_opacity_is_analytic(make_slab, sigma):
     field = make_slab(sigma=sigma, half_thickness=0.5)
     cameras = front_camera(7, 5, fov_y=20.0)  # every ray crosses the slab inside the box
     renderer = VolumeRenderer(num_samples=256).eval()
-    out = renderer.render(field, cameras, torch.zeros(1, 1))
+    out = renderer.render(field, cameras, torch.zeros(1, 1), return_weights=True)
+    assert out.weights.shape == (1, 1, 5, 7, 256)
+    assert torch.allclose(out.weights.sum(-1), out.opacity[:, :, 0], atol=1e-6)
     directions = camera_rays(cameras).directions[0, 0]  # (H, W, 3)
     path_length = 1.0 / directions[..., 2].abs()  # through |z| < 0.5
     expected = 1 - torch.exp(-sigma * path_length)
