@@ -9,7 +9,9 @@ its "notes" list, never guessed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,25 @@ def run(cfg: DictConfig) -> None:
     from t2v.cli import register_resolvers
 
     register_resolvers()  # the logger node interpolates t2v resolvers
+    threads = cfg.get("threads")
+    with torch_threads(int(threads) if threads else None):
+        evaluate_runs(cfg)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Limit torch's intra-op threads inside the block (None: leave them as they are)."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def evaluate_runs(cfg: DictConfig) -> None:
+    """Score every requested run, merge each metrics.json, write and print the table."""
     run_dirs = requested_run_dirs(cfg)
     runs = [load_run(run_dir) for run_dir in run_dirs]
     device = torch.device(str(cfg.get("device") or "cpu"))

@@ -20,6 +20,15 @@ from t2v.render import RendererConfig, VolumeRenderer
 RADIUS = 0.6
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one torch thread is several times faster on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @dataclass
 class Samples:
     density: Tensor

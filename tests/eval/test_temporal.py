@@ -17,6 +17,15 @@ from t2v.eval.temporal import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one torch thread is several times faster on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def texture(size: int, seed: int = 0) -> torch.Tensor:
     """A smooth random colour texture (1, 3, size, size) in [0.2, 0.8]."""
     noise = torch.rand(1, 3, size // 8, size // 8, generator=torch.Generator().manual_seed(seed))
