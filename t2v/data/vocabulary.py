@@ -311,7 +311,7 @@ MOTION_WORDS: dict[str, MotionWords] = {
             ("remain", "motionless"),
             ("stay", "in place"),
         ),
-        (("idle", ""), ("wait", "motionlessly"), ("linger", "without moving")),
+        (("idle", ""), ("wait", "motionlessly"), ("linger", "in one spot")),
     ),
 }
 MOTIONS: tuple[str, ...] = tuple(MOTION_WORDS)
@@ -343,7 +343,7 @@ TEMPLATES = Words(
 )
 
 # Consonant-vowel-consonant verbs that double their last letter before "-ing".
-_DOUBLING = {"run", "spin", "drop", "hop", "sit", "zip", "bob", "swivel", "travel"}
+_DOUBLING = {"run", "spin", "drop", "hop", "sit", "zip", "bob", "get", "swivel", "travel"}
 
 
 def third_person(verb: str) -> str:
