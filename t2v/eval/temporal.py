@@ -230,6 +230,8 @@ def temporal_metrics(frames: Tensor, config: FlowConfig | None = None) -> Tempor
     if frames.ndim != 4 or frames.shape[1] != 3:
         raise ValueError(f"frames must be (T, 3, H, W), got {tuple(frames.shape)}")
     frames = frames.float()
+    if frames.shape[0] < 2:  # one frame has no temporal behaviour to measure
+        return TemporalMetrics(math.nan, math.nan, math.nan, 0.0, math.nan, int(frames.shape[0]))
     warping_error, valid, motion = flow_metrics(frames, config)
     return TemporalMetrics(
         brightness_flicker=brightness_flicker(frames),

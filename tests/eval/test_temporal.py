@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -78,6 +80,8 @@ def test_a_static_video_has_no_motion_flicker_or_warping_error():
     assert metrics.brightness_flicker == 0.0
     assert metrics.lowpass_flicker == 0.0
     assert metrics.warping_valid_fraction == 1.0
+    single = temporal_metrics(video[:1])  # one frame: nothing temporal to measure
+    assert math.isnan(single.motion_magnitude) and math.isnan(single.warping_error)
 
 
 def test_flicker_measures_the_injected_brightness_change():
