@@ -23,9 +23,10 @@ from t2v.errors import ConfigError, RunDirError, T2VError
 from t2v.eval.clip import ClipEncoder, clip_metrics, load_clip, sample_frame_indices
 from t2v.eval.multiview import MultiViewConfig, multiview_consistency
 from t2v.eval.prompts import build_prompt_set, normalise, prompt_attributes
-from t2v.eval.report import log_wandb_table, markdown_table, merge_evaluation
+from t2v.eval.report import atomic_write_text, log_wandb_table, markdown_table, merge_evaluation
 from t2v.eval.temporal import FlowConfig, temporal_metrics
 from t2v.rundir import CONFIG_FILE, VIDEO_FILE
+from t2v.video import read_video
 
 log = logging.getLogger(__name__)
 TABLE_FILE = "evaluation.md"
@@ -33,12 +34,14 @@ TABLE_FILE = "evaluation.md"
 
 @dataclass
 class FinishedRun:
-    """What evaluation reads from a run dir: its saved config and its decoded video."""
+    """A run dir checked for evaluation: its saved config and where its video is.
+
+    Videos are decoded one run at a time, so a sweep of long HD runs never sits in memory.
+    """
 
     run_dir: Path
     config: DictConfig
-    frames: torch.Tensor  # (T, 3, H, W) in [0, 1]
-    fps: float
+    video: Path
 
     @property
     def prompt(self) -> str:
@@ -76,7 +79,7 @@ def torch_threads(count: int | None) -> Iterator[None]:
 def evaluate_runs(cfg: DictConfig) -> None:
     """Score every requested run, merge each metrics.json, write and print the table."""
     run_dirs = requested_run_dirs(cfg)
-    runs = [load_run(run_dir) for run_dir in run_dirs]
+    runs = [load_run(run_dir) for run_dir in run_dirs]  # every run is checked before any write
     device = torch.device(str(cfg.get("device") or "cpu"))
     torch.manual_seed(int(cfg.get("seed") or 0))
     clip = load_clip(str(cfg.clip_model), device) if cfg.get("clip_model") else None
@@ -84,13 +87,14 @@ def evaluate_runs(cfg: DictConfig) -> None:
     text_embeds = clip.embed_texts(prompt_set) if clip is not None else None
     results = []
     for finished in runs:
-        evaluation = evaluate_run(finished, cfg, clip, prompt_set, text_embeds)
+        frames, fps = read_video(finished.video)
+        evaluation = evaluate_run(finished, frames, fps, cfg, clip, prompt_set, text_embeds)
         merge_evaluation(finished.run_dir, evaluation)
         results.append((finished.run_dir.name or str(finished.run_dir), evaluation))
     table = markdown_table(results)
     output = Path(cfg.output) if cfg.get("output") else run_dirs[0].resolve().parent / TABLE_FILE
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(table, encoding="utf-8")
+    atomic_write_text(output, table)
     print(table, end="")
     print(f"t2v evaluate: scored {len(runs)} run(s); table in {output}")
     logger = cfg.get("logger")
@@ -115,8 +119,6 @@ def requested_run_dirs(cfg: DictConfig) -> list[Path]:
 
 
 def load_run(run_dir: Path) -> FinishedRun:
-    from t2v.video import read_video
-
     config_file = run_dir / CONFIG_FILE
     if not config_file.is_file():
         raise RunDirError(f"{run_dir} holds no t2v run (no {CONFIG_FILE})")
@@ -129,26 +131,26 @@ def load_run(run_dir: Path) -> FinishedRun:
     video = run_dir / VIDEO_FILE
     if not video.is_file():
         raise RunDirError(f"{run_dir} has no {VIDEO_FILE} yet: finish it with t2v generate")
-    frames, fps = read_video(video)
-    return FinishedRun(run_dir, config, frames, fps)
+    return FinishedRun(run_dir, config, video)
 
 
 def evaluate_run(
     finished: FinishedRun,
+    frames: torch.Tensor,
+    fps: float,
     cfg: DictConfig,
     clip: ClipEncoder | None,
     prompt_set: list[str],
     text_embeds: torch.Tensor | None,
 ) -> dict[str, Any]:
-    """Every metric of one run, as the dict stored under metrics.json's "evaluation"."""
-    frames = finished.frames
+    """Every metric of one run (frames (T, 3, H, W) in [0, 1]), as metrics.json's "evaluation"."""
     notes: list[str] = []
     evaluation: dict[str, Any] = {
         "prompt": finished.prompt,
         "genre": finished.genre,
         "video": {
             "frames": int(frames.shape[0]),
-            "fps": finished.fps,
+            "fps": fps,
             "width": int(frames.shape[-1]),
             "height": int(frames.shape[-2]),
         },
