@@ -14,6 +14,9 @@ Definitions, for frames f_t (T, 3, H, W) in [0, 1] and luma Y = 0.299 R + 0.587 
   |F_t(x) + B_t(x + F_t(x))|^2 < 0.01 (|F_t|^2 + |B_t|^2) + 0.5 (B_t: flow from t+1 to t),
   which drops occluded pixels;
 - motion magnitude = mean_{t,x} |F_t(x)|, in pixels of the original video per frame.
+
+Flow and warping error are computed on frames area-downsampled to `FlowConfig.max_side`
+(128 px) on the long side; motion is scaled back to the original pixels.
 """
 
 from __future__ import annotations
