@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from t2v.data.clips import single_thread
 from t2v.data.looks import GENRES
@@ -164,18 +165,39 @@ def fit_tables(count: int = 900, seed: int = FIT_SEED, size: tuple[int, int, int
     """Hue centres per genre and colour, and a linear genre model, from procedural clips."""
     hues: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     features, labels = [], []
+    generator = torch.Generator().manual_seed(seed)
     for item in _procedural_clips(count, seed, *size):
         video = item["video"]
         track = track_object(video)
-        motion = motion_features(video, track)
         hues[item["genre"]][item["colour"]].append(hue_degrees(track.hue_vector))
-        features.append(genre_features(video, track, motion.speed))
-        labels.append(GENRES.index(item["genre"]))
+        # The genre model also sees a degraded copy of every clip, so that it leans on
+        # features that survive the blur and noise of generated samples.
+        for version in (video, degrade(video, generator)):
+            track = track_object(version)
+            motion = motion_features(version, track)
+            features.append(genre_features(version, track, motion.speed))
+            labels.append(GENRES.index(item["genre"]))
     centres = {
         genre: {colour: round(_circular_mean(hues[genre][colour]), 1) for colour in COLOURS}
         for genre in GENRES
     }
     return centres, _fit_linear(torch.stack(features), torch.tensor(labels))
+
+
+def degrade(video: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One random degradation a generated sample might show: blur, noise, lost resolution."""
+    kind = int(torch.randint(0, 4, (1,), generator=generator))
+    if kind == 0:
+        return F.avg_pool2d(video, 3, stride=1, padding=1, count_include_pad=False)
+    if kind == 1:
+        sigma = 0.01 + 0.03 * float(torch.rand(1, generator=generator))
+        return (video + sigma * torch.randn(video.shape, generator=generator)).clamp(0.0, 1.0)
+    if kind == 2:
+        size = video.shape[-2:]
+        small = F.interpolate(video, scale_factor=0.5, mode="bilinear", antialias=True)
+        return F.interpolate(small, size=size, mode="bilinear").clamp(0.0, 1.0)
+    grey = video.mean(dim=1, keepdim=True)
+    return (grey + 0.8 * (video - grey)).clamp(0.0, 1.0)
 
 
 def _circular_mean(degrees: list[float]) -> float:
