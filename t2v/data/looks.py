@@ -41,10 +41,10 @@ GENRE_LOOKS: dict[str, GenreLook] = {
             "noir",
             speed=0.8,
             shading="hard",
-            background_value=(0.2, 0.75),
+            background_value=(0.12, 0.8),
             background_chroma=0.0,
             grading=Grading(
-                saturation=0.25, contrast=1.6, brightness=0.02, vignette=0.45, grain=0.015
+                saturation=0.25, contrast=1.9, brightness=0.08, vignette=0.45, grain=0.015
             ),
         ),
         GenreLook(

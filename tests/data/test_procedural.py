@@ -85,3 +85,52 @@ def test_restricting_attributes_restricts_items() -> None:
     assert {s.motion for s in items} == {"up", "down"}
     assert {s.genre for s in items} == {"noir"}
     assert len(list(itertools.islice(iter(dataset), 2))) == 2
+
+
+def _clips(genre: str, count: int = 6, **kwargs) -> torch.Tensor:
+    dataset = ProceduralVideoText(seed=5, genres=[genre], **kwargs)
+    return torch.stack([dataset.item(i)["video"] for i in range(count)])
+
+
+def test_genre_looks_have_their_signatures() -> None:
+    plain, noir, horror, scifi, cartoon = (
+        _clips(g) for g in ("none", "noir", "horror", "scifi", "cartoon")
+    )
+
+    def chroma(videos: torch.Tensor) -> float:
+        return float((videos.amax(dim=2) - videos.amin(dim=2)).mean())
+
+    assert chroma(noir) < 0.4 * chroma(plain)  # grey
+
+    def contrast(videos: torch.Tensor) -> float:
+        luma = (videos * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(dim=2)
+        return float(luma.flatten(1).std(dim=1).mean())
+
+    assert contrast(noir) > 1.15 * contrast(plain)  # measured 0.140 against 0.110
+    assert float(horror.mean()) < 0.6 * float(plain.mean())  # dark
+    red, green = horror[:, :, 0].mean(), horror[:, :, 1].mean()
+    assert float(red) > 1.2 * float(green)  # red tint
+    flicker = horror.mean(dim=(2, 3, 4)).diff(dim=1).abs().mean()
+    assert float(flicker) > 3 * float(plain.mean(dim=(2, 3, 4)).diff(dim=1).abs().mean())
+    assert float(scifi.median()) < 0.15  # neon on dark
+    assert chroma(cartoon) > chroma(plain)  # saturated
+    assert float((cartoon < 0.08).all(dim=2).float().mean()) > 0.005  # dark outlines
+
+
+def test_documentary_moves_slower_than_action() -> None:
+    slow = _clips("documentary", motions=["right"], count=4)
+    fast = _clips("action", motions=["right"], count=4)
+    travel_slow = torch.stack([_centroid_x(v) for v in slow])
+    travel_fast = torch.stack([_centroid_x(v) for v in fast])
+    span_slow = (travel_slow[:, -1] - travel_slow[:, 0]).mean()
+    span_fast = (travel_fast[:, -1] - travel_fast[:, 0]).mean()
+    assert float(span_fast) > 1.8 * float(span_slow) > 0
+
+
+def test_heldout_split_captions_use_heldout_colour_words() -> None:
+    from t2v.data.vocabulary import COLOUR_WORDS
+
+    dataset = ProceduralVideoText(seed=0, split="heldout", genre_caption_probability=0.0)
+    for index in range(20):
+        spec, caption = dataset.spec(index)
+        assert any(word in caption for word in COLOUR_WORDS[spec.colour].heldout), caption
