@@ -253,3 +253,13 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlu
         yield cluster
     finally:
         stop(cluster)
+
+
+@pytest.fixture(scope="session")
+def tiny_generate(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """`t2v generate` overrides for a run of seconds: debug sizes and a tiny prior built in code."""
+    from t2v.priors.tiny import save_tiny_bundled
+
+    folder = tmp_path_factory.mktemp("tiny_prior")
+    save_tiny_bundled(folder, genres=("none", "cartoon"))
+    return ["debug=default", *(f"prior.{role}.model={folder}" for role in ("image", "video", "sr"))]

