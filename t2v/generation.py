@@ -184,6 +184,7 @@ def run_stage(
         started_step = int(torch.load(resume, weights_only=True, map_location="cpu")["global_step"])
     began = time.perf_counter()
     trainer.fit(module, ckpt_path=resume, weights_only=True)
+    trainer.save_checkpoint(last)  # the stage's final state: `last` + the end of every stage
     return StageReport(spec.name, spec.steps, time.perf_counter() - began, started_step)
 
 

@@ -20,7 +20,13 @@ from torch.utils.data import IterableDataset
 from t2v import regularizers
 from t2v.priors.base import ImagePrior, SRPrior, VideoPrior
 from t2v.priors.sds import SDSOutput
-from t2v.render import Cameras, RenderOutput, VolumeRenderer, sample_training_cameras
+from t2v.render import (
+    Cameras,
+    RenderOutput,
+    VolumeRenderer,
+    sample_clip_times,
+    sample_training_cameras,
+)
 from t2v.stages.spec import StageSpec
 from t2v.text.conditioning import TextConditioning
 from t2v.text.views import view_bucket
@@ -87,43 +93,47 @@ class StageModule(pl.LightningModule):
         return torch.optim.Adam(groups, betas=(0.9, 0.99), eps=1e-15)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        """Mean over this rank's clips of (SDS terms + weighted regularizers).
+
+        Each clip draws its cameras, times, ray jitter and SDS noise from its own generator,
+        keyed by its global index (rank x batch + i): N ranks of B clips then compute exactly
+        what one process computes on N x B clips, and DDP's gradient average is that mean.
+        """
         if self.guidance is None:
             raise RuntimeError("set guidance or guidance_factory before fitting a stage")
         step = self.global_step
-        generator = self.step_generator(step)
-        height, width = self.render_size
-        sampled = sample_training_cameras(
-            self.spec.batch_size,
-            self.spec.frames,
-            width,
-            height,
-            self.spec.cameras,
-            generator,
-            self.device,
-        )
-        times = self.sample_times(generator)
-        rendered = self.renderer.render(self.field, sampled.cameras, times, generator=generator)
-        views = [
-            view_bucket(float(azimuth), float(elevation))
-            for azimuth, elevation in zip(
-                sampled.azimuth_deg[:, 0], sampled.elevation_deg[:, 0], strict=True
-            )
-        ]
-        terms = self.guidance_terms(rendered, views, step, generator)
-        terms.update(self.regularizer_terms(rendered, times, generator))
         weights = {**self.guidance_weights, **self.regularizer_weights}
+        clip_terms = [self.clip_terms(step, clip) for clip in self.clip_indices()]
+        names = dict.fromkeys(name for t in clip_terms for name in t)  # hybrid: keys vary by clip
+        terms = {n: sum(t[n] for t in clip_terms if n in t) / len(clip_terms) for n in names}
         loss = sum(weights.get(name, 1.0) * value for name, value in terms.items())
         self.log_dict({f"{self.spec.name}/{k}": v.detach() for k, v in terms.items()}, on_step=True)
         self.log(f"{self.spec.name}/loss", loss.detach(), prog_bar=True, on_step=True)
         self.log(
-            f"{self.spec.name}/occupied",
-            self.renderer.occupancy.occupied_fraction,
-            on_step=True,
+            f"{self.spec.name}/occupied", self.renderer.occupancy.occupied_fraction, on_step=True
         )
         return loss
 
+    def clip_indices(self) -> range:
+        first = self.global_rank * self.spec.batch_size
+        return range(first, first + self.spec.batch_size)
+
+    def clip_terms(self, step: int, clip: int) -> dict[str, torch.Tensor]:
+        generator = self.step_generator(step, clip=clip)
+        height, width = self.render_size
+        sampled = sample_training_cameras(
+            1, self.spec.frames, width, height, self.spec.cameras, generator, self.device
+        )
+        times = self.sample_times(generator)
+        rendered = self.renderer.render(self.field, sampled.cameras, times, generator=generator)
+        views = [view_bucket(float(sampled.azimuth_deg[0, 0]), float(sampled.elevation_deg[0, 0]))]
+        terms = self.guidance_terms(rendered, views, step, generator)
+        terms.update(self.regularizer_terms(rendered, times, generator))
+        return terms
+
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        generator = self.step_generator(self.global_step, salt=1)
+        # The same generator on every rank: ranks hold equal fields, so equal grids.
+        generator = self.step_generator(self.global_step, clip=-1)
         self.renderer.update_occupancy(self.field, self.global_step, generator)
         optimizer = self.optimizers()
         if not isinstance(optimizer, list):
@@ -132,18 +142,16 @@ class StageModule(pl.LightningModule):
 
     # --- pieces -------------------------------------------------------------------------
 
-    def step_generator(self, step: int, salt: int = 0) -> torch.Generator:
-        """Randomness that depends only on (seed, rank, stage, step): a resumed run repeats it."""
-        mixed = hash((self.seed, self.global_rank, self.spec.index, step, salt)) & 0x7FFF_FFFF
+    def step_generator(self, step: int, clip: int) -> torch.Generator:
+        """Randomness that depends only on (seed, stage, step, clip): a resumed run repeats it."""
+        mixed = hash((self.seed, self.spec.index, step, clip)) & 0x7FFF_FFFF
         return torch.Generator().manual_seed(mixed)
 
     def sample_times(self, generator: torch.Generator) -> torch.Tensor:
-        batch, frames = self.spec.batch_size, self.spec.frames
+        """Scene times `(1, T)` of one clip."""
         if self.spec.static_time is not None:
-            return torch.full((batch, frames), self.spec.static_time, device=self.device)
-        from t2v.render import sample_clip_times
-
-        return sample_clip_times(batch, frames, self.spec.times, generator).to(self.device)
+            return torch.full((1, self.spec.frames), self.spec.static_time, device=self.device)
+        return sample_clip_times(1, self.spec.frames, self.spec.times, generator).to(self.device)
 
     def guidance_terms(
         self, rendered: RenderOutput, views: list[str], step: int, generator: torch.Generator

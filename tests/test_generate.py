@@ -1,0 +1,229 @@
+"""`t2v generate` / `t2v render` end to end on a tiny prior: outputs, re-rendering, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from t2v import cli
+from t2v.priors.tiny import save_tiny_bundled
+from t2v.video import read_video
+
+T2V = str(Path(sys.executable).with_name("t2v"))
+PROMPT = "a red ball moving to the left"
+
+
+@pytest.fixture(scope="module")
+def tiny_prior(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("prior")
+    save_tiny_bundled(folder, frames=4, size=16, genres=("none", "cartoon", "noir"))
+    return folder
+
+
+def tiny_overrides(prior: Path, cache: Path) -> list[str]:
+    """debug=default (16x16 base, 32x32 SR, 4 frames, every stage for a few steps), small field."""
+    return [
+        "debug=default",
+        f"prior.image.model={prior}",
+        f"prior.video.model={prior}",
+        f"prior.sr.model={prior}",
+        "field.static_encoding.resolutions=[8,16]",
+        "field.dynamic_encoding.resolutions=[8,16]",
+        "field.hidden_dim=16",
+        "renderer.num_samples=12",
+        f"cache_dir={cache}",
+    ]
+
+
+def run_t2v(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
+    return subprocess.run(
+        [T2V, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_prior: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    run_dir = root / "red_ball"
+    args = ["generate", f"prompt={PROMPT}", "genre=cartoon", f"run_dir={run_dir}"]
+    result = run_t2v(*args, *tiny_overrides(tiny_prior, root / "cache"), cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir
+
+
+def test_debug_run_writes_video_config_checkpoints_metrics(finished_run: Path) -> None:
+    config = OmegaConf.load(finished_run / "config.yaml")
+    assert config.prompt == PROMPT
+    assert config.genre.name == "cartoon"
+    video, fps = read_video(finished_run / "video.mp4")
+    expected_frames = round(config.duration * config.fps)
+    assert video.shape == (
+        expected_frames,
+        3,
+        config.resolution.sr_height,
+        config.resolution.sr_width,
+    )
+    assert fps == pytest.approx(config.fps)
+    assert video.std() > 0.01  # a rendered scene, not a blank frame
+    metrics = json.loads((finished_run / "metrics.json").read_text())
+    assert list(metrics["stages"]) == ["static", "dynamic", "superres", "temporal"]
+    for stage, figures in metrics["stages"].items():
+        assert figures["steps"] == config.schedule[stage].steps
+        assert figures["it_per_s"] > 0
+        state = torch.load(finished_run / "checkpoints" / f"{stage}.pt", weights_only=True)
+        assert state["stage"] == stage
+        last = torch.load(
+            finished_run / "checkpoints" / stage / "last.ckpt",
+            weights_only=True,
+            map_location="cpu",
+        )
+        assert last["global_step"] == config.schedule[stage].steps
+
+
+def test_stages_hand_on_one_field(finished_run: Path) -> None:
+    """The static stage leaves the dynamic grid untouched; the dynamic stage trains it."""
+    static = torch.load(finished_run / "checkpoints" / "static.pt", weights_only=True)["field"]
+    dynamic = torch.load(finished_run / "checkpoints" / "dynamic.pt", weights_only=True)["field"]
+    dynamic_keys = [k for k in static if k.startswith("dynamic_encoding")]
+    static_keys = [k for k in static if k.startswith("static_encoding")]
+    assert dynamic_keys and static_keys
+    fresh = cli_fresh_field(finished_run)
+    for key in dynamic_keys:
+        assert torch.equal(static[key], fresh[key]), key  # off during the static stage
+    assert any(not torch.equal(static[k], dynamic[k]) for k in dynamic_keys)
+    assert any(not torch.equal(fresh[k], static[k]) for k in static_keys)
+
+
+def cli_fresh_field(run_dir: Path) -> dict[str, torch.Tensor]:
+    from t2v.generation import build_field
+
+    config = OmegaConf.load(run_dir / "config.yaml")
+    torch.manual_seed(int(config.seed))
+    import lightning.pytorch as pl
+
+    pl.seed_everything(int(config.seed), verbose=False)
+    return build_field(config).state_dict()
+
+
+def test_render_at_another_size_length_and_trajectory(finished_run: Path) -> None:
+    output = finished_run / "renders" / "wide.mp4"
+    result = run_t2v(
+        "render",
+        f"run_dir={finished_run}",
+        "trajectory=orbit",
+        "frames=7",
+        "fps=12",
+        "width=48",
+        "height=24",
+        f"output={output}",
+        cwd=finished_run.parent,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    video, fps = read_video(output)
+    assert video.shape == (7, 3, 24, 48)
+    assert fps == pytest.approx(12)
+
+
+def test_render_refuses_bad_input_in_one_line(finished_run: Path, tmp_path: Path) -> None:
+    before = sorted(p.name for p in finished_run.rglob("*"))
+    for args, message in [
+        ([f"run_dir={tmp_path}"], "holds no t2v run"),
+        ([f"run_dir={finished_run}", "width=33"], "width = 33 must be an even number"),
+        ([f"run_dir={finished_run}", "frames=0"], "frames = 0 must be a whole number"),
+        ([f"run_dir={finished_run}", "trajectory=spiral"], "spiral"),
+    ]:
+        result = run_t2v("render", *args, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stderr[-2000:])
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert sorted(p.name for p in finished_run.rglob("*")) == before
+
+
+def test_finished_run_dir_is_not_overwritten(finished_run: Path, tiny_prior: Path) -> None:
+    video = (finished_run / "video.mp4").read_bytes()
+    args = ["generate", f"prompt={PROMPT}", "genre=cartoon", f"run_dir={finished_run}"]
+    result = run_t2v(
+        *args, *tiny_overrides(tiny_prior, finished_run.parent / "cache"), cwd=finished_run.parent
+    )
+    assert result.returncode == 2
+    assert "already holds this finished run" in result.stderr
+    assert (finished_run / "video.mp4").read_bytes() == video
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_and_ends_with_the_same_steps(tiny_prior: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "killed"
+    steps = 8
+    args = [
+        "generate",
+        f"prompt={PROMPT}",
+        "genre=noir",
+        f"run_dir={run_dir}",
+        *tiny_overrides(tiny_prior, tmp_path / "cache"),
+        f"schedule.dynamic.steps={steps}",
+        "schedule.checkpoint_every=2",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(
+        [T2V, *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    checkpoint = run_dir / "checkpoints" / "dynamic" / "last.ckpt"
+    deadline = time.monotonic() + 600
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be killed"
+    time.sleep(0.5)  # let the first save finish
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (run_dir / "dynamic.pt").exists()
+    killed_at = torch.load(checkpoint, weights_only=True, map_location="cpu")["global_step"]
+    assert 0 < killed_at < steps
+
+    result = run_t2v(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["stages"]["dynamic"]["resumed_from_step"] >= killed_at
+    assert "static" not in metrics["stages"]  # finished before the kill: not run again
+    final = torch.load(checkpoint, weights_only=True, map_location="cpu")
+    assert final["global_step"] == steps
+    video, _ = read_video(run_dir / "video.mp4")
+    assert video.shape[0] == 4  # debug: duration 1 s x 4 fps
+
+
+def test_each_stage_spec_follows_schedule_resolution_and_genre() -> None:
+    from t2v.stages import build_stage_specs
+
+    cli.register_resolvers()
+    cfg = cli.compose("generate", ["prompt=x", "genre=action", "schedule=mav3d", "resolution=base"])
+    specs = {spec.name: spec for spec in build_stage_specs(cfg)}
+    assert list(specs) == ["static", "dynamic", "superres", "temporal"]
+    assert (specs["static"].frames, specs["static"].width) == (1, 64)
+    assert specs["static"].cameras.azimuth_deg == (-180.0, 180.0)
+    assert specs["dynamic"].cameras.azimuth_deg == (
+        -30.0,
+        30.0,
+    )  # frontal band: screen-space motion
+    assert (specs["superres"].width, specs["superres"].height, specs["superres"].frames) == (
+        256,
+        256,
+        16,
+    )
+    assert specs["dynamic"].lr["static"] < specs["static"].lr["static"]  # static grid slowed
+    # action: motion 1.6, smoothness 0.6 -> smoothness weight x 0.375; speed 1.8 -> span x 1.8
+    assert specs["temporal"].regularizers["temporal_smoothness"](10_000) == pytest.approx(
+        2.0 * 0.375
+    )
+    assert specs["dynamic"].times.span == pytest.approx((1.0 / 2.0 * 1.8, 1.0))
+    fast = {s.name for s in build_stage_specs(cli.compose("generate", ["prompt=x"]))}
+    assert "temporal" not in fast  # off in `fast`
