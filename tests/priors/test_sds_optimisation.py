@@ -17,15 +17,6 @@ from t2v.text import TextConditioning
 VIEWS = ("any", "front", "side", "back", "overhead")
 
 
-@pytest.fixture
-def one_thread():
-    # Two cores shared by many processes: one intra-op thread is ~10x faster than the default.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _train_tiny_prior(targets, embeddings, steps=100):
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
@@ -72,7 +63,7 @@ def _denoising_loss(prior, image, text):
 
 
 @pytest.mark.slow
-def test_sds_from_a_trained_tiny_prior_lowers_its_denoising_loss(tmp_path, one_thread):
+def test_sds_from_a_trained_tiny_prior_lowers_its_denoising_loss(tmp_path):
     red, blue = torch.zeros(3, 8, 8), torch.zeros(3, 8, 8)
     red[0], blue[2] = 1.0, 1.0
     embeddings = torch.randn(3, 4, 32, generator=torch.Generator().manual_seed(7))

@@ -185,7 +185,7 @@ def test_rank_zero_encodes_while_other_ranks_wait(clip_folder, tmp_path):
     workers = [
         subprocess.Popen(
             [sys.executable, str(script), *args],
-            env={**os.environ, "RANK": str(rank)},
+            env={**os.environ, "RANK": str(rank), "OMP_NUM_THREADS": "1"},
             stdout=subprocess.PIPE,
             text=True,
         )
