@@ -65,6 +65,25 @@ def save_tiny_clip(folder: str | Path, seed: int = 0) -> None:
     CLIPTextModel(config).eval().save_pretrained(folder / "text_encoder")
 
 
+def save_tiny_t5(folder: str | Path, seed: int = 0) -> None:
+    """A 2-layer `T5EncoderModel` in `text_encoder/` and a character-level Unigram `tokenizer/`
+    (saved as tokenizer.json, so loading it needs no sentencepiece)."""
+    import string
+
+    from transformers import T5Config, T5EncoderModel, T5Tokenizer
+
+    folder = Path(folder)
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    pieces += [(c, -3.0) for c in string.ascii_lowercase + string.digits + ",.'-"]
+    pieces += [("▁" + c, -3.5) for c in string.ascii_lowercase]
+    T5Tokenizer(vocab=pieces, extra_ids=0).save_pretrained(folder / "tokenizer")
+    torch.manual_seed(seed)
+    config = T5Config(
+        vocab_size=len(pieces), d_model=TEXT_DIM, d_kv=8, d_ff=64, num_layers=2, num_heads=4
+    )
+    T5EncoderModel(config).eval().save_pretrained(folder / "text_encoder")
+
+
 def tiny_unet2d(in_channels: int = 4, out_channels: int = 4, **extra):
     from diffusers import UNet2DConditionModel
 
@@ -112,12 +131,12 @@ def save_tiny_stable_diffusion(folder: str | Path, seed: int = 0, prediction_typ
 
 
 def save_tiny_deepfloyd(folder: str | Path, seed: int = 0):
-    """IF stage I shaped: pixels in, ε and a learned variance out (6 channels); no text encoder
-    (IF's is T5, which needs sentencepiece; tests hand in T5-sized embeddings directly)."""
+    """IF stage I shaped: pixels in, ε and a learned variance out (6 channels), T5 text."""
     folder = Path(folder)
     torch.manual_seed(seed)
     tiny_unet2d(in_channels=3, out_channels=6).save_pretrained(folder / "unet")
     _scheduler().save_pretrained(folder / "scheduler")
+    save_tiny_t5(folder, seed)
     return folder
 
 

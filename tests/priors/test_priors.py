@@ -130,8 +130,9 @@ def test_deepfloyd_prior_is_pixel_space_and_drops_variance_channels(tiny_folders
         device="cpu",
     )
     assert prior.vae is None and prior.text_encoder_spec.kind == "t5"
-    embeds = _fixed((2, 5, 32), 2)
-    cond = _conditioning(embeds[0], embeds[1])
+    cond = PromptEncoder.for_prior(prior, device="cpu").encode("a red ball", ACTION)
+    assert cond.cond["front"].shape == (77, 32)  # T5 token states, padded to 77 as IF does
+    embeds = torch.stack([cond.cond["any"], cond.uncond["any"]])
     frames = torch.rand(1, 2, 3, 8, 8, generator=torch.Generator().manual_seed(3))
     timesteps, noise = torch.tensor([200, 800]), _fixed((2, 3, 8, 8), 4)
     grad, _ = _sds_grad(prior, frames, cond, noise=noise, timesteps=timesteps)
