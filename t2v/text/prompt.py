@@ -108,8 +108,10 @@ class PromptEncoder:
         """Embeddings of `texts` (each without a batch axis), from the caches where possible."""
         unique = list(dict.fromkeys(texts))
         missing = [text for text in unique if self._lookup(text) is None]
-        if missing and _distributed():
-            if torch.distributed.get_rank() == 0:
+        if _distributed():
+            # Every rank reaches the barrier whatever its own cache holds (a rank that skipped
+            # it would hang the others), so every rank must call `encode` alike.
+            if torch.distributed.get_rank() == 0 and missing:
                 self._compute(missing)
             torch.distributed.barrier()
             # Ranks that cannot see rank 0's folder (no cache_dir, or not shared) compute their own.
