@@ -45,7 +45,9 @@ BOUNCE_RISE = 0.07
 SIZE_CHANGE = 0.15  # |log(end size / start size)|
 SPIN = 0.09  # silhouette change + 2 x shading-pattern change per frame
 
+ANALYSIS_SIDE = 64  # pixels; larger videos are shrunk to this before measuring
 FIT_SEED = 1000
+FIT_SIDES = (32, 32, 64, 128)  # frame sizes the tables are fitted on, in turn
 VALIDATION_SEED = 0
 
 
@@ -80,9 +82,23 @@ def load_video(source: torch.Tensor | str | Path) -> torch.Tensor:
 
 
 def describe(source: torch.Tensor | str | Path) -> VideoAttributes:
-    """Colour, motion and genre look of one video."""
+    """Colour, motion and genre look of one video (of any size and length)."""
     with single_thread():
-        return _describe(load_video(source))
+        return _describe(analysis_size(load_video(source)))
+
+
+def analysis_size(video: torch.Tensor) -> torch.Tensor:
+    """Shrink so the short side is ANALYSIS_SIDE: the genre model was fitted at that size, and
+    the colour and motion measures are in fractions of the frame, so they do not mind."""
+    height, width = video.shape[-2:]
+    short = min(height, width)
+    if short <= ANALYSIS_SIDE:
+        return video
+    from t2v.data.video_io import resize_video
+
+    return resize_video(
+        video, round(height * ANALYSIS_SIDE / short), round(width * ANALYSIS_SIDE / short)
+    )
 
 
 def _describe(video: torch.Tensor) -> VideoAttributes:
@@ -161,13 +177,25 @@ def _procedural_clips(count: int, seed: int, frames: int, height: int, width: in
     return (dataset.item(index) for index in range(count))
 
 
-def fit_tables(count: int = 900, seed: int = FIT_SEED, size: tuple[int, int, int] = (8, 32, 32)):
-    """Hue centres per genre and colour, and a linear genre model, from procedural clips."""
+def fit_tables(
+    count: int = 900, seed: int = FIT_SEED, frames: int = 8, sides: tuple[int, ...] = FIT_SIDES
+):
+    """Hue centres per genre and colour, and a linear genre model, from procedural clips
+    rendered at each of `sides` in turn (and shrunk as `describe` shrinks them)."""
+    from t2v.data.procedural import ProceduralVideoText
+
+    datasets = {
+        side: ProceduralVideoText(
+            frames=frames, height=side, width=side, seed=seed, genre_caption_probability=0.0
+        )
+        for side in set(sides)
+    }
     hues: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     features, labels = [], []
     generator = torch.Generator().manual_seed(seed)
-    for item in _procedural_clips(count, seed, *size):
-        video = item["video"]
+    for index in range(count):
+        item = datasets[sides[index % len(sides)]].item(index)
+        video = analysis_size(item["video"])
         track = track_object(video)
         hues[item["genre"]][item["colour"]].append(hue_degrees(track.hue_vector))
         # The genre model also sees a degraded copy of every clip, so that it leans on
@@ -299,14 +327,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=None, help="clips to use")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--size", type=int, default=32, help="height and width")
+    parser.add_argument("--size", type=int, default=32, help="height and width (validation)")
     args = parser.parse_args(argv)
     size = (args.frames, args.size, args.size)
     if args.fit:
         count = args.clips or 900
         seed = FIT_SEED if args.seed is None else args.seed
         with single_thread():
-            centres, model = fit_tables(count, seed, size)
+            centres, model = fit_tables(count, seed, args.frames)
         path = Path(__file__).with_name("attribute_tables.py")
         command = f"python -m t2v.eval.attributes --fit --clips {count} --seed {seed}"
         write_tables(path, centres, model, command)
