@@ -51,6 +51,7 @@ class DiffusionPrior:
         self.genres = tuple(genres)
         self.resolution = tuple(resolution) if resolution is not None else None
         self.uses_negative_prompt = True  # CFG's unconditional branch reads the negative prompt
+        self.uses_view_suffixes = True  # prompts get ", front view" etc. from the camera
 
     def sample_timesteps(
         self, batch: int, step: int, generator: torch.Generator | None
@@ -60,9 +61,7 @@ class DiffusionPrior:
     def sample_noise(
         self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None
     ) -> torch.Tensor:
-        if generator is None:
-            return torch.randn(shape, device=self.device)
-        return torch.randn(shape, generator=generator).to(self.device)
+        return randn(shape, generator, self.device)
 
     def resize(self, images: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
         """Images `(N, C, H, W)` resized (differentiably) to `size`, default the prior's own."""
@@ -104,6 +103,17 @@ class DiffusionPrior:
             self.config,
             self.num_train_timesteps,
         )
+
+
+def randn(
+    shape: torch.Size | tuple[int, ...],
+    generator: torch.Generator | None,
+    device: torch.device | str,
+) -> torch.Tensor:
+    """Standard normal noise on `device`, drawn from `generator` (on whatever device it lives)."""
+    if generator is None:
+        return torch.randn(shape, device=device)
+    return torch.randn(shape, generator=generator, device=generator.device).to(device)
 
 
 def check_frames(frames: torch.Tensor, name: str = "frames") -> tuple[int, int]:

@@ -146,6 +146,7 @@ class StillClipImagePrior(ImagePrior):
         self.genres = video_prior.genres
         self.text_encoder_spec = video_prior.text_encoder_spec
         self.uses_negative_prompt = getattr(video_prior, "uses_negative_prompt", True)
+        self.uses_view_suffixes = getattr(video_prior, "uses_view_suffixes", True)
 
     @property
     def config(self) -> SDSConfig:

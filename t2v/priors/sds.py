@@ -99,7 +99,8 @@ class TimestepSchedule:
     ) -> torch.Tensor:
         """`(batch,)` long timesteps on the CPU."""
         low, high = self.bounds(step, num_train_timesteps)
-        return torch.randint(low, high + 1, (batch,), generator=generator)
+        device = generator.device if generator is not None else "cpu"
+        return torch.randint(low, high + 1, (batch,), generator=generator, device=device).cpu()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from t2v.priors.base import DiffusionPrior, SRPrior, check_frames, clip_views
+from t2v.priors.base import DiffusionPrior, SRPrior, check_frames, clip_views, randn
 from t2v.priors.loading import (
     default_device,
     default_dtype,
@@ -36,10 +36,7 @@ def augment_low_res(
     if noise_level <= 0:
         return low_res
     alpha_bar = alphas_cumprod[noise_level].to(low_res)
-    if generator is None:
-        noise = torch.randn_like(low_res)
-    else:
-        noise = torch.randn(low_res.shape, generator=generator).to(low_res)
+    noise = randn(low_res.shape, generator, low_res.device).to(low_res.dtype)
     return alpha_bar.sqrt() * low_res + (1.0 - alpha_bar).sqrt() * noise
 
 
@@ -170,6 +167,7 @@ class PixelSRPrior(DiffusionPrior, SRPrior):
         sr_factor: int,
         noise_level: int = 20,
         text_encoder_spec: TextEncoderSpec | None = None,
+        uses_view_suffixes: bool = False,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> None:
@@ -185,6 +183,7 @@ class PixelSRPrior(DiffusionPrior, SRPrior):
         )
         self.unet = unet
         self.uses_negative_prompt = False
+        self.uses_view_suffixes = uses_view_suffixes
         self.sr_factor = int(sr_factor)
         self.noise_level = int(noise_level)
 
@@ -219,6 +218,7 @@ class PixelSRPrior(DiffusionPrior, SRPrior):
             sr_factor=int(manifest.get("sr_factor", 2)),
             noise_level=noise_level,
             text_encoder_spec=TextEncoderSpec(str(manifest.get("text_encoder", "minilm"))),
+            uses_view_suffixes=bool(manifest.get("view_suffixes", False)),
             device=device,
             dtype=dtype,
         )

@@ -107,7 +107,10 @@ class LatentVideoPrior(DiffusionPrior, VideoPrior):
         """Frames `(B, T, 3, H, W)` in [0, 1] -> latents `(B, C, T, h, w)`."""
         batch, length = frames.shape[:2]
         grad_count = length if self.vae_grad_frames is None else min(self.vae_grad_frames, length)
-        order = torch.randperm(length, generator=generator) if grad_count < length else None
+        order = None
+        if grad_count < length:
+            device = generator.device if generator is not None else "cpu"
+            order = torch.randperm(length, generator=generator, device=device).cpu()
         if order is None:
             latents = self._encode(frames.flatten(0, 1)).unflatten(0, (batch, length))
         else:
@@ -174,6 +177,7 @@ class PixelVideoPrior(DiffusionPrior, VideoPrior):
         frames: int,
         resolution: tuple[int, int],
         text_encoder_spec: TextEncoderSpec | None = None,
+        uses_view_suffixes: bool = False,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> None:
@@ -192,6 +196,7 @@ class PixelVideoPrior(DiffusionPrior, VideoPrior):
         self.frames = frames
         # Trained with "" as its only unconditional text: a negative prompt would be a caption.
         self.uses_negative_prompt = False
+        self.uses_view_suffixes = uses_view_suffixes
 
     @classmethod
     def from_folder(
@@ -223,6 +228,7 @@ class PixelVideoPrior(DiffusionPrior, VideoPrior):
             frames=int(manifest["frames"]),
             resolution=(int(manifest["height"]), int(manifest["width"])),
             text_encoder_spec=TextEncoderSpec(str(manifest.get("text_encoder", "minilm"))),
+            uses_view_suffixes=bool(manifest.get("view_suffixes", False)),
             device=device,
             dtype=dtype,
         )

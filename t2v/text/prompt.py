@@ -26,6 +26,14 @@ from t2v.text.views import NO_VIEW, VIEW_BUCKETS, with_view_suffix
 NO_GENRE = GenrePreset(name="none", description="the prompt as written", prompt_template="{prompt}")
 
 
+def compose_text(prompt: str, genre: GenrePreset | None = None, view: str = NO_VIEW) -> str:
+    """The text a prior reads: prompt, then the view suffix, then the genre template around both
+    ("a cat, back view, film noir ..."). The view goes right after the subject because
+    tokenizers truncate from the end (CLIP at 77 tokens) and the view matters more than style.
+    Captions for training a prior should be composed the same way."""
+    return (genre or NO_GENRE).compose_prompt(with_view_suffix(prompt.strip(), view))
+
+
 class TextEncoderLoader(Protocol):
     """Names a text encoder (its cache key) and loads it on demand: `TextEncoderSpec` is one."""
 
@@ -60,8 +68,10 @@ class PromptEncoder:
 
     @classmethod
     def for_prior(cls, prior: Any, **kwargs: Any) -> PromptEncoder:
-        """The encoder a prior reads (`text_encoder_spec`), its genres, its negative prompts."""
+        """The encoder a prior reads (`text_encoder_spec`), its genres, and whether it was
+        trained with negative prompts and view suffixes."""
         kwargs.setdefault("negative_prompt", getattr(prior, "uses_negative_prompt", True))
+        kwargs.setdefault("view_dependent", getattr(prior, "uses_view_suffixes", True))
         return cls(prior.text_encoder_spec, genres=prior.genres, **kwargs)
 
     @property
@@ -75,15 +85,10 @@ class PromptEncoder:
     def view_texts(self, prompt: str, genre: GenrePreset | None = None) -> dict[str, str]:
         """The text encoded for each view bucket ("any" = no suffix): the prompt with the view's
         suffix, then the genre template around it ("{prompt}, front view, film noir ...")."""
-        genre = genre or NO_GENRE
         views = (NO_VIEW, *VIEW_BUCKETS)
         if not self.view_dependent:
-            return dict.fromkeys(views, genre.compose_prompt(prompt))
-        # The view goes right after the subject, before the genre's style words: tokenizers
-        # truncate from the end (CLIP at 77 tokens), and the view matters more than the style.
-        return {
-            view: genre.compose_prompt(with_view_suffix(prompt.strip(), view)) for view in views
-        }
+            return dict.fromkeys(views, compose_text(prompt, genre))
+        return {view: compose_text(prompt, genre, view) for view in views}
 
     def encode(self, prompt: str, genre: GenrePreset | None = None) -> TextConditioning:
         if not prompt or not prompt.strip():
@@ -160,4 +165,4 @@ def _distributed() -> bool:
     )
 
 
-__all__ = ["PromptEncoder", "TextEncoderLoader", "TextEncoderSpec"]
+__all__ = ["PromptEncoder", "TextEncoderLoader", "TextEncoderSpec", "compose_text"]

@@ -289,6 +289,12 @@ def test_bundled_video_prior_passes_genre_ids_and_empty_uncond(tiny_folders, bun
     assert prior.genres == ("none", "action", "cartoon") and prior.frames == 4
     assert prior.prediction_type == "v_prediction"
     assert bundled_cond.genre_id == 1 and bundled_cond.negative_prompt == ""
+    # Its manifest does not say "view_suffixes": true, so no view words it never read in training.
+    assert (
+        bundled_cond.texts["back"]
+        == bundled_cond.texts["any"]
+        == "a red disc moving left, action movie"
+    )
     frames = torch.rand(2, 4, 3, 8, 8, generator=torch.Generator().manual_seed(14))
     seen = {}
     hook = prior.unet.register_forward_pre_hook(lambda module, args: seen.update(genres=args[3]))
