@@ -42,10 +42,9 @@ class SDSOutput:
 class TimestepSchedule:
     """Timesteps drawn uniformly from [t_min, t_max(step)], as fractions of the training steps.
 
-    t_max falls linearly from `t_max_start` to `t_max_end` between `anneal_start_step` and
-    `anneal_start_step + anneal_steps` (DreamTime-style: coarse structure first, detail later),
-    then stays at `t_max_end`. `anneal_steps = 0` means no annealing (t_max = t_max_end at once
-    only if the start step has passed; before it, t_max_start).
+    t_max is `t_max_start` until `anneal_start_step`, then falls linearly to `t_max_end` over
+    `anneal_steps` steps (at once if 0) and stays there: coarse structure first, detail later
+    (DreamFusion/threestudio-style annealing). Steps are the caller's optimisation steps.
     """
 
     t_max_start: float = 0.98
