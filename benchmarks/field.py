@@ -11,7 +11,7 @@ Writes JSON (default benchmarks/results/field.json) and prints it. All figures a
   CPU presets: conf/field/hashgrid_cpu.yaml with the torch backend, the same field with its
   encodings swapped for the reference, and conf/field/hexplane.yaml.
 
-Usage: python benchmarks/field.py [out.json] [--repeats 5] [--no-compile] [--quick]
+Usage: python benchmarks/field.py [out.json] [--repeats 5] [--threads N] [--no-compile] [--quick]
 """
 
 from __future__ import annotations
@@ -175,7 +175,10 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=65536)
     parser.add_argument("--no-compile", action="store_true", help="skip compile_index_math")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the script runs")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     points = 4096 if args.quick else args.points
     frames, size, samples = (2, 16, 16) if args.quick else (4, 32, 32)
     report = {

@@ -1,4 +1,25 @@
-"""The 4D scene field: hash-grid and HexPlane encodings, heads, background."""
+"""The 4D scene field: hash-grid and HexPlane encodings, heads, background.
+
+Usage::
+
+    import torch
+    from t2v.field import HashGridSpec, PlaneSpec, SceneField
+    from t2v.render import VolumeRenderer, trajectory_cameras
+
+    # Hash grids (GPU default; backend auto | torch | tcnn) or feature planes (CPU):
+    field = SceneField(HashGridSpec(levels=8, log2_table_size=15), HashGridSpec(levels=8),
+                       backend="torch")
+    field = SceneField(PlaneSpec(), PlaneSpec(), background="solid", solid_color=(1, 1, 1))
+    field.static_only = True          # static stage: the dynamic encoding is skipped
+    groups = field.parameter_groups()  # {"static", "dynamic", "heads", "background"}
+
+    cameras = trajectory_cameras("orbit", frames=8, width=64, height=64, speed=1.0)
+    with torch.no_grad():
+        frames = VolumeRenderer().eval().render(field, cameras, torch.linspace(0, 1, 8)[None]).rgb
+
+From a config: `hydra.utils.instantiate(cfg.field)` with conf/field/{hashgrid, hashgrid_cpu,
+hexplane}.yaml. To check a new field, fit it to posed images with `t2v.fit.fit_field`.
+"""
 
 from t2v.field.hashgrid import HashGridEncoding, resolve_backend, tcnn_available
 from t2v.field.hexplane import PlaneEncoding
