@@ -20,9 +20,11 @@ import lightning.pytorch as pl
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from t2v.callbacks import NonFiniteLossGuard, RegularizerRamps, StageProgressBar, VideoLogger
+from t2v.cluster import PERIODIC_CHECKPOINT, resume_checkpoint
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
 from t2v.priors.build import load_prior
@@ -103,7 +105,7 @@ def run_generate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     specs = build_stage_specs(cfg)
     checkpoints = run_dir / CHECKPOINT_DIR
     checkpoints.mkdir(parents=True, exist_ok=True)
-    if not (run_dir / CONFIG_FILE).exists():
+    if is_rank_zero() and not (run_dir / CONFIG_FILE).exists():
         (run_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(cfg, resolve=True))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     field = build_field(cfg)
@@ -123,13 +125,18 @@ def run_generate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             reports.append(
                 run_stage(cfg, spec, specs, field, renderer, guidance, logger, run_dir, genre)
             )
-            save_stage_state(finished, field, renderer, spec)
         previous = finished
     assert previous is not None
+    if not is_rank_zero():
+        return {}  # DDP: one process writes the video and the metrics
     load_stage_state(previous, field, renderer)
     video_path = export_video(cfg, field, renderer, genre, run_dir / VIDEO_FILE)
-    metrics = write_metrics(cfg, run_dir, reports, video_path)
-    return metrics
+    return write_metrics(cfg, run_dir, reports, video_path)
+
+
+def is_rank_zero() -> bool:
+    """Rank from the launcher's environment (srun, torchrun), known before any Trainer exists."""
+    return rank_zero_only.rank == 0
 
 
 def run_stage(
@@ -150,8 +157,7 @@ def run_stage(
     )
     module.preview_times = torch.linspace(0, 1, module.preview_cameras.batch_shape[1])[None]
     stage_dir = run_dir / CHECKPOINT_DIR / spec.name
-    last = stage_dir / "last.ckpt"
-    resume = last if last.is_file() and readable_checkpoint(last) else None
+    resume = resume_checkpoint(stage_dir)  # periodic last.ckpt or Slurm's requeue hpc_ckpt
     callbacks: list[pl.Callback] = [
         ModelCheckpoint(
             dirpath=stage_dir,
@@ -174,28 +180,22 @@ def run_stage(
         max_epochs=-1,
         callbacks=callbacks,
         logger=logger,
-        default_root_dir=str(run_dir),
+        # The stage's own directory: Lightning's requeue checkpoint lands there, never where
+        # the next stage would pick it up.
+        default_root_dir=str(stage_dir),
         limit_val_batches=0,
         num_sanity_val_steps=0,
         use_distributed_sampler=False,
     )
-    started_step = 0
-    if resume is not None:
-        started_step = int(torch.load(resume, weights_only=True, map_location="cpu")["global_step"])
     began = time.perf_counter()
-    trainer.fit(module, ckpt_path=resume, weights_only=True)
-    trainer.save_checkpoint(last)  # the stage's final state: `last` + the end of every stage
-    return StageReport(spec.name, spec.steps, time.perf_counter() - began, started_step)
-
-
-def readable_checkpoint(path: Path) -> bool:
-    """False for a checkpoint cut short by a kill: the stage then restarts from its start."""
-    try:
-        torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as error:  # any unpickling/zip failure means the same: not resumable
-        log.warning("ignoring unreadable checkpoint %s (%s)", path, error)
-        return False
-    return True
+    trainer.fit(module, ckpt_path=resume.path if resume else None, weights_only=True)
+    trainer.save_checkpoint(stage_dir / PERIODIC_CHECKPOINT)  # `last` = the end of the stage
+    if trainer.is_global_zero:
+        save_stage_state(run_dir / CHECKPOINT_DIR / f"{spec.name}.pt", field, renderer, spec)
+    trainer.strategy.barrier("stage-saved")  # other ranks load it before the next stage
+    return StageReport(
+        spec.name, spec.steps, time.perf_counter() - began, resume.global_step if resume else 0
+    )
 
 
 def save_stage_state(

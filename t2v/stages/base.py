@@ -71,6 +71,7 @@ class StageModule(pl.LightningModule):
         self.preview_cameras: Cameras | None = None
         self.preview_times: torch.Tensor | None = None
         self.field.static_only = not spec.trains_motion
+        self.freeze_untrained_groups()
 
     # --- Lightning hooks ----------------------------------------------------------------
 
@@ -81,12 +82,18 @@ class StageModule(pl.LightningModule):
     def train_dataloader(self) -> torch.utils.data.DataLoader:
         return torch.utils.data.DataLoader(StepStream(), batch_size=None)
 
+    def freeze_untrained_groups(self) -> None:
+        """Groups with learning rate 0 get no gradient. Done at construction: DDP wraps the
+        module before `configure_optimizers`, and a trainable but unused parameter (the
+        dynamic grid in the static stage) would make it fail."""
+        for name, parameters in self.field.parameter_groups().items():
+            for parameter in parameters:
+                parameter.requires_grad_(self.spec.lr.get(name, 0.0) > 0)
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         groups = []
         for name, parameters in self.field.parameter_groups().items():
             rate = self.spec.lr.get(name, 0.0)
-            for parameter in parameters:
-                parameter.requires_grad_(rate > 0)
             if rate > 0 and parameters:
                 groups.append({"params": parameters, "lr": rate, "name": name})
         # eps 1e-15: grid features get tiny, rare gradients; Adam's default eps would mute them.
