@@ -393,3 +393,25 @@ def test_unknown_kind_and_keys_are_config_errors(tiny_folders):
     with pytest.raises(ConfigError, match="unknown key"):
         load_prior({"sr": {"kind": "pixel_sr", "model": "x/y", "guidance": 3}}, "sr")
     assert load_prior({"sr": {"kind": "none"}}, "sr") is None
+
+
+def test_video_sds_couples_frames_through_the_temporal_layers(tiny_folders, bundled_cond):
+    prior = PixelVideoPrior.from_folder(str(tiny_folders["bundled"]), config=CONFIG, device="cpu")
+    fixed = {"noise": _fixed((1, 3, 4, 8, 8), 24), "timesteps": torch.tensor([500])}
+    frames = torch.rand(1, 4, 3, 8, 8, generator=torch.Generator().manual_seed(25))
+    changed = frames.clone()
+    changed[:, 3] = 1.0 - changed[:, 3]  # only the last frame differs
+
+    def first_frame_shift():
+        grad, _ = _sds_grad(prior, frames, bundled_cond, **fixed)
+        grad_changed, _ = _sds_grad(prior, changed, bundled_cond, **fixed)
+        return float((grad_changed[:, 0] - grad[:, 0]).abs().max()), float(grad[:, 0].abs().max())
+
+    # Temporal convs are zero-initialised: the untrained model sees each frame alone.
+    assert first_frame_shift()[0] == 0.0
+    temporal = [m for name, m in prior.unet.named_modules() if name.endswith("temporal.conv")]
+    with torch.no_grad():
+        for conv in temporal:
+            conv.weight.copy_(0.3 * _fixed(conv.weight.shape, 23))
+    shift, scale = first_frame_shift()
+    assert shift > 1e-3 * scale
