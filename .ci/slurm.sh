@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(slurmctld slurmd slurm-client munge)
-binaries=(slurmctld slurmd sbatch srun scontrol sinfo squeue scancel munged mungekey)
+binaries=(slurmctld slurmd sbatch srun scontrol sinfo squeue scancel munged)
 
 missing=0
 for binary in "${binaries[@]}"; do
