@@ -128,16 +128,19 @@ def _render_clip(spec: ClipSpec, frames: int, height: int, width: int) -> torch.
         times = frame_times
     centres, scales, yaws = object_path(spec, look, times, generator)
     rgb, alpha = _render_cropped(spec, look, centres, scales, yaws, height, width)
-    background = _background(spec, look, height, width, generator)
+    # Screen-space effects are sized in pixels of a 32-pixel-high frame, so a clip looks the
+    # same at any resolution (the SR prior learns from larger renders of the same scenes).
+    pixel = max(1, round(height / 32))
+    background = _background(spec, look, height, width, generator, pixel)
     video = background * (1 - alpha) + rgb * alpha
     video = video.view(frames, subframes, 3, height, width).mean(dim=1)
     alpha = alpha.view(frames, subframes, 1, height, width).mean(dim=1)
     if look.outline:
-        video = _outline(video, alpha)
+        video = _outline(video, alpha, pixel)
     if look.sparkles:
-        video = _sparkles(video, alpha, look.sparkles, generator)
+        video = _sparkles(video, alpha, look.sparkles, generator, pixel)
     if look.bloom > 0:
-        glow = _blur((video - 0.5).clamp(min=0.0), passes=2)
+        glow = _blur((video - 0.5).clamp(min=0.0), passes=2, pixel=pixel)
         video = video + look.bloom * 2.0 * glow
     if look.split_tone > 0:
         video = _split_tone(video, look.split_tone)
@@ -306,7 +309,12 @@ def _shade(
 
 
 def _background(
-    spec: ClipSpec, look: GenreLook, height: int, width: int, generator: torch.Generator
+    spec: ClipSpec,
+    look: GenreLook,
+    height: int,
+    width: int,
+    generator: torch.Generator,
+    pixel: int,
 ) -> torch.Tensor:
     """A static background `(1, 3, H, W)`."""
     top, bottom, floor = (torch.tensor(c).view(3, 1, 1) for c in spec.background_colours)
@@ -329,36 +337,43 @@ def _background(
         ground = floor * (0.85 + 0.15 * checker)
         image = torch.where(rows > horizon, ground, sky)
     if look.grid_lines:
-        lines = (torch.arange(height) % 6 == 3).view(1, -1, 1) | (
-            torch.arange(width) % 6 == 3
+        lines = (torch.arange(height) // pixel % 6 == 3).view(1, -1, 1) | (
+            torch.arange(width) // pixel % 6 == 3
         ).view(1, 1, -1)
         image = image + 0.12 * lines * torch.tensor([0.8, 0.9, 1.0]).view(3, 1, 1)
     return image.expand(3, height, width)[None].clamp(0.0, 1.0)
 
 
-def _blur(video: torch.Tensor, passes: int = 1) -> torch.Tensor:
+def _blur(video: torch.Tensor, passes: int = 1, pixel: int = 1) -> torch.Tensor:
+    size = 2 * pixel + 1
     for _ in range(passes):
-        video = F.avg_pool2d(video, 3, stride=1, padding=1, count_include_pad=False)
+        video = F.avg_pool2d(video, size, stride=1, padding=pixel, count_include_pad=False)
     return video
 
 
-def _outline(video: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+def _outline(video: torch.Tensor, alpha: torch.Tensor, pixel: int) -> torch.Tensor:
     inside = (alpha > 0.5).float()
-    ring = F.max_pool2d(inside, 3, stride=1, padding=1) - inside
+    ring = F.max_pool2d(inside, 2 * pixel + 1, stride=1, padding=pixel) - inside
     return video * (1 - ring) + 0.05 * ring
 
 
 def _sparkles(
-    video: torch.Tensor, alpha: torch.Tensor, count: int, generator: torch.Generator
+    video: torch.Tensor,
+    alpha: torch.Tensor,
+    count: int,
+    generator: torch.Generator,
+    pixel: int,
 ) -> torch.Tensor:
     """Twinkling dots in the air around the object (never on it)."""
     frames, _, height, width = video.shape
-    dots = torch.zeros(frames, 1, height * width)
-    positions = torch.randint(0, height * width, (frames, count), generator=generator)
+    rows, cols = -(-height // pixel), -(-width // pixel)
+    dots = torch.zeros(frames, 1, rows * cols)
+    positions = torch.randint(0, rows * cols, (frames, count), generator=generator)
     dots.scatter_(2, positions[:, None, :], 1.0)
-    dots = dots.view(frames, 1, height, width)
+    dots = dots.view(frames, 1, rows, cols)
     glow = dots + 0.5 * (F.max_pool2d(dots, 3, stride=1, padding=1) - dots)
-    return video + 0.7 * glow * (1 - alpha)
+    glow = glow.repeat_interleave(pixel, dim=2).repeat_interleave(pixel, dim=3)
+    return video + 0.7 * glow[..., :height, :width] * (1 - alpha)
 
 
 def _split_tone(video: torch.Tensor, strength: float) -> torch.Tensor:

@@ -57,3 +57,16 @@ def test_motion_rules_read_screen_space() -> None:
     assert classify_motion(MotionFeatures(**still | {"log_size_ratio": -0.5})) == "shrink"
     assert classify_motion(MotionFeatures(**still)) == "none"
     assert screen_motion("approach") == "grow" and screen_motion("left") == "left"
+
+
+def test_large_videos_are_shrunk_before_measuring() -> None:
+    from t2v.eval.attributes import ANALYSIS_SIDE, analysis_size
+
+    dataset = ProceduralVideoText(seed=4, height=96, width=128, genres=["none", "cartoon"])
+    item = dataset.item(0)
+    assert analysis_size(item["video"]).shape[-2:] == (ANALYSIS_SIDE, round(128 * 64 / 96))
+    for index in range(4):
+        item = dataset.item(index)
+        found = describe(item["video"])
+        expected = (item["colour"], screen_motion(item["motion"]), item["genre"])
+        assert (found.colour, found.motion, found.genre) == expected
