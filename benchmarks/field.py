@@ -39,15 +39,18 @@ from t2v.render import OccupancyConfig, VolumeRenderer, orbit_cameras
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def median_seconds(run: Callable[[], None], repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        run()
-    times = []
+def interleaved_medians(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median seconds of each run. Repeats alternate between the runs, so a change in machine
+    load (this machine is shared) hits every variant alike and their ratios stay fair."""
+    for run in runs.values():
+        run()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def encoding_benchmark(dims: int, points: int, repeats: int, compile_: bool) -> dict:
@@ -80,11 +83,7 @@ def encoding_benchmark(dims: int, points: int, repeats: int, compile_: bool) -> 
         "log2_table_size": 19,
         "dense_levels": fast.layout.dense_levels,
     }
-    torch_s = median_seconds(step(fast), repeats)
-    reference_s = median_seconds(step(reference), repeats)
-    result["torch_samples_per_s"] = points / torch_s
-    result["reference_samples_per_s"] = points / reference_s
-    result["torch_vs_reference"] = reference_s / torch_s
+    runs = {"torch": step(fast), "reference": step(reference)}
     if compile_:
         compiled = HashGridEncoding(
             dims,
@@ -99,9 +98,12 @@ def encoding_benchmark(dims: int, points: int, repeats: int, compile_: bool) -> 
         start = time.perf_counter()
         step(compiled)()
         result["compile_seconds"] = time.perf_counter() - start
-        compiled_s = median_seconds(step(compiled), repeats)
-        result["torch_compiled_samples_per_s"] = points / compiled_s
-        result["torch_compiled_vs_reference"] = reference_s / compiled_s
+        runs["torch_compiled"] = step(compiled)
+    seconds = interleaved_medians(runs, repeats)
+    for name, value in seconds.items():
+        result[f"{name}_samples_per_s"] = points / value
+    for name in runs.keys() - {"reference"}:
+        result[f"{name}_vs_reference"] = seconds["reference"] / seconds[name]
     return result
 
 
@@ -153,15 +155,15 @@ def training_step_benchmark(frames: int, size: int, samples: int, repeats: int) 
         "samples_per_ray": samples,
         "samples_per_step": total_samples,
     }
-    seconds = {}
-    for name, field in (
-        ("hashgrid_cpu_torch", hashgrid),
-        ("hashgrid_cpu_reference", with_reference),
-        ("hexplane", hexplane),
-    ):
-        seconds[name] = median_seconds(step_of(field), repeats)
-        result[f"{name}_step_s"] = seconds[name]
-        result[f"{name}_samples_per_s"] = total_samples / seconds[name]
+    fields = {
+        "hashgrid_cpu_torch": hashgrid,
+        "hashgrid_cpu_reference": with_reference,
+        "hexplane": hexplane,
+    }
+    seconds = interleaved_medians({name: step_of(f) for name, f in fields.items()}, repeats)
+    for name, value in seconds.items():
+        result[f"{name}_step_s"] = value
+        result[f"{name}_samples_per_s"] = total_samples / value
     result["hashgrid_cpu_torch_vs_reference"] = (
         seconds["hashgrid_cpu_reference"] / seconds["hashgrid_cpu_torch"]
     )

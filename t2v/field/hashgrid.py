@@ -105,7 +105,7 @@ def resolve_backend(backend: str) -> Literal["torch", "tcnn"]:
 
 
 class _InterpolateTable(torch.autograd.Function):
-    """out[n, l] = sum_c weights[n, l, c] * table[indices[n, l, c]]; backward scatters into table.
+    """out[l, n] = sum_c weights[l, n, c] * table[indices[l, n, c]]; backward scatters into table.
 
     One gather over the flattened table serves every level and corner. The backward adds the
     weighted output gradient into a dense table gradient with a single `index_add_` (int64
@@ -114,7 +114,7 @@ class _InterpolateTable(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, table: Tensor, indices: Tensor, weights: Tensor) -> Tensor:
-        n, levels, corners = indices.shape
+        levels, n, corners = indices.shape
         features = table.shape[1]
         # embedding_bag fuses gather, weighting and the sum over corners in one kernel.
         out = torch.nn.functional.embedding_bag(
@@ -124,7 +124,7 @@ class _InterpolateTable(torch.autograd.Function):
             mode="sum",
         )
         ctx.save_for_backward(table, indices, weights)
-        return out.view(n, levels, features)
+        return out.view(levels, n, features)
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
@@ -133,7 +133,7 @@ class _InterpolateTable(torch.autograd.Function):
         grad_table = grad_weights = None
         if ctx.needs_input_grad[0]:
             grad_table = torch.zeros_like(table)
-            contributions = weights.unsqueeze(-1) * grad_out.unsqueeze(2)  # (N, L, C, F)
+            contributions = weights.unsqueeze(-1) * grad_out.unsqueeze(2)  # (L, N, C, F)
             grad_table.index_add_(0, indices.reshape(-1), contributions.reshape(-1, features))
         if ctx.needs_input_grad[2]:
             values = table.index_select(0, indices.reshape(-1)).view(*indices.shape, features)
@@ -237,8 +237,10 @@ class HashGridEncoding(nn.Module):
         return self.table
 
     def _corner_indices_and_weights(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Flattened-table indices (N, L, 2^d) int64 and interpolation weights (N, L, 2^d).
+        """Flattened-table indices (L, N, 2^d) int64 and interpolation weights (L, N, 2^d).
 
+        Level-major, as tcnn's kernels work level by level: a gather or scatter then sweeps one
+        level's table at a time, which stays in cache, instead of jumping between all of them.
         Corners are built separably: per level and axis there are two grid coordinates and two
         weights, and combining axis by axis with broadcasting gives all 2^d corners, axis 0 being
         the lowest bit of the corner number (tcnn's order). The index math runs in int32, which
@@ -247,14 +249,14 @@ class HashGridEncoding(nn.Module):
         int64, because CPU scatters (the backward's index_add_) are much slower with int32.
         """
         dense = self.layout.dense_levels
-        pos = x.unsqueeze(1) * self.scales.to(x.dtype)[:, None] + 0.5  # (N, L, d)
+        pos = x.unsqueeze(0) * self.scales.to(x.dtype)[:, None, None] + 0.5  # (L, N, d)
         cell = torch.floor(pos)
         frac = pos - cell
         cell = cell.int()
-        coords = torch.stack((cell, cell + 1), dim=-1)  # (N, L, d, 2): bit 0 / bit 1 per axis
+        coords = torch.stack((cell, cell + 1), dim=-1)  # (L, N, d, 2): bit 0 / bit 1 per axis
         axis_weights = torch.stack((1 - frac, frac), dim=-1)
-        dense_parts = coords[:, :dense] * self.dense_strides[:, :, None]
-        hashed_parts = (coords[:, dense:] * self.primes[:, None]) & self.hash_mask
+        dense_parts = coords[:dense] * self.dense_strides[:, None, :, None]
+        hashed_parts = (coords[dense:] * self.primes[:, None]) & self.hash_mask
         dense_index = dense_parts[:, :, 0]
         hashed_index = hashed_parts[:, :, 0]
         weights = axis_weights[:, :, 0]
@@ -266,13 +268,13 @@ class HashGridEncoding(nn.Module):
             weights = (weights[..., None, :] * axis_weights[:, :, axis, :, None]).flatten(-2)
         # A dense index reaches past its level only for corners on the upper boundary, and by
         # less than one table size; tcnn wraps it with a modulo, and so do we.
-        dense_sizes = self.sizes[:dense, None]
+        dense_sizes = self.sizes[:dense, None, None]
         dense_index = torch.where(
             dense_index >= dense_sizes, dense_index - dense_sizes, dense_index
         )
         indices = torch.empty(weights.shape, dtype=torch.int64, device=x.device)
-        torch.add(dense_index, self.offsets[:dense, None], out=indices[:, :dense])
-        torch.add(hashed_index, self.offsets[dense:, None], out=indices[:, dense:])
+        torch.add(dense_index, self.offsets[:dense, None, None], out=indices[:dense])
+        torch.add(hashed_index, self.offsets[dense:, None, None], out=indices[dense:])
         return indices, weights
 
     def forward(self, x: Tensor) -> Tensor:
@@ -282,8 +284,8 @@ class HashGridEncoding(nn.Module):
         if self.backend == "tcnn":
             return self._tcnn(x.float()).float()
         indices, weights = self._index_math(x.to(self.table.dtype))
-        out = _InterpolateTable.apply(self.table, indices, weights)
-        return out.reshape(x.shape[0], self.output_dim)
+        out = _InterpolateTable.apply(self.table, indices, weights)  # (L, N, F)
+        return out.transpose(0, 1).reshape(x.shape[0], self.output_dim)
 
     def extra_repr(self) -> str:
         return (
