@@ -29,7 +29,7 @@ CPU_JOB = [
 ]
 JOB_TIMEOUT_S = 240
 # A static stage long enough to be caught between its first checkpoint (step 2) and its end.
-STATIC_STEPS = 8
+STATIC_STEPS = 6
 # The requeue tests are about Slurm and Lightning's signal handling, not DDP: one process.
 ONE_PROCESS = ["trainer.strategy=auto"]
 
