@@ -151,7 +151,7 @@ def _pattern_change(video: torch.Tensor, mask: torch.Tensor) -> float:
     return float(_masked_mean(change, both) - noise)
 
 
-GENRE_FEATURES = (
+_LINEAR_FEATURES = (
     "luma_mean",
     "luma_std",
     "luma_p05",
@@ -172,6 +172,21 @@ GENRE_FEATURES = (
     "background_flatness",
     "speed",
 )
+# Small positive statistics that are ~0 for one look and small for another (grain, flicker,
+# outlines, ...) also enter on a log scale, where a linear model can separate them.
+_LOG_FEATURES = (
+    "temporal_noise",
+    "spatial_detail",
+    "flicker",
+    "sparkles",
+    "outline",
+    "dark_fraction",
+    "background_flatness",
+    "speed",
+    "object_saturation",
+    "background_chroma",
+)
+GENRE_FEATURES = _LINEAR_FEATURES + tuple(f"log_{name}" for name in _LOG_FEATURES)
 
 
 def genre_features(video: torch.Tensor, track: ObjectTrack, speed: float) -> torch.Tensor:
@@ -230,7 +245,9 @@ def genre_features(video: torch.Tensor, track: ObjectTrack, speed: float) -> tor
         _masked_mean((local_std.clamp(min=0).sqrt() < 0.01).float(), background),
         torch.tensor(speed),
     ]
-    return torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in values])
+    linear = torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in values])
+    picked = linear[[_LINEAR_FEATURES.index(name) for name in _LOG_FEATURES]]
+    return torch.cat([linear, torch.log1p(100 * picked.clamp(min=0.0))])
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
