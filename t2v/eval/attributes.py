@@ -55,11 +55,12 @@ VALIDATION_SEED = 0
 class VideoAttributes:
     """What the evaluator reads from one video."""
 
-    colour: str
-    motion: str
+    colour: str  # a canonical colour, or "none" when no coloured object stands out
+    motion: str  # one of SCREEN_MOTIONS
     genre: str
     hue_deg: float
     motion_features: MotionFeatures
+    object_fraction: float  # mean share of the frame the object covers (0: none found)
 
 
 def screen_motion(motion: str) -> str:
@@ -106,12 +107,16 @@ def _describe(video: torch.Tensor) -> VideoAttributes:
     motion = motion_features(video, track)
     genre = classify_genre(genre_features(video, track, motion.speed))
     hue = hue_degrees(track.hue_vector)
+    found = float(track.mask.mean())
+    # A clip with no coloured object (a grey or empty sample) names no colour and no motion,
+    # rather than whatever hue its noise happens to have.
     return VideoAttributes(
-        colour=classify_colour(hue, genre),
-        motion=classify_motion(motion),
+        colour=classify_colour(hue, genre) if found > 0 else "none",
+        motion=classify_motion(motion) if found > 0 else "none",
         genre=genre,
         hue_deg=hue,
         motion_features=motion,
+        object_fraction=found,
     )
 
 

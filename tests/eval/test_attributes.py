@@ -40,6 +40,13 @@ def test_a_flat_video_has_no_motion_and_batched_input_is_accepted() -> None:
     assert found.colour == "red"
 
 
+def test_a_grey_video_names_no_colour_or_motion() -> None:
+    ramp = torch.linspace(0.2, 0.8, 32).view(1, 1, 1, 32).expand(8, 3, 32, 32)
+    noisy = (ramp + 0.01 * torch.randn(8, 1, 32, 32)).clamp(0, 1)
+    found = describe(noisy)
+    assert (found.colour, found.motion, found.object_fraction) == ("none", "none", 0.0)
+
+
 def test_motion_rules_read_screen_space() -> None:
     still = dict(
         dx=0.0,
