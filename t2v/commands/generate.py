@@ -26,5 +26,7 @@ def run(cfg: DictConfig) -> None:
     from t2v.generation import run_generate  # heavy imports only once the input is good
 
     metrics = run_generate(cfg, run_dir)
+    if not metrics:
+        return  # a DDP rank other than zero: rank zero writes and reports
     stages = ", ".join(f"{k} {v['it_per_s']} it/s" for k, v in metrics["stages"].items())
     print(f"t2v generate: wrote {run_dir / 'video.mp4'} ({stages or 'all stages resumed'})")

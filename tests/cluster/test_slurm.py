@@ -51,11 +51,6 @@ def test_job_runs_t2v_from_this_environment(slurm_cluster: LocalSlurm, tmp_path:
     assert out.read_text().strip() == f"t2v {__version__}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="t2v generate under DDP: rank 1 ends with KeyError 'stages' printing the summary "
-    "(t2v/commands/generate.py; run_generate returns {} on non-zero ranks)",
-)
 def test_sbatch_template_generates_a_video(
     slurm_cluster: LocalSlurm, tiny_generate: list[str], tmp_path: Path
 ) -> None:
