@@ -236,6 +236,17 @@ class HashGridEncoding(nn.Module):
             return self._tcnn.params.view(-1, self.features_per_level)
         return self.table
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
+        # Both backends share one parameter layout, so a checkpoint from either loads into
+        # either: a field trained with tcnn on a GPU renders with torch on a CPU.
+        torch_key, tcnn_key = prefix + "table", prefix + "_tcnn.params"
+        if self.backend == "torch" and tcnn_key in state_dict:
+            values = state_dict.pop(tcnn_key)
+            state_dict[torch_key] = values.reshape(-1, self.features_per_level).float()
+        elif self.backend == "tcnn" and torch_key in state_dict:
+            state_dict[tcnn_key] = state_dict.pop(torch_key).reshape(-1)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def _corner_indices_and_weights(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Flattened-table indices (L, N, 2^d) int64 and interpolation weights (L, N, 2^d).
 

@@ -98,6 +98,16 @@ def test_init_scale_and_output_layout() -> None:
     torch.testing.assert_close(out, expected)
 
 
+def test_checkpoint_of_the_tcnn_layout_loads_into_torch() -> None:
+    encoding = HashGridEncoding(
+        4, levels=3, log2_table_size=8, finest_resolution=16, backend="torch"
+    )
+    values = torch.randn(encoding.table.numel())
+    # What a tcnn-backed encoding saves: its flat `params` under `_tcnn.params`.
+    encoding.load_state_dict({"_tcnn.params": values.half()})
+    torch.testing.assert_close(encoding.table.detach(), values.half().float().view(-1, 2))
+
+
 def test_backend_switch() -> None:
     assert resolve_backend("torch") == "torch"
     assert resolve_backend("auto") == ("tcnn" if tcnn_available() else "torch")

@@ -139,3 +139,15 @@ def test_field_configs_instantiate(name: str) -> None:
         assert (field.dynamic_encoding.levels, field.dynamic_encoding.log2_table_size) == expected
     else:
         assert isinstance(field.dynamic_encoding, PlaneEncoding)
+
+
+def test_checkpoint_round_trip_with_weights_only(tmp_path: Path) -> None:
+    field = small_field(dynamic_encoding=SMALL_PLANES)
+    with torch.no_grad():
+        field.static_encoding.table.normal_()
+    torch.save(field.state_dict(), tmp_path / "field.pt")
+    restored = small_field(dynamic_encoding=SMALL_PLANES)
+    restored.load_state_dict(torch.load(tmp_path / "field.pt", weights_only=True))
+    points = torch.rand(16, 3) * 2 - 1
+    times = torch.rand(16, 1)
+    torch.testing.assert_close(restored.density(points, times), field.density(points, times))
