@@ -1,0 +1,103 @@
+"""Benchmark `t2v generate` at the default CPU configuration: it/s and wall time per stage.
+
+Runs every stage of the default schedule for `--steps` steps (repeated `--repeats` times, fresh
+run dirs), takes the median it/s of each stage, and projects the wall time of the full default
+schedule from it. Peak memory is the process's maximum resident set. Writes JSON (default
+benchmarks/results/generate.json) and prints it.
+
+Usage: python benchmarks/generate.py [--out F.json] [--steps 10] [--repeats 3] [override ...]
+  (overrides are Hydra overrides of `t2v generate`, e.g. field=hashgrid_cpu)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from t2v import cli
+from t2v.generation import run_generate
+from t2v.stages import build_stage_specs
+
+PROMPT = "a red ball moving to the left"
+
+
+def compose(overrides: list[str]) -> OmegaConf:
+    cfg = cli.compose("generate", [f"prompt={PROMPT}", "genre=cartoon", "logger=none", *overrides])
+    OmegaConf.set_struct(cfg, False)
+    cfg.pop("hydra")
+    return cfg
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/results/generate.json")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    args, args.overrides = parser.parse_known_args()
+    cli.register_resolvers()
+    full = compose(args.overrides)
+    full_steps = {spec.name: spec.steps for spec in build_stage_specs(full)}
+    short = [f"schedule.{name}.steps={args.steps}" for name in full_steps]
+    rates: dict[str, list[float]] = {name: [] for name in full_steps}
+    export_seconds = []
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory() as scratch:
+            cfg = compose([*args.overrides, *short, f"cache_dir={scratch}/cache"])
+            began = time.perf_counter()
+            metrics = run_generate(cfg, Path(scratch) / "run")
+            total = time.perf_counter() - began
+        stage_seconds = sum(s["seconds"] for s in metrics["stages"].values())
+        export_seconds.append(total - stage_seconds)
+        for name, figures in metrics["stages"].items():
+            rates[name].append(figures["it_per_s"])
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    projected = {name: full_steps[name] / median[name] for name in full_steps}
+    result = {
+        "machine": {
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+        },
+        "config": {
+            "overrides": args.overrides,
+            "schedule": full.schedule.name,
+            "field": full.field.static_encoding._target_.rsplit(".", 1)[-1],
+            "resolution": OmegaConf.to_container(full.resolution),
+            "measured_steps_per_stage": args.steps,
+            "repeats": args.repeats,
+        },
+        "stages": {
+            name: {
+                "it_per_s_median": round(median[name], 3),
+                "it_per_s_runs": [round(v, 3) for v in rates[name]],
+                "full_steps": full_steps[name],
+                "projected_seconds": round(projected[name], 1),
+            }
+            for name in full_steps
+        },
+        "setup_and_export_seconds_median": round(statistics.median(export_seconds), 1),
+        "projected_total_seconds": round(
+            sum(projected.values()) + statistics.median(export_seconds), 1
+        ),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    text = json.dumps(result, indent=2)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
