@@ -68,6 +68,7 @@ def fit_stage(
         every_n_train_steps=checkpoint_every,
         save_top_k=1,
         save_last=True,
+        enable_version_counter=False,  # a resumed run must overwrite last.ckpt, not add last-v1
     )
     options = {"enable_progress_bar": False, "enable_model_summary": False, **trainer_options}
     trainer = L.Trainer(

@@ -37,7 +37,9 @@ def test_output_depends_on_low_res_and_noise_level():
     sample, timestep, low, level, text, genres = tiny_inputs()
     base = model(sample, timestep, low, level, text, genres)
     assert float((model(sample, timestep, -low, level, text, genres) - base).abs().max()) > 1e-3
-    assert float((model(sample, timestep, low, level + 200, text, genres) - base).abs().max()) > 1e-3
+    assert (
+        float((model(sample, timestep, low, level + 200, text, genres) - base).abs().max()) > 1e-3
+    )
 
 
 def test_round_trip_and_shape_check(tmp_path):

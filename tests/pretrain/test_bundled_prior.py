@@ -1,0 +1,33 @@
+"""The shipped prior folder: loads with from_pretrained, fits 50 MB, matches the contract."""
+
+import json
+from pathlib import Path
+
+import torch
+
+import t2v
+from t2v.models import PixelSRUNet, PixelVideoUNet
+from t2v.pretrain.prior_folder import MAX_PRIOR_BYTES, load_prior, weights_bytes
+
+BUNDLED = Path(t2v.__file__).parent / "assets" / "priors" / "bundled"
+
+
+def test_bundled_prior_loads_and_is_small():
+    meta = json.loads((BUNDLED / "t2v_prior.json").read_text())
+    assert meta["kind"] == "pixel_video" and meta["text_encoder"] == "minilm"
+    assert (meta["frames"], meta["height"], meta["width"], meta["sr_factor"]) == (8, 32, 32, 2)
+    assert meta["genres"][0] == "none" and len(meta["genres"]) == 9
+    assert 1_000_000 < weights_bytes(BUNDLED) <= MAX_PRIOR_BYTES
+    unet = PixelVideoUNet.from_pretrained(BUNDLED / "unet", low_cpu_mem_usage=False)
+    sr_unet = PixelSRUNet.from_pretrained(BUNDLED / "sr_unet", low_cpu_mem_usage=False)
+    assert list(unet.config.genres) == meta["genres"] == list(sr_unet.config.genres)
+    assert unet.config.prediction_type == "v_prediction"
+    prior = load_prior(BUNDLED)
+    assert prior.scheduler.config.beta_schedule == "squaredcos_cap_v2"
+    assert prior.scheduler.config.prediction_type == "v_prediction"
+    # Trained weights: the temporal convs are no longer at their zero start.
+    temporal = prior.unet.core.middle.temporal.conv.weight
+    assert float(temporal.abs().mean()) > 1e-4
+    with torch.no_grad():
+        out = prior.unet(torch.zeros(1, 3, 8, 32, 32), 500, torch.zeros(1, 384), 0)
+    assert out.shape == (1, 3, 8, 32, 32) and torch.isfinite(out).all()

@@ -1,0 +1,123 @@
+"""Pretraining modules: condition dropout, loss going down, SR inputs, resume, export, sampling."""
+
+import json
+
+import pytest
+import torch
+
+from t2v.pretrain.modules import UNCONDITIONAL_PROMPT, SRPriorModule, VideoPriorModule
+from t2v.pretrain.prior_folder import MAX_PRIOR_BYTES, load_prior, weights_bytes
+from t2v.pretrain.sampling import guided, sample_video
+from t2v.pretrain.train import checkpoint_path, export_run, fit_stage, load_checkpoint
+
+from .conftest import TINY_VIDEO, hashed_encoder, procedural_batch
+
+
+def video_module(**options) -> VideoPriorModule:
+    torch.manual_seed(0)
+    return VideoPriorModule(model_config=TINY_VIDEO, text_encoder=hashed_encoder, **options)
+
+
+def sr_module() -> SRPriorModule:
+    torch.manual_seed(0)
+    config = {**TINY_VIDEO, "sample_size": 16}
+    return SRPriorModule(model_config=config, text_encoder=hashed_encoder)
+
+
+def test_condition_dropout_replaces_text_and_genre():
+    batch = procedural_batch(clips=6, frames=4, size=8)
+    kept = video_module(text_dropout=0.0, genre_dropout=0.0)
+    text, genres = kept.condition(batch, drop=True)
+    torch.testing.assert_close(text, hashed_encoder(list(batch["caption"])))
+    assert genres.tolist() == [kept.genres.index(g) for g in batch["genre"]]
+    dropped = video_module(text_dropout=1.0, genre_dropout=1.0)
+    text, genres = dropped.condition(batch, drop=True)
+    torch.testing.assert_close(text, hashed_encoder([UNCONDITIONAL_PROMPT]).expand(6, -1))
+    assert genres.tolist() == [0] * 6
+
+
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
+    module = video_module()
+    batch = procedural_batch(clips=4, frames=4, size=8)
+    before = sum(module.fixed_loss(batch, seed) for seed in range(3))
+    optimizer = module.configure_optimizers()
+    for _ in range(40):
+        optimizer.zero_grad()
+        module.denoising_loss(batch, drop=False).backward()
+        optimizer.step()
+    after = sum(module.fixed_loss(batch, seed) for seed in range(3))
+    assert after < 0.8 * before
+
+
+def test_sr_inputs_are_the_pooled_clip_noised_at_a_level():
+    module = sr_module()
+    batch = procedural_batch(clips=3, frames=4, size=16)
+    clean, extra = module.denoising_inputs(batch, torch.Generator().manual_seed(0))
+    assert clean.shape == (3, 3, 4, 16, 16)
+    assert extra["low_res"].shape == (3, 3, 4, 8, 8)
+    assert extra["noise_level"].min() >= 0 and extra["noise_level"].max() <= 350
+    pooled = torch.nn.functional.avg_pool2d(clean[:, :, 0], 2)
+    alpha = module.noise_scheduler.alphas_cumprod[extra["noise_level"]].sqrt()
+    # The low-res input is sqrt(alpha_bar) * pooled + noise: closest to the pooled clip.
+    residual = extra["low_res"][:, :, 0] - alpha[:, None, None, None] * pooled
+    assert float(residual.std()) == pytest.approx(float((1 - alpha**2).sqrt().mean()), rel=0.5)
+    loss = module.denoising_loss(batch, drop=True)
+    assert torch.isfinite(loss) and float(loss) > 0
+
+
+def test_resume_continues_the_step_count_and_data_offset(tmp_path):
+    from t2v.data.procedural import ProceduralVideoText
+
+    offsets = []
+
+    def make_dataset(offset):
+        offsets.append(offset)
+        return ProceduralVideoText(frames=4, height=8, width=8, seed=0, start=offset * 2)
+
+    options = {"accelerator": "cpu"}
+    first = fit_stage(video_module(), "video", tmp_path, make_dataset, 2, 3, 2, options)
+    saved = load_checkpoint(checkpoint_path(tmp_path, "video"))
+    assert first == 3 and saved["global_step"] == 3
+    resumed = video_module()
+    final = fit_stage(resumed, "video", tmp_path, make_dataset, 2, 5, 2, options)
+    assert final == 5 and offsets == [0, 3]
+    assert load_checkpoint(checkpoint_path(tmp_path, "video"))["global_step"] == 5
+    assert not list(checkpoint_path(tmp_path, "video").parent.glob("last-v*.ckpt"))
+    # The resumed module started from the saved EMA, not from a fresh copy of the model.
+    fresh = video_module()
+    assert not torch.equal(
+        resumed.ema_model.core.conv_in.weight, fresh.ema_model.core.conv_in.weight
+    )
+
+    folder = export_run(tmp_path, tmp_path / "prior")
+    meta = json.loads((folder / "t2v_prior.json").read_text())
+    assert meta["kind"] == "pixel_video" and meta["frames"] == 4 and meta["height"] == 8
+    assert meta["genres"][0] == "none" and meta["sr_factor"] == 1  # no SR stage trained
+    assert 0 < weights_bytes(folder) < MAX_PRIOR_BYTES
+    prior = load_prior(folder)
+    sample = torch.randn(1, 3, 4, 8, 8)
+    text = hashed_encoder(["a red ball"])
+    torch.testing.assert_close(
+        prior.unet(sample, 500, text, 2), resumed.ema_model(sample, 500, text, 2)
+    )
+
+
+def test_guidance_arithmetic():
+    pair = torch.tensor([[3.0], [1.0]])
+    assert guided(pair, 1.0).tolist() == [[3.0]]
+    assert guided(pair, 2.5).tolist() == [[6.0]]  # 1 + 2.5 * (3 - 1)
+
+
+def test_sampling_is_seeded_and_in_range(tmp_path):
+    from t2v.pretrain.prior_folder import PriorModels
+
+    module = video_module()
+    models = PriorModels(module.ema_model.eval(), module.noise_scheduler)
+    args = (["a red ball moves left", "a blue cube"], ["none", "noir"])
+    first = sample_video(models, *args, steps=3, guidance=2.0, seed=1, text_encoder=hashed_encoder)
+    again = sample_video(models, *args, steps=3, guidance=2.0, seed=1, text_encoder=hashed_encoder)
+    other = sample_video(models, *args, steps=3, guidance=2.0, seed=2, text_encoder=hashed_encoder)
+    assert first.shape == (2, 4, 3, 8, 8)
+    assert float(first.min()) >= 0.0 and float(first.max()) <= 1.0
+    torch.testing.assert_close(first, again)
+    assert float((first - other).abs().max()) > 1e-3
