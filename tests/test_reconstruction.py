@@ -114,7 +114,7 @@ TRAIN_TIMES = [i / 8 for i in range(9)]
 # Between the training azimuths and between the training times.
 HELD_OUT_AZIMUTHS = [18.0, 162.0, 288.0]
 HELD_OUT_TIMES = [0.3, 0.55, 0.9]
-STEPS = 250  # ~28 dB held out when written; 25 dB is reached after ~100 steps
+STEPS = 250  # 28.4 dB held out when written (25.2 after 100 steps), ~20 s on one core
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def test_fitted_field_reaches_25_db_on_held_out_views_and_times() -> None:
     field = SceneField(planes, planes, hidden_dim=32, background="solid", solid_color=BACKGROUND)
     occupancy = OccupancyConfig(resolution=32, time_bins=8, warmup_steps=32, update_every=8)
     renderer = VolumeRenderer(num_samples=32, occupancy=occupancy)
-    assert render_psnr(field, renderer, held_out) < 15.0  # the initial blob is far off
+    assert render_psnr(field, renderer, held_out) < 18.0  # the initial blob is far off (~14 dB)
 
     result = fit_field(
         field,
