@@ -47,7 +47,7 @@ def level_layout(
     dims: int, levels: int, log2_table_size: int, base_resolution: int, per_level_scale: float
 ) -> LevelLayout:
     """The tcnn level layout (see the module docstring), computed in float32 like tcnn does."""
-    log2_scale = np.float32(math.log2(per_level_scale))
+    log2_scale = np.log2(np.float32(per_level_scale))  # tcnn: std::log2 of a float
     scales, resolutions, sizes, offsets = [], [], [], []
     offset, dense_levels = 0, 0
     for level in range(levels):

@@ -71,8 +71,8 @@ def test_layout_matches_tcnn_rules() -> None:
     layout = level_layout(3, 16, 19, 16, (2048 / 16) ** (1 / 15))
     assert layout.resolutions[0] == 16 and layout.scales[0] == pytest.approx(15.0)
     assert layout.resolutions[-1] == 2048
-    # Dense while res^3 fits in 2^19 (res <= 80): levels with res 16, 22, 30, 42, 58, 80.
-    assert layout.dense_levels == sum(r**3 <= 2**19 for r in layout.resolutions)
+    # Dense while res^3 fits in 2^19 (res <= 80): the levels with res 16, 23, 31, 43 and 59.
+    assert layout.dense_levels == sum(r**3 <= 2**19 for r in layout.resolutions) == 5
     assert layout.table_sizes[0] == 16**3 and layout.table_sizes[-1] == 2**19
     assert all(size % 8 == 0 for size in layout.table_sizes)
     assert layout.offsets[1] == 16**3
