@@ -34,7 +34,7 @@ def dynamic_stage(tmp_path: Path, batch_size: int):
             "renderer.num_samples=12",
             f"cache_dir={tmp_path / 'cache'}",
             f"schedule.batch_size={batch_size}",
-            "schedule.dynamic.image_probability=0.5",
+            "prior.hybrid.p_image=0.5",
         ],
     )
     OmegaConf.set_struct(cfg, False)

@@ -33,6 +33,7 @@ class StageSpec:
     times: ClipTimeConfig
     static_time: float | None = None  # the static stage renders one fixed scene time
     image_probability: float = 0.0  # hybrid steps: image-prior SDS instead of video SDS
+    image_frames: int | None = None  # frames of the clip the image prior sees (None: all)
     sr_weight: float = 0.0
     base_weight: float = 1.0
     regularizers: dict[str, Ramp] = field(default_factory=dict)
@@ -72,7 +73,8 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
             cameras=_cameras(cfg, name, node),
             times=_clip_times(node, cfg.duration),
             static_time=float(node.static_time) if name == "static" else None,
-            image_probability=float(node.get("image_probability", 0.0)),
+            image_probability=_hybrid_probability(cfg) if name == "dynamic" else 0.0,
+            image_frames=OmegaConf.select(cfg, "prior.hybrid.image_frames", default=None),
             sr_weight=float(node.get("sr_weight", 1.0 if high_res else 0.0)),
             base_weight=float(node.get("base_weight", 1.0)),
             regularizers=_regularizers(name, node.get("regularizers"), genre),
@@ -95,6 +97,15 @@ def _learning_rates(stage: str, node: Any) -> dict[str, float]:
     if any(rate < 0 for rate in rates.values()) or not any(rates.values()):
         raise ConfigError(f"schedule.{stage}.lr needs rates >= 0, at least one > 0")
     return rates
+
+
+def _hybrid_probability(cfg: DictConfig) -> float:
+    """4D-fy's hybrid steps belong to the prior preset: worth it with a real image prior
+    (SD, IF), not with a still-clip view of the video prior itself (the bundled preset)."""
+    probability = float(OmegaConf.select(cfg, "prior.hybrid.p_image", default=0.0) or 0.0)
+    if not 0.0 <= probability <= 1.0:
+        raise ConfigError(f"prior.hybrid.p_image = {probability} must lie in [0, 1]")
+    return probability
 
 
 def _cameras(cfg: DictConfig, stage: str, node: DictConfig) -> CameraSamplerConfig:

@@ -32,8 +32,13 @@ class DynamicStage(StageModule):
         assert guidance is not None
         use_image = float(torch.rand((), generator=generator)) < self.spec.image_probability
         if use_image:  # 4D-fy's hybrid: keep each frame a plausible image while motion forms
+            frames = rendered.rgb
+            count = self.spec.image_frames
+            if count is not None and count < frames.shape[1]:
+                chosen = torch.randperm(frames.shape[1], generator=generator)[:count].sort().values
+                frames = frames[:, chosen.to(frames.device)]
             output = guidance.image.sds(
-                rendered.rgb, guidance.image_cond, views=views, step=step, generator=generator
+                frames, guidance.image_cond, views=views, step=step, generator=generator
             )
             return {"sds_image": self.log_sds("sds_image", output)}
         output = guidance.video.sds(
