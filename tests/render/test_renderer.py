@@ -273,20 +273,19 @@ def test_training_jitter_is_seeded_and_eval_is_deterministic(make_grid_field):
 def test_renderer_config_from_hydra_and_bad_keys():
     from hydra import compose, initialize_config_module
 
-    from t2v.render import CameraSamplerConfig, ClipTimeConfig
+    from t2v.render import CameraSamplerConfig
 
     with initialize_config_module("t2v.conf", version_base=None):
         default = compose(overrides=["+renderer=default"]).renderer
         cpu = compose(overrides=["+renderer=cpu"]).renderer
     assert RendererConfig.from_config(default) == RendererConfig()
     cpu_config = RendererConfig.from_config(cpu)
-    assert (cpu_config.num_samples, cpu_config.occupancy.resolution) == (48, 24)
+    assert (cpu_config.num_samples, cpu_config.occupancy.resolution) == (32, 24)
     assert cpu_config.occupancy.time_bins == 4  # inherited from default
     static = CameraSamplerConfig.from_config(default.cameras.static)
     dynamic = CameraSamplerConfig.from_config(default.cameras.dynamic)
     assert static.azimuth_deg == (-180.0, 180.0)
     assert dynamic.azimuth_deg == (-30.0, 30.0) and dynamic.dynamic_probability == 0.5
-    assert ClipTimeConfig.from_config(default.times).span == (0.5, 1.0)
     with pytest.raises(ConfigError, match="unknown key"):
         RendererConfig.from_config({"num_sample": 3})
     with pytest.raises(ConfigError, match="occupancy has unknown"):
