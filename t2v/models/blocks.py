@@ -129,9 +129,13 @@ class ConditionEmbedding(nn.Module):
         num_genres: int,
         max_frames: int,
         extra_scalar: bool = False,
+        text_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.embed_dim = embed_dim
+        # L2-normalised sentence vectors have tiny components; scaling them (e.g. by
+        # sqrt(text_dim)) lets the text pathway learn as fast as the genre embedding.
+        self.text_scale = text_scale
         self.time_mlp = nn.Sequential(
             nn.Linear(embed_dim, embed_dim), nn.SiLU(), nn.Linear(embed_dim, embed_dim)
         )
@@ -162,7 +166,8 @@ class ConditionEmbedding(nn.Module):
                 f"{self.frame_embedding.shape[0]}"
             )
         clip = self.time_mlp(sinusoidal_embedding(timestep, self.embed_dim))
-        clip = clip + self.text_proj(text_embeds.float()) + self.genre_embedding(genre_ids.long())
+        text = self.text_proj(text_embeds.float() * self.text_scale)
+        clip = clip + text + self.genre_embedding(genre_ids.long())
         if self.extra_mlp is not None:
             if extra is None:
                 raise ValueError("this embedding needs its extra scalar (e.g. the noise level)")

@@ -80,3 +80,15 @@ def test_rejects_genre_list_without_none_first_and_too_many_frames():
     sample, timestep, text, genres = tiny_inputs(frames=7)
     with pytest.raises(ValueError, match="at most 6"):
         tiny_model()(sample, timestep, text, genres)
+
+
+def test_text_scale_is_a_reparametrisation_of_the_text_projection():
+    model = tiny_model()
+    torch.manual_seed(0)
+    scaled = PixelVideoUNet(**TINY, text_scale=4.0).eval()
+    scaled.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        scaled.embedding.text_proj.weight.div_(4.0)
+    inputs = tiny_inputs()
+    torch.testing.assert_close(scaled(*inputs), model(*inputs), atol=1e-5, rtol=1e-5)
+    assert PixelVideoUNet.from_config(scaled.config).config.text_scale == 4.0
