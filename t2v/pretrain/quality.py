@@ -23,11 +23,13 @@ from t2v.pretrain.text_cache import Encode
 TRANSLATIONS = ("left", "right", "up", "down")
 
 
-def heldout_prompts(count: int, seed: int, genres: list[str]) -> list[dict[str, str]]:
-    """`count` held-out captions with their true colour, motion and genre (nothing rendered)."""
+def heldout_prompts(
+    count: int, seed: int, genres: list[str], split: str = "heldout"
+) -> list[dict[str, str]]:
+    """`count` captions of `split` with their true colour, motion and genre (nothing rendered)."""
     from t2v.data.procedural import ProceduralVideoText
 
-    dataset = ProceduralVideoText(split="heldout", seed=seed, genres=genres)
+    dataset = ProceduralVideoText(split=split, seed=seed, genres=genres)
     prompts = []
     for index in range(count):
         spec, caption = dataset.spec(index)
@@ -81,11 +83,12 @@ def evaluate_prior(
     seed: int = 0,
     batch: int = 16,
     text_encoder: Encode | None = None,
+    split: str = "heldout",
 ) -> tuple[dict[str, float], list[dict[str, Any]], torch.Tensor]:
     """Summary, per-sample rows and the sampled frames `(N,T,3,H,W)` for held-out prompts."""
     models = prior if isinstance(prior, PriorModels) else load_prior(prior)
     genres = [g for g in models.unet.config.genres]
-    prompts = heldout_prompts(count, seed, genres)
+    prompts = heldout_prompts(count, seed, genres, split)
     if text_encoder is None:
         from t2v.text.minilm import MiniLMEncoder
 
@@ -116,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guidance", type=float, nargs="+", default=[2.0])
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", default="heldout", help="caption words: heldout or train")
     parser.add_argument("--out", type=Path, default=None, help="folder for JSON and strip PNGs")
     args = parser.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -126,15 +130,21 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for guidance in args.guidance:
         summary, rows, videos = evaluate_prior(
-            models, args.count, guidance, args.steps, args.seed, text_encoder=encode
+            models,
+            args.count,
+            guidance,
+            args.steps,
+            args.seed,
+            text_encoder=encode,
+            split=args.split,
         )
         results[str(guidance)] = {"summary": summary, "rows": rows}
-        print(json.dumps({"guidance": guidance, **summary}), flush=True)
+        print(json.dumps({"split": args.split, "guidance": guidance, **summary}), flush=True)
         if args.out is not None:
-            write_strips(videos[:8], args.out / f"samples_g{guidance}.png")
+            write_strips(videos[:8], args.out / f"samples_{args.split}_g{guidance}.png")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "quality.json").write_text(json.dumps(results, indent=1) + "\n")
+        (args.out / f"quality_{args.split}.json").write_text(json.dumps(results, indent=1) + "\n")
     return 0
 
 
