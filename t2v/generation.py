@@ -189,7 +189,8 @@ def run_stage(
     )
     began = time.perf_counter()
     trainer.fit(module, ckpt_path=resume.path if resume else None, weights_only=True)
-    trainer.save_checkpoint(stage_dir / PERIODIC_CHECKPOINT)  # `last` = the end of the stage
+    # `last` = the end of the stage, optimizer state included (a full checkpoint, not weights only)
+    trainer.save_checkpoint(stage_dir / PERIODIC_CHECKPOINT, weights_only=False)
     if trainer.is_global_zero:
         save_stage_state(run_dir / CHECKPOINT_DIR / f"{spec.name}.pt", field, renderer, spec)
     trainer.strategy.barrier("stage-saved")  # other ranks load it before the next stage
