@@ -58,6 +58,7 @@ def train_stages(cfg: DictConfig, run_dir: Path) -> None:
             ema_decay=float(settings.ema_decay),
             text_dropout=float(settings.text_dropout),
             genre_dropout=float(settings.genre_dropout),
+            foreground_weight=float(options.get("foreground_weight", 0.0)),
             text_encoder=encode,
         )
         size = settings.size * (settings.sr_factor if stage == "sr" else 1)

@@ -111,11 +111,20 @@ def single_thread() -> Iterator[None]:
 
 def render_clip(spec: ClipSpec, frames: int, height: int, width: int) -> torch.Tensor:
     """The clip `(frames, 3, height, width)` in [0, 1]."""
+    return render_clip_and_mask(spec, frames, height, width)[0]
+
+
+def render_clip_and_mask(
+    spec: ClipSpec, frames: int, height: int, width: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The clip `(frames, 3, H, W)` and the object's coverage `(frames, 1, H, W)`, in [0, 1]."""
     with single_thread():
         return _render_clip(spec, frames, height, width)
 
 
-def _render_clip(spec: ClipSpec, frames: int, height: int, width: int) -> torch.Tensor:
+def _render_clip(
+    spec: ClipSpec, frames: int, height: int, width: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     look = GENRE_LOOKS[spec.genre]
     generator = torch.Generator().manual_seed(spec.noise_seed)
     subframes = look.subframes
@@ -144,7 +153,7 @@ def _render_clip(spec: ClipSpec, frames: int, height: int, width: int) -> torch.
         video = video + look.bloom * 2.0 * glow
     if look.split_tone > 0:
         video = _split_tone(video, look.split_tone)
-    return look.grading.apply(video.clamp(0.0, 1.0), seed=spec.noise_seed)
+    return look.grading.apply(video.clamp(0.0, 1.0), seed=spec.noise_seed), alpha
 
 
 def _rays(height: int, width: int) -> tuple[torch.Tensor, float]:

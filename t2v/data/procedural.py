@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from t2v.data.clips import BASE_ALBEDO, TRAVEL, ClipSpec, bounce_height, render_clip
+from t2v.data.clips import BASE_ALBEDO, TRAVEL, ClipSpec, bounce_height, render_clip_and_mask
 from t2v.data.looks import GENRE_LOOKS, GENRES, GenreLook
 from t2v.data.shapes import FACING
 from t2v.data.vocabulary import COLOURS, MOTIONS, SHAPES, check_split, make_caption
@@ -27,8 +27,9 @@ FRAME_REACH = 0.75
 
 
 class ProceduralVideoText(IterableDataset):
-    """Endless (or `length`-long) stream of `{"video", "caption", "genre", "colour", "shape",
-    "motion"}` items; `video` is `(frames, 3, height, width)` float in [0, 1]."""
+    """Endless (or `length`-long) stream of `{"video", "mask", "caption", "genre", "colour",
+    "shape", "motion"}` items; `video` is `(frames, 3, height, width)` float in [0, 1], `mask`
+    the object's coverage `(frames, 1, height, width)`."""
 
     def __init__(
         self,
@@ -83,8 +84,10 @@ class ProceduralVideoText(IterableDataset):
 
     def item(self, index: int) -> dict[str, Any]:
         spec, caption = self.spec(index)
+        video, mask = render_clip_and_mask(spec, self.frames, self.height, self.width)
         return {
-            "video": render_clip(spec, self.frames, self.height, self.width),
+            "video": video,
+            "mask": mask,
             "caption": caption,
             "genre": spec.genre,
             "colour": spec.colour,

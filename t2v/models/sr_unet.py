@@ -36,12 +36,14 @@ class PixelSRUNet(ModelMixin, ConfigMixin):
         max_noise_level: int = 350,
         prediction_type: str = "v_prediction",
         text_scale: float = 1.0,
+        text_pathway: str = "linear",
     ) -> None:
         super().__init__()
         if not genres or genres[0] != "none":
             raise ValueError("genres must start with 'none' (the unconditional genre)")
         self.embedding = ConditionEmbedding(
-            embed_dim, text_dim, len(genres), max_frames, extra_scalar=True, text_scale=text_scale
+            embed_dim, text_dim, len(genres), max_frames, extra_scalar=True, text_scale=text_scale,
+            text_pathway=text_pathway,
         )
         self.core = FactorisedUNetCore(
             2 * in_channels, out_channels, tuple(block_channels), embed_dim, norm_groups

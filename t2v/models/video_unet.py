@@ -43,12 +43,14 @@ class PixelVideoUNet(ModelMixin, ConfigMixin):
         num_frames: int = 8,
         prediction_type: str = "v_prediction",
         text_scale: float = 1.0,
+        text_pathway: str = "linear",
     ) -> None:
         super().__init__()
         if not genres or genres[0] != "none":
             raise ValueError("genres must start with 'none' (the unconditional genre)")
         self.embedding = ConditionEmbedding(
-            embed_dim, text_dim, len(genres), max_frames, text_scale=text_scale
+            embed_dim, text_dim, len(genres), max_frames, text_scale=text_scale,
+            text_pathway=text_pathway,
         )
         self.core = FactorisedUNetCore(
             in_channels, out_channels, tuple(block_channels), embed_dim, norm_groups

@@ -134,3 +134,14 @@ def test_heldout_split_captions_use_heldout_colour_words() -> None:
     for index in range(20):
         spec, caption = dataset.spec(index)
         assert any(word in caption for word in COLOUR_WORDS[spec.colour].heldout), caption
+
+
+def test_mask_covers_the_object_and_moves_with_it():
+    dataset = ProceduralVideoText(frames=6, height=32, width=32, seed=4, motions=["left"])
+    item = dataset.item(0)
+    mask = item["mask"]
+    assert mask.shape == (6, 1, 32, 32) and mask.min() >= 0 and mask.max() <= 1
+    assert 0.005 < float(mask.mean()) < 0.4  # a small object on a large background
+    columns = torch.arange(32, dtype=torch.float32)
+    centre_x = (mask[:, 0].sum(dim=1) * columns).sum(dim=-1) / mask[:, 0].sum(dim=(1, 2))
+    assert float(centre_x[-1]) < float(centre_x[0]) - 2  # left, by pixels

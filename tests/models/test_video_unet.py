@@ -92,3 +92,19 @@ def test_text_scale_is_a_reparametrisation_of_the_text_projection():
     inputs = tiny_inputs()
     torch.testing.assert_close(scaled(*inputs), model(*inputs), atol=1e-5, rtol=1e-5)
     assert PixelVideoUNet.from_config(scaled.config).config.text_scale == 4.0
+
+
+def test_mlp_text_pathway_reads_the_direction_of_the_sentence_vector_only():
+    torch.manual_seed(0)
+    model = PixelVideoUNet(**TINY, text_pathway="mlp").eval()
+    sample, timestep, text, genres = tiny_inputs()
+    base = model(sample, timestep, text, genres)
+    # Standardised input: a sentence vector scaled up or down gives the same output...
+    torch.testing.assert_close(model(sample, timestep, 7.0 * text, genres), base, atol=1e-4, rtol=0)
+    # ...while another sentence changes it, as much as another genre does (same order).
+    other_text = (model(sample, timestep, text.flip(0), genres) - base).abs().mean()
+    other_genre = (model(sample, timestep, text, torch.tensor([5, 6])) - base).abs().mean()
+    assert other_text > 0.2 * other_genre
+    assert PixelVideoUNet.from_config(model.config).config.text_pathway == "mlp"
+    with pytest.raises(ValueError, match="text_pathway"):
+        PixelVideoUNet(**TINY, text_pathway="attention")

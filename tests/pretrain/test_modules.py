@@ -121,3 +121,32 @@ def test_sampling_is_seeded_and_in_range(tmp_path):
     assert float(first.min()) >= 0.0 and float(first.max()) <= 1.0
     torch.testing.assert_close(first, again)
     assert float((first - other).abs().max()) > 1e-3
+
+
+def test_foreground_weight_reweights_the_squared_error_by_the_object_mask():
+    batch = procedural_batch(clips=2, frames=4, size=8)
+    assert batch["mask"].shape == (2, 4, 1, 8, 8)
+    assert 0.0 < float(batch["mask"].mean()) < 0.5
+    plain, weighted = video_module(), video_module(foreground_weight=3.0)
+    weighted.model.load_state_dict(plain.model.state_dict())
+    no_mask = {key: value for key, value in batch.items() if key != "mask"}
+    seed = torch.Generator().manual_seed
+    # Without a mask the weighted module is plain MSE.
+    assert float(weighted.denoising_loss(no_mask, False, seed(0))) == pytest.approx(
+        float(plain.denoising_loss(batch, False, seed(0))), rel=1e-6
+    )
+    # With one, the loss is the weighted mean of the per-pixel errors, recomputed here.
+    clean, _ = plain.denoising_inputs(batch)
+    text, genre_ids = plain.condition(batch, drop=False)
+    generator = seed(0)
+    noise = torch.randn(clean.shape, generator=generator)
+    timesteps = torch.randint(0, 1000, (2,), generator=generator)
+    noisy = plain.noise_scheduler.add_noise(clean, noise, timesteps)
+    with torch.no_grad():
+        prediction = plain.model(noisy, timesteps, text, genre_ids)
+    error = prediction - plain.target(clean, noise, timesteps)
+    weights = (1 + 3.0 * batch["mask"].transpose(1, 2)).expand_as(error)
+    expected = float((weights * error.square()).sum() / weights.sum())
+    loss = float(weighted.denoising_loss(batch, False, seed(0)))
+    assert loss == pytest.approx(expected, rel=1e-5)
+    assert expected != pytest.approx(float(plain.denoising_loss(batch, False, seed(0))), rel=1e-3)
