@@ -91,3 +91,15 @@ def test_captions_are_varied_and_name_the_attributes() -> None:
     captions = {make_caption("red", "cube", "left", "train", rng) for _ in range(200)}
     assert len(captions) > 150
     assert sum("left" in caption for caption in captions) == len(captions)
+
+
+def test_heldout_phrasing_names_the_colour_with_a_training_word_and_the_rest_held_out() -> None:
+    rng = random.Random(1)
+    train_verbs = {third_person(v) for v in _verbs("train")} | {gerund(v) for v in _verbs("train")}
+    train_colours, heldout_colours = _colour_words("train"), _colour_words("heldout")
+    for _ in range(300):
+        colour = rng.choice(COLOURS)
+        phrasing = make_caption(colour, "cube", "left", "heldout_phrasing", rng)
+        words = set(phrasing.replace(",", " ").replace(":", " ").split())
+        assert words & train_colours and not words & heldout_colours, phrasing
+        assert not words & train_verbs - {"left"}, phrasing
