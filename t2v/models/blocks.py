@@ -131,6 +131,7 @@ class ConditionEmbedding(nn.Module):
         extra_scalar: bool = False,
         text_scale: float = 1.0,
         text_pathway: str = "linear",
+        frame_mixing: bool = False,
     ) -> None:
         super().__init__()
         self.embed_dim = embed_dim
@@ -164,6 +165,19 @@ class ConditionEmbedding(nn.Module):
         self.genre_embedding = nn.Embedding(num_genres, embed_dim)
         # Zero start: a fresh model treats the frames of a clip alike (and independently).
         self.frame_embedding = nn.Parameter(torch.zeros(max_frames, embed_dim))
+        # A summed frame offset barely interacts with the text; an MLP over the sum lets each
+        # frame's FiLM depend on both ("frame 7 of a leftward clip"). Zero-init output: off at
+        # the start, so weights trained without it load unchanged.
+        self.frame_mlp = None
+        if frame_mixing:
+            self.frame_mlp = nn.Sequential(
+                nn.SiLU(),
+                nn.Linear(embed_dim, embed_dim),
+                nn.SiLU(),
+                nn.Linear(embed_dim, embed_dim),
+            )
+            nn.init.zeros_(self.frame_mlp[-1].weight)
+            nn.init.zeros_(self.frame_mlp[-1].bias)
 
     def forward(
         self,
@@ -187,7 +201,18 @@ class ConditionEmbedding(nn.Module):
                 raise ValueError("this embedding needs its extra scalar (e.g. the noise level)")
             clip = clip + self.extra_mlp(sinusoidal_embedding(extra, self.embed_dim))
         per_frame = clip[:, None, :] + self.frame_embedding[None, :frames, :]
+        if self.frame_mlp is not None:
+            per_frame = per_frame + self.frame_mlp(per_frame)
         return per_frame.reshape(-1, self.embed_dim)
+
+
+def coordinate_channels(frames: int, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """`(frames, 2, H, W)` x and y in [-1, 1]: lets spatially uniform FiLM place things (an
+    object's position along a motion) instead of inferring position from padding."""
+    ys = torch.linspace(-1.0, 1.0, height, device=like.device, dtype=like.dtype)
+    xs = torch.linspace(-1.0, 1.0, width, device=like.device, dtype=like.dtype)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"))
+    return grid.expand(frames, 2, height, width)
 
 
 def broadcast_batch(values: torch.Tensor | float | int, batch: int, device) -> torch.Tensor:

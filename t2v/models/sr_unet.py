@@ -42,7 +42,12 @@ class PixelSRUNet(ModelMixin, ConfigMixin):
         if not genres or genres[0] != "none":
             raise ValueError("genres must start with 'none' (the unconditional genre)")
         self.embedding = ConditionEmbedding(
-            embed_dim, text_dim, len(genres), max_frames, extra_scalar=True, text_scale=text_scale,
+            embed_dim,
+            text_dim,
+            len(genres),
+            max_frames,
+            extra_scalar=True,
+            text_scale=text_scale,
             text_pathway=text_pathway,
         )
         self.core = FactorisedUNetCore(

@@ -6,7 +6,12 @@ import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
-from t2v.models.blocks import ConditionEmbedding, FactorisedUNetCore, broadcast_batch
+from t2v.models.blocks import (
+    ConditionEmbedding,
+    FactorisedUNetCore,
+    broadcast_batch,
+    coordinate_channels,
+)
 
 DEFAULT_GENRES = (
     "none",
@@ -44,16 +49,27 @@ class PixelVideoUNet(ModelMixin, ConfigMixin):
         prediction_type: str = "v_prediction",
         text_scale: float = 1.0,
         text_pathway: str = "linear",
+        frame_mixing: bool = False,
+        coordinates: bool = False,
     ) -> None:
         super().__init__()
         if not genres or genres[0] != "none":
             raise ValueError("genres must start with 'none' (the unconditional genre)")
         self.embedding = ConditionEmbedding(
-            embed_dim, text_dim, len(genres), max_frames, text_scale=text_scale,
+            embed_dim,
+            text_dim,
+            len(genres),
+            max_frames,
+            text_scale=text_scale,
             text_pathway=text_pathway,
+            frame_mixing=frame_mixing,
         )
         self.core = FactorisedUNetCore(
-            in_channels, out_channels, tuple(block_channels), embed_dim, norm_groups
+            in_channels + (2 if coordinates else 0),
+            out_channels,
+            tuple(block_channels),
+            embed_dim,
+            norm_groups,
         )
 
     def forward(
@@ -68,5 +84,8 @@ class PixelVideoUNet(ModelMixin, ConfigMixin):
         genre_ids = broadcast_batch(genre_ids, clips, sample.device)
         embedding = self.embedding(timestep, text_embeds, genre_ids, frames)
         per_frame = sample.transpose(1, 2).reshape(clips * frames, channels, height, width)
+        if self.config.coordinates:
+            coords = coordinate_channels(clips * frames, height, width, per_frame)
+            per_frame = torch.cat([per_frame, coords], dim=1)
         output = self.core(per_frame, embedding, frames)
         return output.view(clips, frames, -1, height, width).transpose(1, 2)

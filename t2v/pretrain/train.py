@@ -98,6 +98,49 @@ def ema_model_from_checkpoint(path: Path, stage: str) -> torch.nn.Module:
     return module.ema_model.eval()
 
 
+def warm_start(module: DiffusionPriorModule, path: Path) -> list[str]:
+    """Start `module` (weights and EMA) from the EMA weights of another run's checkpoint.
+
+    The model may have grown since: a conv that gained input channels (e.g. coordinates) gets
+    zeros for them, and layers the checkpoint lacks keep their (zero-output) init. Returns the
+    names of those new parameters. Any other mismatch is a ConfigError.
+    """
+    if not path.is_file():
+        raise ConfigError(f"init_from: {path} is not a file")
+    state = load_checkpoint(path).get("state_dict", {})
+    prefix = "ema_model."
+    source = {name[len(prefix) :]: v for name, v in state.items() if name.startswith(prefix)}
+    target = module.model.state_dict()
+    adapted = {}
+    for name, value in source.items():
+        wanted = target.get(name)
+        if wanted is None:
+            raise ConfigError(f"init_from: {path} has {name}, which this model lacks")
+        if value.shape == wanted.shape:
+            adapted[name] = value
+        elif (
+            value.ndim == 4
+            and value.shape[1] < wanted.shape[1]
+            and (
+                value.shape[0],
+                *value.shape[2:],
+            )
+            == (wanted.shape[0], *wanted.shape[2:])
+        ):
+            padded = torch.zeros_like(wanted)
+            padded[:, : value.shape[1]] = value
+            adapted[name] = padded
+        else:
+            raise ConfigError(
+                f"init_from: {name} is {tuple(value.shape)} there, {tuple(wanted.shape)} here"
+            )
+    if not adapted:
+        raise ConfigError(f"init_from: {path} holds no EMA weights of a prior")
+    result = module.model.load_state_dict(adapted, strict=False)
+    module.ema_model.load_state_dict(module.model.state_dict())
+    return list(result.missing_keys)
+
+
 def export_run(run_dir: Path, output_dir: Path, scheduler_config: dict | None = None) -> Path:
     """Write the EMA weights of `run_dir`'s video (and SR, if trained) stages as a prior folder."""
     from diffusers import DDPMScheduler

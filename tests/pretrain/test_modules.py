@@ -150,3 +150,40 @@ def test_foreground_weight_reweights_the_squared_error_by_the_object_mask():
     loss = float(weighted.denoising_loss(batch, False, seed(0)))
     assert loss == pytest.approx(expected, rel=1e-5)
     assert expected != pytest.approx(float(plain.denoising_loss(batch, False, seed(0))), rel=1e-3)
+
+
+def test_warm_start_into_a_grown_model_keeps_its_outputs(tmp_path):
+    from t2v.errors import ConfigError
+    from t2v.pretrain.train import warm_start
+
+    trained = video_module()
+    with torch.no_grad():
+        for parameter in trained.ema_model.parameters():
+            parameter.add_(0.01 * torch.randn_like(parameter))
+    path = tmp_path / "last.ckpt"
+    torch.save({"state_dict": trained.state_dict(), "global_step": 7}, path)
+    grown_config = {**TINY_VIDEO, "coordinates": True, "frame_mixing": True}
+    grown = VideoPriorModule(model_config=grown_config, text_encoder=hashed_encoder)
+    new = warm_start(grown, path)
+    assert sorted(new) == [
+        "embedding.frame_mlp.1.bias",
+        "embedding.frame_mlp.1.weight",
+        "embedding.frame_mlp.3.bias",
+        "embedding.frame_mlp.3.weight",
+    ]
+    assert grown.model.core.conv_in.weight.shape[1] == 5
+    # Coordinates enter through zero weights and the frame MLP through a zero layer, so the
+    # grown model starts as the checkpoint's EMA model, and can then learn to use them.
+    generator = torch.Generator().manual_seed(0)
+    sample = torch.randn(2, 3, 4, 8, 8, generator=generator)
+    text, genres = torch.randn(2, 12, generator=generator), torch.tensor([0, 2])
+    with torch.no_grad():
+        expected = trained.ema_model(sample, torch.tensor([5, 500]), text, genres)
+        for model in (grown.model, grown.ema_model):
+            actual = model(sample, torch.tensor([5, 500]), text, genres)
+            torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
+    smaller = VideoPriorModule(
+        model_config={**TINY_VIDEO, "block_channels": (8, 8)}, text_encoder=hashed_encoder
+    )
+    with pytest.raises(ConfigError, match="init_from"):
+        warm_start(smaller, path)
