@@ -1,11 +1,12 @@
 """Benchmark `t2v generate` at the default CPU configuration: it/s and wall time per stage.
 
-Runs every stage of the default schedule for `--steps` steps (repeated `--repeats` times, fresh
-run dirs), takes the median it/s of each stage, and projects the wall time of the full default
-schedule from it. Peak memory is the process's maximum resident set. Writes JSON (default
-benchmarks/results/generate.json) and prints it.
+Runs the whole default schedule `--repeats` times in fresh run dirs (or every stage for only
+`--steps` steps, for a quick look: short stages are dominated by their set-up, so their it/s
+understate a full run) and reports the median wall time, stage seconds and it/s. Peak memory
+is the process's maximum resident set. Writes JSON (default benchmarks/results/generate.json)
+and prints it.
 
-Usage: python benchmarks/generate.py [--out F.json] [--steps 10] [--repeats 3] [override ...]
+Usage: python benchmarks/generate.py [--out F.json] [--steps N] [--repeats 3] [override ...]
   (overrides are Hydra overrides of `t2v generate`, e.g. field=hashgrid_cpu)
 """
 
@@ -41,15 +42,16 @@ def compose(overrides: list[str]) -> OmegaConf:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results/generate.json")
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=None, help="steps per stage (default: all)")
     parser.add_argument("--repeats", type=int, default=3)
     args, args.overrides = parser.parse_known_args()
     cli.register_resolvers()
     full = compose(args.overrides)
     full_steps = {spec.name: spec.steps for spec in build_stage_specs(full)}
-    short = [f"schedule.{name}.steps={args.steps}" for name in full_steps]
+    short = [f"schedule.{name}.steps={args.steps}" for name in full_steps] if args.steps else []
     rates: dict[str, list[float]] = {name: [] for name in full_steps}
-    export_seconds = []
+    seconds: dict[str, list[float]] = {name: [] for name in full_steps}
+    export_seconds, wall_seconds = [], []
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as scratch:
             cfg = compose([*args.overrides, *short, f"cache_dir={scratch}/cache"])
@@ -58,8 +60,10 @@ def main() -> None:
             total = time.perf_counter() - began
         stage_seconds = sum(s["seconds"] for s in metrics["stages"].values())
         export_seconds.append(total - stage_seconds)
+        wall_seconds.append(total)
         for name, figures in metrics["stages"].items():
             rates[name].append(figures["it_per_s"])
+            seconds[name].append(figures["seconds"])
     median = {name: statistics.median(values) for name, values in rates.items()}
     projected = {name: full_steps[name] / median[name] for name in full_steps}
     result = {
@@ -75,19 +79,22 @@ def main() -> None:
             "schedule": full.schedule.name,
             "field": full.field.static_encoding._target_.rsplit(".", 1)[-1],
             "resolution": OmegaConf.to_container(full.resolution),
-            "measured_steps_per_stage": args.steps,
+            "measured_steps_per_stage": args.steps or "all",
             "repeats": args.repeats,
         },
         "stages": {
             name: {
                 "it_per_s_median": round(median[name], 3),
                 "it_per_s_runs": [round(v, 3) for v in rates[name]],
+                "seconds_median": round(statistics.median(seconds[name]), 1),
                 "full_steps": full_steps[name],
                 "projected_seconds": round(projected[name], 1),
             }
             for name in full_steps
         },
         "setup_and_export_seconds_median": round(statistics.median(export_seconds), 1),
+        "wall_seconds_median": round(statistics.median(wall_seconds), 1),
+        "wall_seconds_runs": [round(v, 1) for v in wall_seconds],
         "projected_total_seconds": round(
             sum(projected.values()) + statistics.median(export_seconds), 1
         ),
