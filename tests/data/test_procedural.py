@@ -22,9 +22,9 @@ def test_items_are_deterministic_by_seed_and_differ_across_seeds() -> None:
 
 def test_video_shape_range_and_item_keys() -> None:
     item = ProceduralVideoText(frames=6, height=24, width=40).item(0)
-    assert set(item) == {"video", "caption", "genre", "colour", "shape", "motion"}
+    assert set(item) == {"video", "mask", "caption", "genre", "colour", "shape", "motion"}
     video = item["video"]
-    assert video.shape == (6, 3, 24, 40)
+    assert video.shape == (6, 3, 24, 40) and item["mask"].shape == (6, 1, 24, 40)
     assert video.dtype == torch.float32
     assert float(video.min()) >= 0.0 and float(video.max()) <= 1.0
     assert float(video.std()) > 0.03  # an object over a background, not a flat frame
