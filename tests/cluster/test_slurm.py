@@ -29,7 +29,7 @@ CPU_JOB = [
 ]
 JOB_TIMEOUT_S = 240
 # A static stage long enough to be caught between its first checkpoint (step 2) and its end.
-STATIC_STEPS = 6
+STATIC_STEPS = 60  # tiny steps take ~0.1 s: 6 steps could end before a signal lands
 # The requeue tests are about Slurm and Lightning's signal handling, not DDP: one process.
 ONE_PROCESS = ["trainer.strategy=auto"]
 
