@@ -40,7 +40,7 @@ def train_stages(cfg: DictConfig, run_dir: Path) -> None:
     from hydra.utils import instantiate
 
     from t2v.pretrain.clip_pool import ClipPool
-    from t2v.pretrain.train import STAGES, checkpoint_path, fit_stage, resumed_step, warm_start
+    from t2v.pretrain.train import STAGES, checkpoint_path, fit_stage, warm_start
 
     settings = cfg.pretrain
     encode = text_encoder(settings.text_encoder)
@@ -61,7 +61,8 @@ def train_stages(cfg: DictConfig, run_dir: Path) -> None:
             foreground_weight=float(options.get("foreground_weight", 0.0)),
             text_encoder=encode,
         )
-        if options.get("init_from") and resumed_step(checkpoint_path(run_dir, stage)) == 0:
+        # Only a fresh stage starts from init_from; a resumed one continues its own checkpoint.
+        if options.get("init_from") and not checkpoint_path(run_dir, stage).is_file():
             new = warm_start(module, Path(options.init_from))
             print(f"pretrain: {stage} starts from {options.init_from} (new: {new})", flush=True)
         size = settings.size * (settings.sr_factor if stage == "sr" else 1)

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from t2v.data.vocabulary import SPLITS
 from t2v.pretrain.prior_folder import PriorModels, load_prior
 from t2v.pretrain.sampling import sample_video
 from t2v.pretrain.text_cache import Encode
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guidance", type=float, nargs="+", default=[2.0])
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--split", default="heldout", help="caption words: heldout or train")
+    parser.add_argument("--split", default="heldout", choices=SPLITS, help="caption words")
     parser.add_argument("--out", type=Path, default=None, help="folder for JSON and strip PNGs")
     args = parser.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))

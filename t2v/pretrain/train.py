@@ -118,15 +118,7 @@ def warm_start(module: DiffusionPriorModule, path: Path) -> list[str]:
             raise ConfigError(f"init_from: {path} has {name}, which this model lacks")
         if value.shape == wanted.shape:
             adapted[name] = value
-        elif (
-            value.ndim == 4
-            and value.shape[1] < wanted.shape[1]
-            and (
-                value.shape[0],
-                *value.shape[2:],
-            )
-            == (wanted.shape[0], *wanted.shape[2:])
-        ):
+        elif _gained_input_channels(value, wanted):
             padded = torch.zeros_like(wanted)
             padded[:, : value.shape[1]] = value
             adapted[name] = padded
@@ -139,6 +131,12 @@ def warm_start(module: DiffusionPriorModule, path: Path) -> list[str]:
     result = module.model.load_state_dict(adapted, strict=False)
     module.ema_model.load_state_dict(module.model.state_dict())
     return list(result.missing_keys)
+
+
+def _gained_input_channels(old: torch.Tensor, new: torch.Tensor) -> bool:
+    """True where `new` is conv weight `old` with more input channels (dim 1), all else equal."""
+    same_elsewhere = (old.shape[0], *old.shape[2:]) == (new.shape[0], *new.shape[2:])
+    return old.ndim == new.ndim == 4 and old.shape[1] < new.shape[1] and same_elsewhere
 
 
 def export_run(run_dir: Path, output_dir: Path, scheduler_config: dict | None = None) -> Path:
