@@ -59,6 +59,7 @@ def train_stages(cfg: DictConfig, run_dir: Path) -> None:
             text_dropout=float(settings.text_dropout),
             genre_dropout=float(settings.genre_dropout),
             foreground_weight=float(options.get("foreground_weight", 0.0)),
+            attribute_weight=float(options.get("attribute_weight", 0.0)),
             text_encoder=encode,
         )
         # Only a fresh stage starts from init_from; a resumed one continues its own checkpoint.

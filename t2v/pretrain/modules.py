@@ -8,13 +8,22 @@ from typing import Any
 import lightning as L
 import torch
 from diffusers import DDPMScheduler
+from torch import nn
 from torch.nn import functional as F
 
+from t2v.data.vocabulary import COLOURS, MOTIONS, SHAPES
 from t2v.models import PixelSRUNet, PixelVideoUNet
 from t2v.pretrain.ema import ema_decay_at, update_ema
 from t2v.pretrain.text_cache import CachedTextEncoder, Encode
 
 UNCONDITIONAL_PROMPT = ""  # dropped captions are replaced by the embedding of this text
+
+# Labels that procedural items carry next to their caption (real video-text data has none).
+CAPTION_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "colour": COLOURS,
+    "shape": SHAPES,
+    "motion": MOTIONS,
+}
 
 
 def default_scheduler_config(num_train_timesteps: int = 1000) -> dict[str, Any]:
@@ -74,16 +83,33 @@ class DiffusionPriorModule(L.LightningModule):
         text_dropout: float = 0.1,
         genre_dropout: float = 0.1,
         foreground_weight: float = 0.0,
+        attribute_weight: float = 0.0,
         text_encoder: Encode | None = None,
     ) -> None:
         """`foreground_weight` w: where a batch carries the object's coverage `mask`, a pixel's
         squared error weighs 1 + w * mask. Procedural objects cover ~6% of a frame, so at w = 0
         the background (which the genre sets) dominates the loss and the object's colour and
-        motion, which the text sets, are learned slowly."""
+        motion, which the text sets, are learned slowly.
+
+        `attribute_weight`: where a batch carries the caption's labels (`CAPTION_ATTRIBUTES`),
+        linear heads classify them from the text pathway's output, and their cross-entropy is
+        added at this weight. Measured why: trained on denoising alone, the text pathway kept
+        colour and drowned direction (nearest-centroid direction 29%, chance 25%, against 81%
+        from MiniLM's own vector), so the UNet never saw direction to learn from."""
         super().__init__()
         self.save_hyperparameters(ignore=["text_encoder"])
         self.model = self.model_class(**(model_config or {}))
         self.ema_model = copy.deepcopy(self.model).requires_grad_(False)
+        self.attribute_heads = (
+            nn.ModuleDict(
+                {
+                    name: nn.Linear(self.model.config.embed_dim, len(values))
+                    for name, values in CAPTION_ATTRIBUTES.items()
+                }
+            )
+            if attribute_weight
+            else None
+        )
         self.noise_scheduler = DDPMScheduler(**(scheduler_config or default_scheduler_config()))
         self.genres = list(self.model.config.genres)
         self._encode = text_encoder
@@ -173,9 +199,33 @@ class DiffusionPriorModule(L.LightningModule):
         generator = torch.Generator().manual_seed(seed)
         return float(self.denoising_loss(batch, drop=False, generator=generator))
 
+    def attribute_loss(self, batch: dict[str, Any]) -> torch.Tensor | None:
+        """Mean cross-entropy of the heads over the labels the batch carries, or None."""
+        if self.attribute_heads is None:
+            return None
+        named = [name for name in CAPTION_ATTRIBUTES if name in batch]
+        if not named:
+            return None
+        embedding = self.model.embedding
+        text = self.ensure_text_encoder().embed(list(batch["caption"])).to(self.device)
+        features = embedding.text_proj(text.float() * embedding.text_scale)
+        losses = []
+        for name in named:
+            labels = torch.tensor(
+                [CAPTION_ATTRIBUTES[name].index(value) for value in batch[name]],
+                device=self.device,
+            )
+            losses.append(F.cross_entropy(self.attribute_heads[name](features), labels))
+        return torch.stack(losses).mean()
+
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
+        clips = batch["video"].shape[0]
         loss = self.denoising_loss(batch, drop=True)
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["video"].shape[0])
+        self.log("train/loss", loss, prog_bar=True, batch_size=clips)
+        attributes = self.attribute_loss(batch)
+        if attributes is not None:
+            self.log("train/attribute_loss", attributes, batch_size=clips)
+            loss = loss + self.hparams.attribute_weight * attributes
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_index: int) -> None:
@@ -183,8 +233,11 @@ class DiffusionPriorModule(L.LightningModule):
         update_ema(self.ema_model, self.model, decay)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        parameters = list(self.model.parameters())
+        if self.attribute_heads is not None:
+            parameters += list(self.attribute_heads.parameters())
         return torch.optim.AdamW(
-            self.model.parameters(),
+            parameters,
             lr=self.hparams.lr,
             weight_decay=self.hparams.weight_decay,
             betas=tuple(self.hparams.betas),

@@ -187,3 +187,28 @@ def test_warm_start_into_a_grown_model_keeps_its_outputs(tmp_path):
     )
     with pytest.raises(ConfigError, match="init_from"):
         warm_start(smaller, path)
+
+
+def test_attribute_heads_read_the_caption_labels_from_the_text_pathway():
+    batch = procedural_batch(clips=8, frames=4, size=8)
+    assert video_module().attribute_loss(batch) is None  # off by default: no heads
+    module = video_module(attribute_weight=0.1)
+    unlabelled = {key: value for key, value in batch.items() if key not in ("colour", "motion")}
+    del unlabelled["shape"]
+    assert module.attribute_loss(unlabelled) is None  # real data carries no labels
+    optimizer = module.configure_optimizers()
+    head_weights = {id(p) for p in module.attribute_heads.parameters()}
+    assert head_weights <= {id(p) for group in optimizer.param_groups for p in group["params"]}
+    before = float(module.attribute_loss(batch))
+    for _ in range(200):
+        optimizer.zero_grad()
+        module.attribute_loss(batch).backward()
+        optimizer.step()
+    # The heads and the text pathway learn the labels; the UNet body gets no gradient from it.
+    assert float(module.attribute_loss(batch)) < 0.5 * before
+    assert module.model.core.conv_in.weight.grad is None
+    torch.manual_seed(1)
+    step_loss = module.training_step(batch, 0)
+    torch.manual_seed(1)
+    expected = module.denoising_loss(batch, drop=True) + 0.1 * module.attribute_loss(batch)
+    assert float(step_loss) == pytest.approx(float(expected), rel=1e-6)
