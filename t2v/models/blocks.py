@@ -102,7 +102,14 @@ class FactorisedUNetCore(nn.Module):
         self.norm_out = nn.GroupNorm(groups, previous)
         self.conv_out = nn.Conv2d(previous, out_channels, 3, padding=1)
 
-    def forward(self, x: torch.Tensor, embedding: torch.Tensor, frames: int) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        embedding: torch.Tensor,
+        frames: int,
+        layout: LayoutMap | None = None,
+    ) -> torch.Tensor:
+        """`layout`, if given, adds its map (from the same embedding) before the middle block."""
         hidden = self.conv_in(x)
         skips = []
         for level, block in enumerate(self.down):
@@ -110,6 +117,8 @@ class FactorisedUNetCore(nn.Module):
             skips.append(hidden)
             if level < len(self.downsample):
                 hidden = self.downsample[level](hidden)
+        if layout is not None:
+            hidden = hidden + layout(embedding, *hidden.shape[-2:])
         hidden = self.middle(hidden, embedding, frames)
         for level, block in enumerate(self.up):
             hidden = block(torch.cat([hidden, skips.pop()], dim=1), embedding, frames)
@@ -204,6 +213,36 @@ class ConditionEmbedding(nn.Module):
         if self.frame_mlp is not None:
             per_frame = per_frame + self.frame_mlp(per_frame)
         return per_frame.reshape(-1, self.embed_dim)
+
+
+class LayoutMap(nn.Module):
+    """Per-frame embedding -> a coarse spatial feature map: where things are in each frame.
+
+    FiLM is the same at every pixel, so a UNet conditioned only through FiLM must build "the
+    object is right of centre in frame 0 of a leftward clip" from coordinate ramps and
+    thresholds; measured, it had not after 5,000 steps (2,600 of them with coordinates and a
+    frame MLP). An MLP from the per-frame embedding to a `size` x `size` grid states it
+    directly. Zero-init output: off at the start, so weights trained without it load unchanged.
+    """
+
+    def __init__(self, embed_dim: int, channels: int, out_channels: int, size: int = 8) -> None:
+        super().__init__()
+        self.channels, self.size = channels, size
+        self.grid = nn.Sequential(
+            nn.SiLU(),
+            nn.Linear(embed_dim, embed_dim),
+            nn.SiLU(),
+            nn.Linear(embed_dim, channels * size * size),
+        )
+        self.project = nn.Conv2d(channels, out_channels, 1)
+        nn.init.zeros_(self.project.weight)
+        nn.init.zeros_(self.project.bias)
+
+    def forward(self, embedding: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        grid = self.grid(embedding).view(-1, self.channels, self.size, self.size)
+        if (height, width) != (self.size, self.size):
+            grid = F.interpolate(grid, size=(height, width), mode="bilinear", align_corners=False)
+        return self.project(grid)
 
 
 def coordinate_channels(frames: int, height: int, width: int, like: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from t2v.models.blocks import (
     ConditionEmbedding,
     FactorisedUNetCore,
+    LayoutMap,
     broadcast_batch,
     coordinate_channels,
 )
@@ -51,6 +52,7 @@ class PixelVideoUNet(ModelMixin, ConfigMixin):
         text_pathway: str = "linear",
         frame_mixing: bool = False,
         coordinates: bool = False,
+        layout_channels: int = 0,
     ) -> None:
         super().__init__()
         if not genres or genres[0] != "none":
@@ -71,6 +73,9 @@ class PixelVideoUNet(ModelMixin, ConfigMixin):
             embed_dim,
             norm_groups,
         )
+        self.layout = (
+            LayoutMap(embed_dim, layout_channels, block_channels[-1]) if layout_channels else None
+        )
 
     def forward(
         self,
@@ -87,5 +92,5 @@ class PixelVideoUNet(ModelMixin, ConfigMixin):
         if self.config.coordinates:
             coords = coordinate_channels(clips * frames, height, width, per_frame)
             per_frame = torch.cat([per_frame, coords], dim=1)
-        output = self.core(per_frame, embedding, frames)
+        output = self.core(per_frame, embedding, frames, self.layout)
         return output.view(clips, frames, -1, height, width).transpose(1, 2)

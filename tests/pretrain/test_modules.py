@@ -162,7 +162,12 @@ def test_warm_start_into_a_grown_model_keeps_its_outputs(tmp_path):
             parameter.add_(0.01 * torch.randn_like(parameter))
     path = tmp_path / "last.ckpt"
     torch.save({"state_dict": trained.state_dict(), "global_step": 7}, path)
-    grown_config = {**TINY_VIDEO, "coordinates": True, "frame_mixing": True}
+    grown_config = {
+        **TINY_VIDEO,
+        "coordinates": True,
+        "frame_mixing": True,
+        "layout_channels": 4,
+    }
     grown = VideoPriorModule(model_config=grown_config, text_encoder=hashed_encoder)
     new = warm_start(grown, path)
     assert sorted(new) == [
@@ -170,10 +175,16 @@ def test_warm_start_into_a_grown_model_keeps_its_outputs(tmp_path):
         "embedding.frame_mlp.1.weight",
         "embedding.frame_mlp.3.bias",
         "embedding.frame_mlp.3.weight",
+        "layout.grid.1.bias",
+        "layout.grid.1.weight",
+        "layout.grid.3.bias",
+        "layout.grid.3.weight",
+        "layout.project.bias",
+        "layout.project.weight",
     ]
     assert grown.model.core.conv_in.weight.shape[1] == 5
-    # Coordinates enter through zero weights and the frame MLP through a zero layer, so the
-    # grown model starts as the checkpoint's EMA model, and can then learn to use them.
+    # Coordinates enter through zero weights, the frame MLP and layout map through zero layers:
+    # so the grown model starts as the checkpoint's EMA model, and can then learn to use them.
     generator = torch.Generator().manual_seed(0)
     sample = torch.randn(2, 3, 4, 8, 8, generator=generator)
     text, genres = torch.randn(2, 12, generator=generator), torch.tensor([0, 2])
