@@ -194,6 +194,7 @@ def genre_prompt_templates() -> dict[str, str]:
 
 
 def _choose(kind: str, chosen: Sequence[str] | None, known: tuple[str, ...]) -> tuple[str, ...]:
+    """The values to draw from, uniformly; a value listed twice is drawn twice as often."""
     if chosen is None:
         return known
     chosen = tuple(chosen)

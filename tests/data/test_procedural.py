@@ -145,3 +145,9 @@ def test_mask_covers_the_object_and_moves_with_it():
     columns = torch.arange(32, dtype=torch.float32)
     centre_x = (mask[:, 0].sum(dim=1) * columns).sum(dim=-1) / mask[:, 0].sum(dim=(1, 2))
     assert float(centre_x[-1]) < float(centre_x[0]) - 2  # left, by pixels
+
+
+def test_a_motion_listed_twice_is_drawn_about_twice_as_often() -> None:
+    dataset = ProceduralVideoText(motions=["left", "left", "spin"], genres=["none"])
+    drawn = [dataset.spec(index)[0].motion for index in range(600)]
+    assert 1.6 < drawn.count("left") / drawn.count("spin") < 2.5
