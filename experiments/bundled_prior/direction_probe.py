@@ -7,7 +7,7 @@
    several noise levels. A prior that uses direction has a lower loss with the true caption.
 
     python experiments/bundled_prior/direction_probe.py runs/bundled_v6/video/checkpoints/last.ckpt
-    python experiments/bundled_prior/direction_probe.py t2v/assets/priors/bundled --output probe.json
+    python experiments/bundled_prior/direction_probe.py t2v/assets/priors/bundled --output out.json
 
 A checkpoint gives its EMA model (`--raw` for the trained weights); a folder, the exported prior.
 """
