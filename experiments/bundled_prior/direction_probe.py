@@ -74,8 +74,7 @@ def text_pathway(unet: PixelVideoUNet, encode) -> dict[str, float]:
         embedding.text_proj(v.float() * embedding.text_scale) for v in vectors["minilm"]
     )
     return {
-        name: centroid_accuracy(a, train_labels, b, test_labels)
-        for name, (a, b) in vectors.items()
+        name: centroid_accuracy(a, train_labels, b, test_labels) for name, (a, b) in vectors.items()
     }
 
 
