@@ -39,13 +39,9 @@ def load_unet(path: Path, raw: bool) -> tuple[PixelVideoUNet, DDPMScheduler]:
 
         models = load_prior(path)
         return models.unet.eval(), models.scheduler
-    from t2v.pretrain.train import STAGES, load_checkpoint
+    from t2v.pretrain.train import module_from_checkpoint
 
-    checkpoint = load_checkpoint(path)
-    module = STAGES["video"](
-        **checkpoint["hyper_parameters"], text_encoder=lambda texts: torch.zeros(len(texts), 384)
-    )
-    module.load_state_dict(checkpoint["state_dict"])
+    module = module_from_checkpoint(path, "video")
     return (module.model if raw else module.ema_model).eval(), module.noise_scheduler
 
 
@@ -70,9 +66,7 @@ def text_pathway(unet: PixelVideoUNet, encode) -> dict[str, float]:
     test, test_labels = direction_captions("heldout_phrasing", 200, 1)
     embedding = unet.embedding
     vectors = {"minilm": (encode(train), encode(test))}
-    vectors["text_pathway"] = tuple(
-        embedding.text_proj(v.float() * embedding.text_scale) for v in vectors["minilm"]
-    )
+    vectors["text_pathway"] = tuple(embedding.text_features(v) for v in vectors["minilm"])
     return {
         name: centroid_accuracy(a, train_labels, b, test_labels) for name, (a, b) in vectors.items()
     }

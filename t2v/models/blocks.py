@@ -188,6 +188,10 @@ class ConditionEmbedding(nn.Module):
             nn.init.zeros_(self.frame_mlp[-1].weight)
             nn.init.zeros_(self.frame_mlp[-1].bias)
 
+    def text_features(self, text_embeds: torch.Tensor) -> torch.Tensor:
+        """The text pathway's output `(B, embed_dim)` for sentence vectors `(B, text_dim)`."""
+        return self.text_proj(text_embeds.float() * self.text_scale)
+
     def forward(
         self,
         timestep: torch.Tensor,
@@ -203,8 +207,7 @@ class ConditionEmbedding(nn.Module):
                 f"{self.frame_embedding.shape[0]}"
             )
         clip = self.time_mlp(sinusoidal_embedding(timestep, self.embed_dim))
-        text = self.text_proj(text_embeds.float() * self.text_scale)
-        clip = clip + text + self.genre_embedding(genre_ids.long())
+        clip = clip + self.text_features(text_embeds) + self.genre_embedding(genre_ids.long())
         if self.extra_mlp is not None:
             if extra is None:
                 raise ValueError("this embedding needs its extra scalar (e.g. the noise level)")

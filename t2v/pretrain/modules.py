@@ -206,9 +206,8 @@ class DiffusionPriorModule(L.LightningModule):
         named = [name for name in CAPTION_ATTRIBUTES if name in batch]
         if not named:
             return None
-        embedding = self.model.embedding
         text = self.ensure_text_encoder().embed(list(batch["caption"])).to(self.device)
-        features = embedding.text_proj(text.float() * embedding.text_scale)
+        features = self.model.embedding.text_features(text)
         losses = []
         for name in named:
             labels = torch.tensor(

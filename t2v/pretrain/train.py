@@ -89,13 +89,18 @@ def fit_stage(
     return trainer.global_step
 
 
-def ema_model_from_checkpoint(path: Path, stage: str) -> torch.nn.Module:
-    """The EMA model of a stage checkpoint, rebuilt from its saved hyper-parameters."""
+def module_from_checkpoint(path: Path, stage: str) -> DiffusionPriorModule:
+    """A stage checkpoint's module (trained and EMA weights), rebuilt from its hyper-parameters."""
     checkpoint = load_checkpoint(path)
     hparams = dict(checkpoint["hyper_parameters"])
     module = STAGES[stage](**hparams, text_encoder=lambda texts: torch.zeros(len(texts), 384))
     module.load_state_dict(checkpoint["state_dict"])
-    return module.ema_model.eval()
+    return module
+
+
+def ema_model_from_checkpoint(path: Path, stage: str) -> torch.nn.Module:
+    """The EMA model of a stage checkpoint, rebuilt from its saved hyper-parameters."""
+    return module_from_checkpoint(path, stage).ema_model.eval()
 
 
 def warm_start(module: DiffusionPriorModule, path: Path) -> list[str]:
