@@ -36,8 +36,9 @@ def _scheduler(prediction_type: str = "epsilon"):
     )
 
 
-def save_tiny_clip(folder: str | Path, seed: int = 0) -> None:
-    """A 2-layer `CLIPTextModel` in `text_encoder/` and a character-level `tokenizer/`."""
+def save_tiny_clip(folder: str | Path, seed: int = 0, hidden_size: int = TEXT_DIM) -> None:
+    """A 2-layer `CLIPTextModel` in `text_encoder/` and a character-level `tokenizer/`;
+    `hidden_size` is the cross-attention width of the UNets it feeds."""
     from tokenizers.pre_tokenizers import ByteLevel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
@@ -53,8 +54,8 @@ def save_tiny_clip(folder: str | Path, seed: int = 0) -> None:
     torch.manual_seed(seed)
     config = CLIPTextConfig(
         vocab_size=len(vocab),
-        hidden_size=TEXT_DIM,
-        intermediate_size=64,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
         num_hidden_layers=2,
         num_attention_heads=4,
         max_position_embeddings=64,

@@ -1,0 +1,514 @@
+"""Benchmark t2v at real scale on a GPU: it/s and peak memory per stage, and the hash grids.
+
+Stages: the real stage modules under a Lightning Trainer, over a 4D-fy-size field (static 3D
+and dynamic 4D hash grids, 16 levels x 2 features x 2^19 entries each), guided by models of
+the hub priors' published architectures with random weights (benchmarks/real_size.py):
+zeroscope_v2_576w + SD VAE for the dynamic stage (16 frames at 320x576, VAE backprop on 4),
+SD 2.1 base for the static stage and the hybrid steps, the x4 upscaler for SR. Settings are
+those of `prior=zeroscope resolution=base schedule=mav3d renderer=default trainer=gpu`: priors
+in half precision with PyTorch's SDPA attention (diffusers' default), UNets under no_grad (SDS).
+Each stage runs `--warmup` steps, then `--steps` timed ones (time between successive batch
+starts, CUDA-synchronised; median). Peak memory is `max_memory_allocated` over the stage, the
+resident priors included. The occupancy grid is refreshed once before the stages, as it is
+after the static stage's warm-up in a real run.
+
+Also measured: the encodings alone (forward, forward+backward of 2^20 points; median of CUDA
+event timings) for each backend; the dynamic step's parts (render forward+backward, video SDS,
+image SDS), to say what limits speed; with --profile, the top CUDA kernels of dynamic steps.
+
+Usage: python benchmarks/gpu.py [--out benchmarks/results/gpu.json] [--backends triton torch]
+       [--stages static dynamic superres temporal] [--steps 20] [--warmup 5] [--profile]
+       [--tiny] [override ...]
+  --tiny: toy widths and sizes on whatever device there is (checks the script, in seconds).
+  overrides: Hydra overrides of `t2v generate`, e.g. renderer.checkpoint_chunks=true
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import real_size
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from t2v import cli
+from t2v.callbacks import RegularizerRamps
+from t2v.field import HashGridEncoding, tcnn_available
+from t2v.generation import build_field, build_renderer
+from t2v.genres import GenrePreset
+from t2v.priors import DiffusionImagePrior, LatentVideoPrior, UpscalerSRPrior
+from t2v.priors.loading import freeze
+from t2v.priors.sds import SDSConfig
+from t2v.priors.tiny import save_tiny_clip
+from t2v.render import sample_training_cameras
+from t2v.stages import STAGE_MODULES, Guidance, build_stage_specs
+from t2v.text import PromptEncoder
+from t2v.text.encoders import TextEncoderSpec
+
+PROMPT = "a corgi running on a beach"
+GENRE = "documentary"
+REAL = [
+    "prior=zeroscope",
+    "resolution=base",
+    "schedule=mav3d",
+    "renderer=default",
+    "field=hashgrid",
+    "trainer=gpu",
+]
+TINY = [
+    "prior=zeroscope",
+    "prior.video.resolution=[32,32]",
+    "prior.image.resolution=[32,32]",
+    "resolution=tiny",
+    "schedule=mav3d",
+    "renderer=cpu",
+    "field=hashgrid_cpu",
+    "trainer=cpu",
+]
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_gb(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+
+
+def allocated_gb(device: torch.device) -> float | None:
+    return torch.cuda.memory_allocated(device) / 2**30 if device.type == "cuda" else None
+
+
+def release(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def time_calls(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 3):
+    """Median seconds of `fn` (CUDA-synchronised), after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        began = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def rounded(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# --- the encodings alone ---------------------------------------------------------------------
+
+
+def measure_encodings(device: torch.device, backends: list[str], tiny: bool) -> dict[str, Any]:
+    points = 2**12 if tiny else 2**20
+    results: dict[str, Any] = {"points": points}
+    names = [*backends, *(["tcnn"] if tcnn_available() else [])]
+    for dims, finest in ((3, 2048), (4, 512)):
+        size = {"levels": 4, "log2_table_size": 12} if tiny else {"log2_table_size": 19}
+        rows: dict[str, Any] = {}
+        x = torch.rand(points, dims, device=device)
+        for backend in names:
+            encoding = HashGridEncoding(dims, finest_resolution=finest, backend=backend, **size)
+            encoding = encoding.to(device)
+            upstream = torch.randn(points, encoding.output_dim, device=device)
+
+            def forward(encoding=encoding, x=x) -> None:
+                with torch.no_grad():
+                    encoding(x)
+
+            def forward_backward(encoding=encoding, x=x, upstream=upstream) -> None:
+                encoding.zero_grad(set_to_none=False)
+                (encoding(x) * upstream).sum().backward()
+
+            repeats = 3 if tiny else 20
+            forward_s = time_calls(forward, device, repeats)
+            both_s = time_calls(forward_backward, device, repeats)
+            reset_peak(device)
+            before = allocated_gb(device)
+            forward_backward()
+            peak = peak_gb(device)
+            rows[backend] = {
+                "forward_ms": round(forward_s * 1e3, 3),
+                "forward_backward_ms": round(both_s * 1e3, 3),
+                "forward_backward_mpoints_per_s": round(points / both_s / 1e6, 2),
+                "peak_extra_gb": rounded(peak - before if peak is not None else None),
+            }
+            del encoding, upstream
+            release(device)
+        if "torch" in rows:
+            base = rows["torch"]["forward_backward_ms"]
+            for row in rows.values():
+                row["speedup_vs_torch"] = round(base / row["forward_backward_ms"], 2)
+        results[f"{dims}d"] = {"finest_resolution": finest, "backends": rows}
+    return results
+
+
+# --- priors of the real architectures --------------------------------------------------------
+
+
+def build_guidance(
+    cfg: DictConfig, device: torch.device, tiny: bool, text_folder: Path
+) -> tuple[Guidance, dict[str, Any]]:
+    """The zeroscope preset's three priors, built in place from the published configs."""
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet3DConditionModel
+
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    save_tiny_clip(text_folder, hidden_size=real_size.text_width(tiny))
+    text = TextEncoderSpec("clip", str(text_folder), local_files_only=True)
+
+    def build(cls: type, config: dict[str, Any]) -> torch.nn.Module:
+        with torch.device(device):  # initialise on the device: seconds instead of a minute
+            return freeze(cls(**config).to(dtype))
+
+    def scheduler(prediction_type: str = "epsilon") -> Any:
+        return DDPMScheduler(**real_size.SD_SCHEDULER, prediction_type=prediction_type)
+
+    node = OmegaConf.to_container(cfg.prior, resolve=True)
+    where = {"device": device, "dtype": dtype, "text_encoder_spec": text}
+    sd_vae = build(AutoencoderKL, real_size.sd_vae(tiny))
+    video = LatentVideoPrior(
+        build(UNet3DConditionModel, real_size.zeroscope_unet(tiny)),
+        sd_vae,
+        scheduler(),
+        config=SDSConfig.from_config(node["video"]),
+        resolution=tuple(node["video"]["resolution"]),
+        vae_grad_frames=node["video"].get("vae_grad_frames"),
+        **where,
+    )
+    image = DiffusionImagePrior(
+        build(UNet2DConditionModel, real_size.sd21_unet(tiny)),
+        scheduler(),
+        vae=sd_vae,
+        config=SDSConfig.from_config(node["image"]),
+        resolution=tuple(node["image"]["resolution"]),
+        **where,
+    )
+    sr = UpscalerSRPrior(
+        build(UNet2DConditionModel, real_size.upscaler_unet(tiny)),
+        build(AutoencoderKL, real_size.upscaler_vae(tiny)),
+        scheduler("v_prediction"),
+        scheduler(),
+        config=SDSConfig.from_config(node["sr"]),
+        noise_level=int(node["sr"]["noise_level"]),
+        **where,
+    )
+    genre = GenrePreset.from_config(cfg.genre)
+
+    def encode(prior: Any) -> Any:
+        encoder = PromptEncoder.for_prior(prior, device=device)
+        conditioning = encoder.encode(PROMPT, genre)
+        encoder.release()
+        return conditioning
+
+    conditioning = encode(video)  # one CLIP for all three, as on the hub
+    guidance = Guidance(video, conditioning, image, conditioning, sr, conditioning)
+    sizes = {
+        name: sum(p.numel() for p in module.parameters())
+        for name, module in (
+            ("zeroscope_unet", video.unet),
+            ("sd21_unet", image.unet),
+            ("upscaler_unet", sr.unet),
+            ("sd_vae", sd_vae),
+            ("upscaler_vae", sr.vae),
+        )
+    }
+    return guidance, {"parameters": sizes, "dtype": str(dtype).removeprefix("torch.")}
+
+
+# --- stages ----------------------------------------------------------------------------------
+
+
+class StepTimer(pl.Callback):
+    """Seconds between successive batch starts (the whole step: forward, backward, optimiser,
+    hooks), CUDA-synchronised, skipping the first `warmup` steps."""
+
+    def __init__(self, warmup: int, device: torch.device) -> None:
+        self.warmup = warmup
+        self.device = device
+        self.seconds: list[float] = []
+        self._last: float | None = None
+        self._step = 0
+
+    def _mark(self) -> None:
+        synchronize(self.device)
+        now = time.perf_counter()
+        if self._last is not None and self._step > self.warmup:
+            self.seconds.append(now - self._last)
+        self._last = now
+        self._step += 1
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._mark()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._mark()
+
+
+class KernelProfile(pl.Callback):
+    """torch.profiler over the last `steps` steps of a stage: the top CUDA kernels."""
+
+    def __init__(self, first_step: int, top: int = 15) -> None:
+        self.first_step = first_step
+        self.top = top
+        self.profiler: torch.profiler.profile | None = None
+        self.table: list[dict[str, Any]] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.first_step and self.profiler is None:
+            activities = [torch.profiler.ProfilerActivity.CPU]
+            if torch.cuda.is_available():
+                activities.append(torch.profiler.ProfilerActivity.CUDA)
+            self.profiler = torch.profiler.profile(activities=activities)
+            self.profiler.__enter__()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.profiler is None:
+            return
+        synchronize(pl_module.device)
+        self.profiler.__exit__(None, None, None)
+        events = self.profiler.key_averages()
+        total = sum(e.self_device_time_total for e in events) or 1.0
+        ranked = sorted(events, key=lambda e: e.self_device_time_total, reverse=True)
+        self.table = [
+            {
+                "name": e.key[:90],
+                "self_device_ms": round(e.self_device_time_total / 1e3, 2),
+                "share": round(e.self_device_time_total / total, 3),
+                "calls": e.count,
+            }
+            for e in ranked[: self.top]
+        ]
+
+
+def run_stage(
+    cfg: DictConfig,
+    spec: Any,
+    field: torch.nn.Module,
+    renderer: torch.nn.Module,
+    guidance: Guidance,
+    device: torch.device,
+    steps: int,
+    warmup: int,
+    profile: bool,
+) -> dict[str, Any]:
+    module = STAGE_MODULES[spec.name](field, renderer, spec, int(cfg.seed))
+    module.guidance = guidance
+    timer = StepTimer(warmup, device)
+    callbacks: list[pl.Callback] = [timer, RegularizerRamps(spec.regularizers)]
+    profiler = KernelProfile(first_step=warmup + steps - 3) if profile else None
+    if profiler is not None:
+        callbacks.append(profiler)
+    trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_args.update(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        log_every_n_steps=10**6,
+    )
+    trainer = pl.Trainer(
+        **trainer_args,
+        max_steps=warmup + steps,
+        max_epochs=-1,
+        callbacks=callbacks,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        default_root_dir=tempfile.gettempdir(),
+    )
+    reset_peak(device)
+    result: dict[str, Any] = {"frames": spec.frames, "render": [spec.height, spec.width]}
+    try:
+        trainer.fit(module)
+    except torch.OutOfMemoryError as error:
+        result["error"] = f"out of memory: {str(error).splitlines()[0][:160]}"
+    else:
+        median = statistics.median(timer.seconds)
+        result.update(
+            it_per_s=round(1.0 / median, 3),
+            step_seconds_median=round(median, 4),
+            step_seconds_spread=[round(min(timer.seconds), 4), round(max(timer.seconds), 4)],
+            timed_steps=len(timer.seconds),
+        )
+    result["peak_gb"] = rounded(peak_gb(device))
+    if profiler is not None and profiler.table:
+        result["top_kernels"] = profiler.table
+    del trainer, module
+    release(device)
+    return result
+
+
+def dynamic_parts(
+    spec: Any, field: torch.nn.Module, renderer: torch.nn.Module, guidance: Guidance, device
+) -> dict[str, Any]:
+    """The dynamic step's parts, each alone: what a step spends its time on."""
+    generator = torch.Generator().manual_seed(0)
+    sampled = sample_training_cameras(
+        1, spec.frames, spec.width, spec.height, spec.cameras, generator, device
+    )
+    times = torch.linspace(0, 1, spec.frames, device=device)[None]
+    clip = torch.rand(1, spec.frames, 3, spec.height, spec.width, device=device)
+
+    def render() -> None:
+        out = renderer.render(field, sampled.cameras, times)
+        out.rgb.mean().backward()
+
+    def sds(prior: Any, cond: Any, frames: torch.Tensor) -> Callable[[], None]:
+        def run() -> None:
+            pixels = frames.clone().requires_grad_(True)
+            noise = torch.Generator().manual_seed(1)  # CPU, as the stages use
+            prior.sds(pixels, cond, generator=noise).loss.backward()
+
+        return run
+
+    repeats = 10
+    parts = {
+        "render_forward_backward": time_calls(render, device, repeats),
+        "video_sds": time_calls(sds(guidance.video, guidance.video_cond, clip), device, repeats),
+        "image_sds_1_frame": time_calls(
+            sds(guidance.image, guidance.image_cond, clip[:, :1]), device, repeats
+        ),
+    }
+    field.zero_grad(set_to_none=True)
+    return {name: round(seconds, 4) for name, seconds in parts.items()}
+
+
+def compose(overrides: list[str]) -> DictConfig:
+    cfg = cli.compose("generate", [f"prompt={PROMPT}", f"genre={GENRE}", "logger=none", *overrides])
+    OmegaConf.set_struct(cfg, False)
+    cfg.pop("hydra")
+    return cfg
+
+
+def machine(device: torch.device) -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "torch": torch.__version__}
+    if device.type == "cuda":
+        properties = torch.cuda.get_device_properties(device)
+        info.update(
+            device=properties.name,
+            memory_gb=round(properties.total_memory / 2**30, 1),
+            multiprocessors=properties.multi_processor_count,
+            cuda=torch.version.cuda,
+        )
+    else:
+        info["device"] = "cpu"
+    for package in ("triton", "diffusers", "lightning"):
+        try:
+            info[package] = __import__(package).__version__
+        except ImportError:
+            info[package] = None
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/results/gpu.json")
+    parser.add_argument("--backends", nargs="+", default=["triton", "torch"])
+    parser.add_argument("--stages", nargs="+", default=list(STAGE_MODULES))
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="top kernels of dynamic steps")
+    parser.add_argument("--tiny", action="store_true", help="toy sizes: check the script")
+    parser.add_argument("--skip-encodings", action="store_true")
+    args, overrides = parser.parse_known_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type != "cuda" and not args.tiny:
+        parser.error("no CUDA device: run on a GPU, or pass --tiny to check the script")
+    cli.register_resolvers()
+    base = [*(TINY if args.tiny else REAL), *overrides]
+    result: dict[str, Any] = {
+        "machine": machine(device),
+        "config": {
+            "overrides": base,
+            "prompt": PROMPT,
+            "genre": GENRE,
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "tiny": args.tiny,
+        },
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every section: a run cut short keeps what it measured
+        out.write_text(json.dumps(result, indent=2) + "\n")
+
+    if not args.skip_encodings:
+        result["encodings"] = measure_encodings(device, args.backends, args.tiny)
+        save()
+    with tempfile.TemporaryDirectory() as scratch:
+        reference = compose([*base, f"field.backend={args.backends[0]}"])
+        began = time.perf_counter()
+        guidance, about = build_guidance(reference, device, args.tiny, Path(scratch) / "clip")
+        result["priors"] = {
+            **about,
+            "build_seconds": round(time.perf_counter() - began, 1),
+            "resident_gb": rounded(allocated_gb(device)),
+        }
+        save()
+        result["stages"] = {}
+        for backend in args.backends:
+            cfg = compose([*base, f"field.backend={backend}"])
+            specs = {spec.name: spec for spec in build_stage_specs(cfg)}
+            pl.seed_everything(int(cfg.seed), verbose=False)
+            field, renderer = build_field(cfg).to(device), build_renderer(cfg).to(device)
+            renderer.occupancy.update(field, decay=0.0)
+            occupied = renderer.occupancy.occupied_fraction
+            rows: dict[str, Any] = {"occupied_fraction": round(occupied, 3)}
+            for name in args.stages:
+                if name not in specs or specs[name].steps == 0:
+                    continue
+                profile = args.profile and name == "dynamic" and backend == args.backends[0]
+                rows[name] = run_stage(
+                    cfg,
+                    specs[name],
+                    field,
+                    renderer,
+                    guidance,
+                    device,
+                    args.steps,
+                    args.warmup,
+                    profile,
+                )
+                print(f"{backend:>7} {name:>9}: {rows[name]}", flush=True)
+                result["stages"][backend] = rows
+                save()
+            if "dynamic" in specs and backend == args.backends[0]:
+                try:
+                    rows["dynamic_parts_seconds"] = dynamic_parts(
+                        specs["dynamic"], field, renderer, guidance, device
+                    )
+                except torch.OutOfMemoryError:
+                    rows["dynamic_parts_seconds"] = "out of memory"
+                save()
+            del field, renderer
+            release(device)
+    save()
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

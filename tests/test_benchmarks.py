@@ -1,0 +1,50 @@
+"""benchmarks/gpu.py: its models have the published sizes, and its whole path runs (toy sizes)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import real_size  # noqa: E402
+
+
+def _parameters(cls, config) -> int:
+    with torch.device("meta"):  # no memory, no initialisation: only the architecture
+        return sum(p.numel() for p in cls(**config).parameters())
+
+
+def test_real_size_configs_have_the_published_parameter_counts() -> None:
+    from diffusers import AutoencoderKL, UNet2DConditionModel, UNet3DConditionModel
+
+    # Exact counts of the hub checkpoints (stable-diffusion-2-1-base unet/ and vae/).
+    assert _parameters(UNet2DConditionModel, real_size.sd21_unet()) == 865_910_724
+    assert _parameters(AutoencoderKL, real_size.sd_vae()) == 83_653_863
+    # zeroscope_v2_576w / ModelScope: "1.7B" with its 0.35B text encoder and the VAE; the x4
+    # upscaler's UNet: 473M.
+    assert 1.40e9 < _parameters(UNet3DConditionModel, real_size.zeroscope_unet()) < 1.42e9
+    assert 473.0e6 < _parameters(UNet2DConditionModel, real_size.upscaler_unet()) < 473.6e6
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_runs_end_to_end_at_toy_size(tmp_path: Path) -> None:
+    out = tmp_path / "gpu.json"
+    command = [sys.executable, str(BENCHMARKS / "gpu.py"), "--tiny", "--backends", "torch"]
+    command += ["--stages", "static", "dynamic", "superres", "--steps", "2", "--warmup", "1"]
+    command += ["--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    stages = result["stages"]["torch"]
+    for name in ("static", "dynamic", "superres"):
+        assert stages[name]["timed_steps"] == 2
+        assert stages[name]["it_per_s"] > 0
+    assert 0 < stages["occupied_fraction"] < 1  # the grid is in use, as mid-run
+    assert all(seconds > 0 for seconds in stages["dynamic_parts_seconds"].values())
+    encodings = result["encodings"]["4d"]["backends"]["torch"]
+    assert encodings["speedup_vs_torch"] == 1.0 and encodings["forward_backward_ms"] > 0
