@@ -6,7 +6,7 @@ Usage::
     from t2v.field import HashGridSpec, PlaneSpec, SceneField
     from t2v.render import VolumeRenderer, trajectory_cameras
 
-    # Hash grids (GPU default; backend auto | torch | tcnn) or feature planes (CPU):
+    # Hash grids (GPU default; backend auto | torch | triton | tcnn) or feature planes (CPU):
     field = SceneField(HashGridSpec(levels=8, log2_table_size=15), HashGridSpec(levels=8),
                        backend="torch")
     field = SceneField(PlaneSpec(), PlaneSpec(), background="solid", solid_color=(1, 1, 1))
@@ -21,7 +21,12 @@ From a config: `hydra.utils.instantiate(cfg.field)` with conf/field/{hashgrid, h
 hexplane}.yaml. To check a new field, fit it to posed images with `t2v.fit.fit_field`.
 """
 
-from t2v.field.hashgrid import HashGridEncoding, resolve_backend, tcnn_available
+from t2v.field.hashgrid import (
+    HashGridEncoding,
+    resolve_backend,
+    tcnn_available,
+    triton_available,
+)
 from t2v.field.hexplane import PlaneEncoding
 from t2v.field.scene_field import FieldOutput, HashGridSpec, PlaneSpec, SceneField
 
@@ -34,4 +39,5 @@ __all__ = [
     "SceneField",
     "resolve_backend",
     "tcnn_available",
+    "triton_available",
 ]

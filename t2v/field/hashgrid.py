@@ -1,17 +1,19 @@
-"""Multiresolution hash-grid encoding (Instant-NGP) for 3D and 4D inputs, torch or tcnn backend.
+"""Multiresolution hash-grid encoding (Instant-NGP) for 3D and 4D inputs; torch, triton or tcnn.
 
-Both backends share one level layout, copied from tiny-cuda-nn so that their parameters are
+All backends share one level layout, copied from tiny-cuda-nn so that their parameters are
 interchangeable: level `l` has scale `base * growth**l - 1`, resolution `ceil(scale) + 1`, a
 table of `min(round_up(resolution**dims, 8), 2**log2_table_size)` entries, dense indexing when
 the whole grid fits in the table and tcnn's prime XOR hash otherwise, and inputs are placed at
 `x * scale + 0.5` before trilinear (or quadrilinear) interpolation. Parameters are initialised
 uniformly in +-1e-4, as tcnn does, and the output is `(N, levels * features_per_level)`,
-level-major.
+level-major. The torch backend is plain PyTorch (any device); the triton backend runs the same
+math as two fused kernels (`hashgrid_triton.py`) on CUDA tensors; tcnn is tiny-cuda-nn.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,7 +23,7 @@ from torch import Tensor, nn
 
 from t2v.errors import ConfigError
 
-Backend = Literal["auto", "torch", "tcnn"]
+Backend = Literal["auto", "torch", "triton", "tcnn"]
 
 # tiny-cuda-nn's hash primes; the first is 1 on purpose (memory coherence along x).
 HASH_PRIMES = (1, 2654435761, 805459861, 3674653429, 2097192037, 1434869437, 2165219737)
@@ -88,10 +90,36 @@ def tcnn_available() -> bool:
     return True
 
 
-def resolve_backend(backend: str) -> Literal["torch", "tcnn"]:
-    """`auto` -> tcnn where it can run, else torch; `tcnn` where it cannot run is a ConfigError."""
+def triton_interpreted() -> bool:
+    """Whether Triton kernels run in its interpreter (TRITON_INTERPRET=1), on CPU tensors too."""
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def triton_available() -> bool:
+    """Whether the triton backend can run here: triton importable, and a CUDA device present or
+    Triton's interpreter switched on (TRITON_INTERPRET=1, before triton is first imported)."""
+    if not (torch.cuda.is_available() or triton_interpreted()):
+        return False
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_backend(backend: str) -> Literal["torch", "triton", "tcnn"]:
+    """`auto` -> tcnn, else triton on a CUDA device, else torch; an explicit backend that cannot
+    run here is a ConfigError. `auto` never picks the interpreter: it is a testing tool, slower
+    than the torch backend."""
     if backend == "torch":
         return "torch"
+    if backend == "triton":
+        if not triton_available():
+            raise ConfigError(
+                "field backend 'triton' needs triton importable and a CUDA device "
+                "(or TRITON_INTERPRET=1); install triton or set backend=torch (or auto)"
+            )
+        return "triton"
     if backend == "tcnn":
         if not tcnn_available():
             raise ConfigError(
@@ -100,8 +128,10 @@ def resolve_backend(backend: str) -> Literal["torch", "tcnn"]:
             )
         return "tcnn"
     if backend == "auto":
-        return "tcnn" if tcnn_available() else "torch"
-    raise ConfigError(f"unknown field backend '{backend}': use auto, torch or tcnn")
+        if tcnn_available():
+            return "tcnn"
+        return "triton" if torch.cuda.is_available() and triton_available() else "torch"
+    raise ConfigError(f"unknown field backend '{backend}': use auto, torch, triton or tcnn")
 
 
 class _InterpolateTable(torch.autograd.Function):
@@ -144,11 +174,16 @@ class _InterpolateTable(torch.autograd.Function):
 class HashGridEncoding(nn.Module):
     """Multiresolution hash encoding of points in [0, 1]^dims (dims 3 or 4) -> (N, levels * F).
 
-    `backend`: `torch` (pure PyTorch, always available), `tcnn` (tiny-cuda-nn; a ConfigError
-    where it cannot run) or `auto` (tcnn where it can run, else torch). Both backends take the
-    same hyperparameters, produce the same output layout and start from the same init scale,
-    and their parameters are laid out identically (tcnn's `params` is the flattened torch
-    `table`). `compile_index_math` wraps the torch backend's index and weight computation in
+    `backend`: `torch` (pure PyTorch, always available), `triton` (fused Triton kernels on CUDA
+    tensors, which save only the inputs for backward instead of the torch backend's corner
+    indices), `tcnn` (tiny-cuda-nn) or `auto` (tcnn where it can run, else triton on a CUDA
+    device, else torch); `triton` or `tcnn` where they cannot run is a ConfigError. All backends
+    take the same hyperparameters, produce the same output layout and start from the same init
+    scale, and their parameters are laid out identically: torch and triton hold the same `table`
+    and buffers (only `forward` differs), tcnn's `params` is the flattened `table`, so a
+    checkpoint of any backend loads into any other. The triton backend computes in float32; on
+    CPU tensors (a field moved off the GPU) it takes the torch path, unless TRITON_INTERPRET=1.
+    `compile_index_math` wraps the torch path's index and weight computation in
     `torch.compile` (off by default: on CPU it was measured not to pay for its compile time).
     """
 
@@ -237,10 +272,11 @@ class HashGridEncoding(nn.Module):
         return self.table
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
-        # Both backends share one parameter layout, so a checkpoint from either loads into
-        # either: a field trained with tcnn on a GPU renders with torch on a CPU.
+        # All backends share one parameter layout, so a checkpoint from any loads into any: a
+        # field trained with tcnn on a GPU renders with torch on a CPU (torch and triton even
+        # share their keys).
         torch_key, tcnn_key = prefix + "table", prefix + "_tcnn.params"
-        if self.backend == "torch" and tcnn_key in state_dict:
+        if self.backend != "tcnn" and tcnn_key in state_dict:
             values = state_dict.pop(tcnn_key)
             state_dict[torch_key] = values.reshape(-1, self.features_per_level).float()
         elif self.backend == "tcnn" and torch_key in state_dict:
@@ -294,6 +330,13 @@ class HashGridEncoding(nn.Module):
             raise ValueError(f"expected (N, {self.dims}) inputs, got {tuple(x.shape)}")
         if self.backend == "tcnn":
             return self._tcnn(x.float()).float()
+        if self.backend == "triton" and (x.is_cuda or triton_interpreted()):
+            from t2v.field.hashgrid_triton import encode_triton
+
+            return encode_triton(
+                self.table, x, self.scales, self.offsets, self.sizes, self.dense_strides,
+                self.primes, self.hash_mask,
+            )  # fmt: skip
         indices, weights = self._index_math(x.to(self.table.dtype))
         out = _InterpolateTable.apply(self.table, indices, weights)  # (L, N, F)
         return out.transpose(0, 1).reshape(x.shape[0], self.output_dim)

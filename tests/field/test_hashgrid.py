@@ -15,6 +15,7 @@ from t2v.field.hashgrid import (
     level_layout,
     resolve_backend,
     tcnn_available,
+    triton_available,
 )
 
 _REFERENCE_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "reference_hashgrid.py"
@@ -108,9 +109,22 @@ def test_checkpoint_of_the_tcnn_layout_loads_into_torch() -> None:
     torch.testing.assert_close(encoding.table.detach(), values.half().float().view(-1, 2))
 
 
-def test_backend_switch() -> None:
+def test_backend_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_backend("torch") == "torch"
-    assert resolve_backend("auto") == ("tcnn" if tcnn_available() else "torch")
+    # auto: tcnn, else triton on a CUDA device, else torch.
+    if tcnn_available():
+        assert resolve_backend("auto") == "tcnn"
+    elif torch.cuda.is_available() and triton_available():
+        assert resolve_backend("auto") == "triton"
+    else:
+        assert resolve_backend("auto") == "torch"
+    if not torch.cuda.is_available():
+        # Triton's interpreter makes the triton backend usable on a CPU, but never the default.
+        monkeypatch.setenv("TRITON_INTERPRET", "1")
+        assert resolve_backend("auto") == "torch"
+        monkeypatch.setenv("TRITON_INTERPRET", "0")
+        with pytest.raises(ConfigError, match="'triton' needs triton importable and a CUDA"):
+            HashGridEncoding(3, backend="triton")
     if not tcnn_available():
         with pytest.raises(ConfigError, match="tcnn"):
             HashGridEncoding(3, backend="tcnn")
@@ -123,12 +137,15 @@ def test_backend_switch() -> None:
 @pytest.mark.gpu
 @pytest.mark.tcnn
 @pytest.mark.skipif(not tcnn_available(), reason="needs tinycudann importable and a CUDA device")
+@pytest.mark.parametrize("other", ["torch", "triton"])
 @pytest.mark.parametrize("dims", [3, 4])
-def test_tcnn_and_torch_agree(dims: int) -> None:
+def test_tcnn_agrees_with_torch_and_triton(dims: int, other: str) -> None:
+    if other == "triton" and not triton_available():
+        pytest.skip("triton is not installed")
     settings = dict(levels=8, features_per_level=2, log2_table_size=14, base_resolution=4)
     settings.update(finest_resolution=256)
     fast = HashGridEncoding(dims, backend="tcnn", **settings).cuda()
-    slow = HashGridEncoding(dims, backend="torch", **settings).cuda()
+    slow = HashGridEncoding(dims, backend=other, **settings).cuda()
     assert fast.table_params.numel() == slow.table.numel()  # same layout, same size
     with torch.no_grad():
         values = torch.randn_like(slow.table)
