@@ -64,7 +64,7 @@ class PlaneSpec:
     time_resolution: int = 16
 
     def build(self, dims: int, backend: Backend) -> PlaneEncoding:
-        if backend == "tcnn":
+        if backend in ("tcnn", "triton"):
             raise ConfigError("plane encodings are pure PyTorch: use backend=torch or auto")
         return PlaneEncoding(dims, self.features, self.resolutions, self.time_resolution)
 
@@ -114,7 +114,7 @@ class SceneField(nn.Module):
     zeros in its place, so switching it off later changes nothing about the heads' shapes.
     `background`: `learned` (a small MLP on the view direction) or `solid` (`solid_color`, a
     buffer the caller may overwrite, e.g. with a random colour per training step).
-    `backend` is handed to every hash-grid encoding (auto | torch | tcnn).
+    `backend` is handed to every hash-grid encoding (auto | torch | triton | tcnn).
     """
 
     def __init__(
