@@ -217,13 +217,17 @@ class _EncodeTriton(torch.autograd.Function):
         n_points, dims = x.shape
         levels, features = scales.shape[0], table.shape[1]
         out = torch.empty(n_points, levels * features, dtype=torch.float32, device=x.device)
+        dense_levels = dense_strides.shape[0]
+        if dense_levels == 0:  # a placeholder (never read) rather than a null pointer
+            dense_strides = torch.zeros(1, dims, dtype=torch.int32, device=x.device)
         metadata = (scales, offsets, sizes, dense_strides, primes)
         ctx.save_for_backward(table, x, *metadata)
         ctx.hash_mask = hash_mask
+        ctx.dense_levels = dense_levels
         if n_points > 0:
             _encode_forward_kernel[_launch_grid(n_points, levels)](
                 x, table, out, *metadata,
-                n_points, dense_strides.shape[0], hash_mask,
+                n_points, dense_levels, hash_mask,
                 LEVELS=levels, DIMS=dims, FEATURES=features, BLOCK=BLOCK,
                 enable_fp_fusion=False,
             )  # fmt: skip
@@ -245,7 +249,7 @@ class _EncodeTriton(torch.autograd.Function):
                 grad_table if table_grad else table,  # unused pointers when their flag is off
                 grad_x if x_grad else x,
                 *metadata,
-                n_points, metadata[3].shape[0], ctx.hash_mask,
+                n_points, ctx.dense_levels, ctx.hash_mask,
                 LEVELS=levels, DIMS=dims, FEATURES=features, BLOCK=BLOCK,
                 TABLE_GRAD=table_grad, X_GRAD=x_grad,
                 enable_fp_fusion=False,
