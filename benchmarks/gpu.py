@@ -13,12 +13,13 @@ resident priors included. The occupancy grid is refreshed once before the stages
 after the static stage's warm-up in a real run.
 
 Also measured: the encodings alone (forward, forward+backward of 2^20 points; median of CUDA
-event timings) for each backend; the dynamic step's parts (render forward+backward, video SDS,
-image SDS), to say what limits speed; with --profile, the top CUDA kernels of dynamic steps.
+event timings) for each backend; the dynamic and SR steps in parts (render forward+backward,
+each SDS term alone), to say what limits speed; with --profile, each stage's top GPU kernels
+and the share of a step's wall time the GPU is busy.
 
 Usage: python benchmarks/gpu.py [--out benchmarks/results/gpu.json] [--backends triton torch]
-       [--stages static dynamic superres temporal] [--steps 20] [--warmup 5] [--profile]
-       [--tiny] [override ...]
+       [--encoding-backends triton torch] [--stages static dynamic superres temporal]
+       [--steps 20] [--warmup 5] [--profile] [--skip-encodings] [--tiny] [override ...]
   --tiny: toy widths and sizes on whatever device there is (checks the script, in seconds).
   overrides: Hydra overrides of `t2v generate`, e.g. renderer.checkpoint_chunks=true
 """
@@ -269,13 +270,16 @@ class StepTimer(pl.Callback):
 
 
 class KernelProfile(pl.Callback):
-    """torch.profiler over the last `steps` steps of a stage: the top CUDA kernels."""
+    """torch.profiler over the last steps of a stage: the top GPU kernels, and how much of the
+    steps' wall time the GPU was busy (kernel time / wall time; low means the host limits)."""
 
-    def __init__(self, first_step: int, top: int = 15) -> None:
+    def __init__(self, first_step: int, top: int = 12) -> None:
         self.first_step = first_step
         self.top = top
         self.profiler: torch.profiler.profile | None = None
-        self.table: list[dict[str, Any]] = []
+        self.began = 0.0
+        self.steps = 0
+        self.summary: dict[str, Any] = {}
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == self.first_step and self.profiler is None:
@@ -284,24 +288,44 @@ class KernelProfile(pl.Callback):
                 activities.append(torch.profiler.ProfilerActivity.CUDA)
             self.profiler = torch.profiler.profile(activities=activities)
             self.profiler.__enter__()
+            synchronize(pl_module.device)
+            self.began = time.perf_counter()
+        if self.profiler is not None:
+            self.steps += 1
 
     def on_train_end(self, trainer, pl_module) -> None:
         if self.profiler is None:
             return
         synchronize(pl_module.device)
+        wall = time.perf_counter() - self.began
         self.profiler.__exit__(None, None, None)
-        events = self.profiler.key_averages()
-        total = sum(e.self_device_time_total for e in events) or 1.0
-        ranked = sorted(events, key=lambda e: e.self_device_time_total, reverse=True)
-        self.table = [
-            {
-                "name": e.key[:90],
-                "self_device_ms": round(e.self_device_time_total / 1e3, 2),
-                "share": round(e.self_device_time_total / total, 3),
-                "calls": e.count,
-            }
-            for e in ranked[: self.top]
+        # Kernels only: user annotations (Lightning's optimizer step wraps the whole training
+        # step in its closure) would count the same kernels again.
+        kernels = [
+            e
+            for e in self.profiler.key_averages()
+            if e.device_type != torch.autograd.DeviceType.CPU
+            and not getattr(e, "is_user_annotation", False)
         ]
+        busy = sum(e.self_device_time_total for e in kernels) / 1e6
+        ranked = sorted(kernels, key=lambda e: e.self_device_time_total, reverse=True)
+        self.summary = {
+            "profiled_steps": self.steps,
+            "wall_seconds_per_step": round(wall / max(self.steps, 1), 4),
+            "kernel_seconds_per_step": round(busy / max(self.steps, 1), 4),
+            "gpu_busy_fraction": round(busy / wall, 3) if wall > 0 else None,
+            "top_kernels": [
+                {
+                    "name": e.key[:90],
+                    "ms_per_step": round(e.self_device_time_total / 1e3 / max(self.steps, 1), 2),
+                    "share_of_kernel_time": round(e.self_device_time_total / 1e6 / busy, 3)
+                    if busy > 0
+                    else None,
+                    "calls_per_step": e.count // max(self.steps, 1),
+                }
+                for e in ranked[: self.top]
+            ],
+        }
 
 
 def run_stage(
@@ -354,46 +378,50 @@ def run_stage(
             timed_steps=len(timer.seconds),
         )
     result["peak_gb"] = rounded(peak_gb(device))
-    if profiler is not None and profiler.table:
-        result["top_kernels"] = profiler.table
+    if profiler is not None and profiler.summary:
+        result["profile"] = profiler.summary
     del trainer, module
     release(device)
     return result
 
 
-def dynamic_parts(
+def stage_parts(
     spec: Any, field: torch.nn.Module, renderer: torch.nn.Module, guidance: Guidance, device
-) -> dict[str, Any]:
-    """The dynamic step's parts, each alone: what a step spends its time on."""
+) -> dict[str, float]:
+    """A stage's step in parts, each timed alone: the render (forward+backward) and each SDS
+    term (prior forward, VAE backward to the pixels), on the stage's clip size."""
+    field.to(device), renderer.to(device)  # Lightning hands modules back on the CPU after fit
     generator = torch.Generator().manual_seed(0)
     sampled = sample_training_cameras(
         1, spec.frames, spec.width, spec.height, spec.cameras, generator, device
     )
     times = torch.linspace(0, 1, spec.frames, device=device)[None]
     clip = torch.rand(1, spec.frames, 3, spec.height, spec.width, device=device)
+    low_res = torch.rand(1, spec.frames, 3, spec.base_height, spec.base_width, device=device)
 
     def render() -> None:
-        out = renderer.render(field, sampled.cameras, times)
-        out.rgb.mean().backward()
+        renderer.render(field, sampled.cameras, times).rgb.mean().backward()
 
-    def sds(prior: Any, cond: Any, frames: torch.Tensor) -> Callable[[], None]:
+    def sds(prior: Any, cond: Any, frames: torch.Tensor, *extra: torch.Tensor):
         def run() -> None:
             pixels = frames.clone().requires_grad_(True)
             noise = torch.Generator().manual_seed(1)  # CPU, as the stages use
-            prior.sds(pixels, cond, generator=noise).loss.backward()
+            prior.sds(pixels, cond, *extra, generator=noise).loss.backward()
 
         return run
 
-    repeats = 10
-    parts = {
-        "render_forward_backward": time_calls(render, device, repeats),
-        "video_sds": time_calls(sds(guidance.video, guidance.video_cond, clip), device, repeats),
-        "image_sds_1_frame": time_calls(
-            sds(guidance.image, guidance.image_cond, clip[:, :1]), device, repeats
-        ),
-    }
+    parts = {"render_forward_backward": render}
+    if spec.name == "dynamic":
+        parts["video_sds"] = sds(guidance.video, guidance.video_cond, clip)
+        parts["image_sds_1_frame"] = sds(guidance.image, guidance.image_cond, clip[:, :1])
+    elif spec.name in ("superres", "temporal") and guidance.sr is not None:
+        parts["sr_sds"] = sds(guidance.sr, guidance.sr_cond, clip, low_res)
+        parts["base_video_sds"] = sds(guidance.video, guidance.video_cond, low_res)
+    elif spec.name == "static":
+        parts["image_sds"] = sds(guidance.image, guidance.image_cond, clip)
+    seconds = {name: round(time_calls(run, device, repeats=5), 4) for name, run in parts.items()}
     field.zero_grad(set_to_none=True)
-    return {name: round(seconds, 4) for name, seconds in parts.items()}
+    return seconds
 
 
 def compose(overrides: list[str]) -> DictConfig:
@@ -426,7 +454,8 @@ def machine(device: torch.device) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results/gpu.json")
-    parser.add_argument("--backends", nargs="+", default=["triton", "torch"])
+    parser.add_argument("--backends", nargs="+", default=["triton", "torch"], help="stages'")
+    parser.add_argument("--encoding-backends", nargs="+", default=["triton", "torch"])
     parser.add_argument("--stages", nargs="+", default=list(STAGE_MODULES))
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
@@ -457,7 +486,7 @@ def main() -> None:
         out.write_text(json.dumps(result, indent=2) + "\n")
 
     if not args.skip_encodings:
-        result["encodings"] = measure_encodings(device, args.backends, args.tiny)
+        result["encodings"] = measure_encodings(device, args.encoding_backends, args.tiny)
         save()
     with tempfile.TemporaryDirectory() as scratch:
         reference = compose([*base, f"field.backend={args.backends[0]}"])
@@ -481,7 +510,7 @@ def main() -> None:
             for name in args.stages:
                 if name not in specs or specs[name].steps == 0:
                     continue
-                profile = args.profile and name == "dynamic" and backend == args.backends[0]
+                profile = args.profile and backend == args.backends[0]
                 rows[name] = run_stage(
                     cfg,
                     specs[name],
@@ -496,13 +525,17 @@ def main() -> None:
                 print(f"{backend:>7} {name:>9}: {rows[name]}", flush=True)
                 result["stages"][backend] = rows
                 save()
-            if "dynamic" in specs and backend == args.backends[0]:
-                try:
-                    rows["dynamic_parts_seconds"] = dynamic_parts(
-                        specs["dynamic"], field, renderer, guidance, device
-                    )
-                except torch.OutOfMemoryError:
-                    rows["dynamic_parts_seconds"] = "out of memory"
+            if backend == args.backends[0]:
+                parts: dict[str, Any] = {}
+                for name in ("dynamic", "superres"):
+                    if name in args.stages and name in specs:
+                        try:
+                            spec = specs[name]
+                            parts[name] = stage_parts(spec, field, renderer, guidance, device)
+                        except torch.OutOfMemoryError:
+                            parts[name] = "out of memory"
+                        release(device)
+                rows["parts_seconds"] = parts
                 save()
             del field, renderer
             release(device)

@@ -35,6 +35,7 @@ def test_real_size_configs_have_the_published_parameter_counts() -> None:
 def test_gpu_benchmark_runs_end_to_end_at_toy_size(tmp_path: Path) -> None:
     out = tmp_path / "gpu.json"
     command = [sys.executable, str(BENCHMARKS / "gpu.py"), "--tiny", "--backends", "torch"]
+    command += ["--encoding-backends", "torch", "--profile"]
     command += ["--stages", "static", "dynamic", "superres", "--steps", "2", "--warmup", "1"]
     command += ["--out", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -45,6 +46,10 @@ def test_gpu_benchmark_runs_end_to_end_at_toy_size(tmp_path: Path) -> None:
         assert stages[name]["timed_steps"] == 2
         assert stages[name]["it_per_s"] > 0
     assert 0 < stages["occupied_fraction"] < 1  # the grid is in use, as mid-run
-    assert all(seconds > 0 for seconds in stages["dynamic_parts_seconds"].values())
+    parts = stages["parts_seconds"]
+    assert set(parts["dynamic"]) == {"render_forward_backward", "video_sds", "image_sds_1_frame"}
+    assert set(parts["superres"]) == {"render_forward_backward", "sr_sds", "base_video_sds"}
+    assert all(seconds > 0 for part in parts.values() for seconds in part.values())
+    assert stages["dynamic"]["profile"]["profiled_steps"] == 3
     encodings = result["encodings"]["4d"]["backends"]["torch"]
     assert encodings["speedup_vs_torch"] == 1.0 and encodings["forward_backward_ms"] > 0
