@@ -8,9 +8,9 @@ SD 2.1 base for the static stage and the hybrid steps, the x4 upscaler for SR. S
 those of `prior=zeroscope resolution=base schedule=mav3d renderer=default trainer=gpu`: priors
 in half precision with PyTorch's SDPA attention (diffusers' default), UNets under no_grad (SDS).
 Each stage runs `--warmup` steps, then `--steps` timed ones (time between successive batch
-starts, CUDA-synchronised; median). Peak memory is `max_memory_allocated` over the stage, the
-resident priors included. The occupancy grid is refreshed once before the stages, as it is
-after the static stage's warm-up in a real run.
+starts, CUDA-synchronised; median), then with --profile 3 profiled ones. Peak memory is
+`max_memory_allocated` over the stage, the resident priors included. The occupancy grid is
+refreshed once before the stages, as it is after the static stage's warm-up in a real run.
 
 Also measured: the encodings alone (forward, forward+backward of 2^20 points; median of CUDA
 event timings) for each backend; the dynamic and SR steps in parts (render forward+backward,
@@ -57,6 +57,7 @@ from t2v.text import PromptEncoder
 from t2v.text.encoders import TextEncoderSpec
 
 PROMPT = "a corgi running on a beach"
+PROFILED_STEPS = 3  # after the timed steps, so the profiler's overhead stays out of the timings
 GENRE = "documentary"
 REAL = [
     "prior=zeroscope",
@@ -245,10 +246,11 @@ def build_guidance(
 
 class StepTimer(pl.Callback):
     """Seconds between successive batch starts (the whole step: forward, backward, optimiser,
-    hooks), CUDA-synchronised, skipping the first `warmup` steps."""
+    hooks), CUDA-synchronised, of steps [warmup, warmup + steps): profiled steps come after."""
 
-    def __init__(self, warmup: int, device: torch.device) -> None:
+    def __init__(self, warmup: int, steps: int, device: torch.device) -> None:
         self.warmup = warmup
+        self.steps = steps
         self.device = device
         self.seconds: list[float] = []
         self._last: float | None = None
@@ -257,7 +259,7 @@ class StepTimer(pl.Callback):
     def _mark(self) -> None:
         synchronize(self.device)
         now = time.perf_counter()
-        if self._last is not None and self._step > self.warmup:
+        if self._last is not None and self.warmup < self._step <= self.warmup + self.steps:
             self.seconds.append(now - self._last)
         self._last = now
         self._step += 1
@@ -341,9 +343,9 @@ def run_stage(
 ) -> dict[str, Any]:
     module = STAGE_MODULES[spec.name](field, renderer, spec, int(cfg.seed))
     module.guidance = guidance
-    timer = StepTimer(warmup, device)
+    timer = StepTimer(warmup, steps, device)
     callbacks: list[pl.Callback] = [timer, RegularizerRamps(spec.regularizers)]
-    profiler = KernelProfile(first_step=warmup + steps - 3) if profile else None
+    profiler = KernelProfile(first_step=warmup + steps) if profile else None
     if profiler is not None:
         callbacks.append(profiler)
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
@@ -355,7 +357,7 @@ def run_stage(
     )
     trainer = pl.Trainer(
         **trainer_args,
-        max_steps=warmup + steps,
+        max_steps=warmup + steps + (PROFILED_STEPS if profile else 0),
         max_epochs=-1,
         callbacks=callbacks,
         limit_val_batches=0,

@@ -241,8 +241,10 @@ def test_checkpointed_chunks_give_the_same_training_gradients(make_grid_field):
     field = make_grid_field()
     cameras = Cameras.look_at(torch.randn(1, 1, 3) + 3, torch.zeros(1, 1, 3), 45.0, 8, 8)
     times = torch.tensor([[0.4]])
-    plain = VolumeRenderer(num_samples=16, chunk_rays=20).train()
-    saved = VolumeRenderer(num_samples=16, chunk_rays=20, checkpoint_chunks=True).train()
+    plain = VolumeRenderer(num_samples=16, chunk_rays=20, checkpoint_chunks=False).train()
+    saved = VolumeRenderer(
+        num_samples=16, chunk_rays=20, checkpoint_chunks=True, checkpoint_min_rays=0
+    ).train()
     out_plain, grads_plain = _loss_and_grads(
         plain, field, cameras, times, torch.Generator().manual_seed(3)
     )
@@ -309,3 +311,29 @@ def test_cuda_render_matches_cpu_with_a_cpu_generator(make_grid_field):
         )
         results.append(out.rgb.cpu())
     assert torch.allclose(results[0], results[1], atol=1e-4)
+
+
+def test_chunks_are_checkpointed_only_in_renders_of_enough_rays(make_grid_field, monkeypatch):
+    from t2v.render import renderer as renderer_module
+
+    calls = []
+    original = renderer_module.checkpoint
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(renderer_module, "checkpoint", counting)
+    field = make_grid_field()
+    times = torch.tensor([[0.4]])
+    renderer = VolumeRenderer(
+        num_samples=8, chunk_rays=16, checkpoint_chunks=True, checkpoint_min_rays=64
+    ).train()
+    small = Cameras.look_at(torch.randn(1, 1, 3) + 3, torch.zeros(1, 1, 3), 45.0, 6, 6)  # 36 rays
+    large = Cameras.look_at(torch.randn(1, 1, 3) + 3, torch.zeros(1, 1, 3), 45.0, 8, 8)  # 64 rays
+    renderer.render(field, small, times).rgb.sum().backward()
+    assert calls == []
+    renderer.render(field, large, times).rgb.sum().backward()
+    assert len(calls) == 4  # 64 rays in chunks of 16
+    with pytest.raises(ConfigError, match="checkpoint_min_rays"):
+        VolumeRenderer(checkpoint_min_rays=-1)
