@@ -1,6 +1,7 @@
 """benchmarks/gpu.py: its models have the published sizes, and its whole path runs (toy sizes)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,10 @@ def test_gpu_benchmark_runs_end_to_end_at_toy_size(tmp_path: Path) -> None:
     command += ["--encoding-backends", "torch", "--profile"]
     command += ["--stages", "static", "dynamic", "superres", "--steps", "2", "--warmup", "1"]
     command += ["--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # One torch thread: on a shared 2-core machine two OpenMP threads wait on each other far
+    # longer than one computes (see tests/field/conftest.py).
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text())
     stages = result["stages"]["torch"]
