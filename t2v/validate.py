@@ -25,6 +25,7 @@ def validate_generate(cfg: DictConfig, run_dir: Path | None) -> None:
     GenrePreset.from_config(cfg.genre)
     check_resolution(cfg.resolution)
     check_video_length(cfg)
+    check_field_and_renderer(cfg)
     if run_dir is not None:
         resolved = OmegaConf.to_container(cfg, resolve=True)
         check_run_dir(run_dir, {k: v for k, v in resolved.items() if k != "hydra"})
@@ -70,6 +71,19 @@ VALIDATORS: dict[str, Callable[[DictConfig, Path | None], None]] = {
     "evaluate": validate_evaluate,
     "pretrain": validate_pretrain,
 }
+
+
+def check_field_and_renderer(cfg: DictConfig) -> None:
+    """The field backend (known, and able to run here) and the renderer settings: otherwise
+    they would fail only once the run directory exists."""
+    from t2v.field.hashgrid import resolve_backend
+    from t2v.render import RendererConfig
+
+    backend = OmegaConf.select(cfg, "field.backend")
+    if backend is not None:
+        resolve_backend(str(backend))
+    if cfg.get("renderer") is not None:
+        RendererConfig.from_config(OmegaConf.to_container(cfg.renderer, resolve=True))
 
 
 def check_resolution(resolution: Any) -> None:

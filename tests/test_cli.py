@@ -70,6 +70,8 @@ BAD_INPUTS = [
     (["prompt=a ball", "genre=noir,cartoon"], "gives several values: add -m"),
     (["-m", "prompt=a ball", "genre=noir,nope"], "unknown genre 'nope'"),
     (["prompt=a ball", "genre.camera.trajectory=spiral"], "trajectory 'spiral' is unknown"),
+    (["prompt=a ball", "field=hashgrid", "field.backend=cuda"], "unknown field backend 'cuda'"),
+    (["prompt=a ball", "renderer.checkpoint_min_rays=-1"], "checkpoint_min_rays must be >= 0"),
 ]
 
 
