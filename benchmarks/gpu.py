@@ -392,7 +392,9 @@ def stage_parts(
 ) -> dict[str, float]:
     """A stage's step in parts, each timed alone: the render (forward+backward) and each SDS
     term (prior forward, VAE backward to the pixels), on the stage's clip size."""
-    field.to(device), renderer.to(device)  # Lightning hands modules back on the CPU after fit
+    # Lightning hands the modules back on the CPU after fit.
+    field.to(device)
+    renderer.to(device)
     generator = torch.Generator().manual_seed(0)
     sampled = sample_training_cameras(
         1, spec.frames, spec.width, spec.height, spec.cameras, generator, device
