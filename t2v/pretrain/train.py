@@ -104,17 +104,14 @@ def ema_model_from_checkpoint(path: Path, stage: str) -> torch.nn.Module:
 
 
 def warm_start(module: DiffusionPriorModule, path: Path) -> list[str]:
-    """Start `module` (weights and EMA) from the EMA weights of another run's checkpoint.
+    """Start `module` (weights and EMA) from the EMA weights of another run's checkpoint, or
+    from a prior folder (`t2v pretrain`'s export, e.g. the shipped prior).
 
     The model may have grown since: a conv that gained input channels (e.g. coordinates) gets
     zeros for them, and layers the checkpoint lacks keep their (zero-output) init. Returns the
     names of those new parameters. Any other mismatch is a ConfigError.
     """
-    if not path.is_file():
-        raise ConfigError(f"init_from: {path} is not a file")
-    state = load_checkpoint(path).get("state_dict", {})
-    prefix = "ema_model."
-    source = {name[len(prefix) :]: v for name, v in state.items() if name.startswith(prefix)}
+    source = exported_weights(path, module) if path.is_dir() else checkpoint_ema_weights(path)
     target = module.model.state_dict()
     adapted = {}
     for name, value in source.items():
@@ -136,6 +133,29 @@ def warm_start(module: DiffusionPriorModule, path: Path) -> list[str]:
     result = module.model.load_state_dict(adapted, strict=False)
     module.ema_model.load_state_dict(module.model.state_dict())
     return list(result.missing_keys)
+
+
+def checkpoint_ema_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The EMA model's weights in a stage checkpoint, named as in the model."""
+    if not path.is_file():
+        raise ConfigError(f"init_from: {path} is neither a checkpoint file nor a prior folder")
+    state = load_checkpoint(path).get("state_dict", {})
+    prefix = "ema_model."
+    return {name[len(prefix) :]: v for name, v in state.items() if name.startswith(prefix)}
+
+
+def exported_weights(folder: Path, module: DiffusionPriorModule) -> dict[str, torch.Tensor]:
+    """The weights a prior folder holds for `module`'s model (unet/ or sr_unet/)."""
+    from safetensors.torch import load_file
+
+    subfolder = "sr_unet" if isinstance(module, SRPriorModule) else "unet"
+    weights = folder / subfolder / "diffusion_pytorch_model.safetensors"
+    if not weights.is_file():
+        raise ConfigError(f"init_from: {folder} is a folder without {subfolder}/ weights")
+    try:
+        return load_file(weights)
+    except Exception as error:  # truncated or foreign file: one clear line
+        raise ConfigError(f"init_from: cannot read {weights} ({type(error).__name__})") from None
 
 
 def _gained_input_channels(old: torch.Tensor, new: torch.Tensor) -> bool:

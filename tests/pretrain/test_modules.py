@@ -200,6 +200,29 @@ def test_warm_start_into_a_grown_model_keeps_its_outputs(tmp_path):
         warm_start(smaller, path)
 
 
+def test_warm_start_from_a_prior_folder_takes_its_unet_weights(tmp_path):
+    from diffusers import DDPMScheduler
+
+    from t2v.errors import ConfigError
+    from t2v.pretrain.prior_folder import PriorModels, save_prior
+    from t2v.pretrain.train import warm_start
+
+    trained = video_module()
+    with torch.no_grad():
+        for parameter in trained.ema_model.parameters():
+            parameter.add_(0.01 * torch.randn_like(parameter))
+    folder = save_prior(PriorModels(trained.ema_model, DDPMScheduler()), tmp_path / "prior")
+    fresh = video_module()
+    assert warm_start(fresh, folder) == []
+    for model in (fresh.model, fresh.ema_model):
+        for name, value in model.state_dict().items():
+            torch.testing.assert_close(value, trained.ema_model.state_dict()[name])
+    with pytest.raises(ConfigError, match="without sr_unet/"):
+        warm_start(sr_module(), folder)
+    with pytest.raises(ConfigError, match="neither a checkpoint file nor a prior folder"):
+        warm_start(fresh, tmp_path / "missing.ckpt")
+
+
 def test_attribute_heads_read_the_caption_labels_from_the_text_pathway():
     batch = procedural_batch(clips=8, frames=4, size=8)
     assert video_module().attribute_loss(batch) is None  # off by default: no heads
