@@ -44,6 +44,9 @@ TRANSLATION = 0.14
 BOUNCE_RISE = 0.07
 SIZE_CHANGE = 0.15  # |log(end size / start size)|
 SPIN = 0.09  # silhouette change + 2 x shading-pattern change per frame
+# Below this share of the frame an "object" is a few stray pixels (grain on a black frame),
+# not an object: procedural objects cover >= 2% (300 clips at 64x64, smallest: receding).
+MIN_OBJECT_FRACTION = 0.005
 
 ANALYSIS_SIDE = 64  # pixels; larger videos are shrunk to this before measuring
 FIT_SEED = 1000
@@ -108,11 +111,12 @@ def _describe(video: torch.Tensor) -> VideoAttributes:
     genre = classify_genre(genre_features(video, track, motion.speed))
     hue = hue_degrees(track.hue_vector)
     found = float(track.mask.mean())
-    # A clip with no coloured object (a grey or empty sample) names no colour and no motion,
-    # rather than whatever hue its noise happens to have.
+    # A clip with no coloured object (a grey, black or empty sample) names no colour and no
+    # motion, rather than whatever hue and drift its noise happens to have.
+    seen = found >= MIN_OBJECT_FRACTION
     return VideoAttributes(
-        colour=classify_colour(hue, genre) if found > 0 else "none",
-        motion=classify_motion(motion) if found > 0 else "none",
+        colour=classify_colour(hue, genre) if seen else "none",
+        motion=classify_motion(motion) if seen else "none",
         genre=genre,
         hue_deg=hue,
         motion_features=motion,

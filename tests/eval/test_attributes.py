@@ -47,6 +47,23 @@ def test_a_grey_video_names_no_colour_or_motion() -> None:
     assert (found.colour, found.motion, found.object_fraction) == ("none", "none", 0.0)
 
 
+def test_a_few_stray_pixels_on_a_black_video_are_no_object() -> None:
+    # What a collapsed noir run exported: black frames, grain, one coloured pixel drifting.
+    video = 0.02 * torch.rand(8, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    for frame in range(8):
+        video[frame, :, 30, 40 - 3 * frame] = torch.tensor([0.5, 0.1, 0.9])
+    found = describe(video)
+    assert 0.0 < found.object_fraction < 0.005
+    assert (found.colour, found.motion) == ("none", "none")
+    bigger = video.clone()
+    for frame in range(8):
+        bigger[frame, :, 26:34, 36 - 3 * frame : 44 - 3 * frame] = torch.tensor(
+            [0.5, 0.1, 0.9]
+        ).view(3, 1, 1)
+    seen = describe(bigger)  # an 8x8 object (1.6% of the frame) moving left is read
+    assert (seen.colour, seen.motion) == ("purple", "left")
+
+
 def test_motion_rules_read_screen_space() -> None:
     still = dict(
         dx=0.0,
