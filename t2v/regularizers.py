@@ -1,4 +1,5 @@
-"""Motion regularizers of the dynamic and temporal stages (MAV3D's temporal-consistency terms).
+"""Regularizers of the stages: MAV3D's motion and temporal-consistency terms, and an opacity
+sparsity term that keeps the volume empty where the prior asks for no object.
 
 Each works through the field's public contract (`density`, `forward`, `parameter_groups`)
 or on rendered frames, so it applies to the hash-grid and the HexPlane field alike.
@@ -50,6 +51,19 @@ def frame_consistency(frames: torch.Tensor, opacity: torch.Tensor | None = None)
     if opacity is not None:
         change = change * torch.maximum(opacity[:, 1:], opacity[:, :-1])
     return change.mean()
+
+
+def opacity_sparsity(opacity: torch.Tensor) -> torch.Tensor:
+    """Accumulated opacity of the rendered pixels `(B, T, 1, H, W)`, summed per clip, mean over B.
+
+    Summed like the SDS loss (`t2v.priors.sds`), so each pixel's gradient is the weight itself
+    and one weight means the same at any resolution and frame count. Why: without it, SDS may
+    paint a dark or hazy backdrop as thin density filling the whole scene box instead of with
+    the background model (noir and horror runs: every occupancy cell stayed occupied, nothing
+    was skipped and the stages ran twice as long). The prior pays for the object's opacity
+    through SDS; this term makes haze cost something.
+    """
+    return opacity.flatten(1).sum(1).mean()
 
 
 def random_points(count: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:

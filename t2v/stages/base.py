@@ -170,6 +170,8 @@ class StageModule(pl.LightningModule):
     ) -> dict[str, torch.Tensor]:
         terms: dict[str, torch.Tensor] = {}
         active = {name for name, weight in self.regularizer_weights.items() if weight > 0}
+        if "opacity_sparsity" in active:
+            terms["opacity_sparsity"] = regularizers.opacity_sparsity(rendered.opacity)
         if not self.spec.trains_motion:
             return terms
         if "temporal_smoothness" in active:

@@ -14,7 +14,8 @@ from t2v.schedules import Ramp
 
 STAGE_ORDER = ("static", "dynamic", "superres", "temporal")
 PARAMETER_GROUPS = ("static", "dynamic", "heads", "background")
-REGULARIZERS = ("temporal_smoothness", "dynamic_sparsity", "frame_consistency")
+MOTION_REGULARIZERS = ("temporal_smoothness", "dynamic_sparsity", "frame_consistency")
+REGULARIZERS = (*MOTION_REGULARIZERS, "opacity_sparsity")
 
 
 @dataclass(frozen=True)
@@ -136,14 +137,17 @@ def _regularizers(stage: str, node: Any, genre: GenrePreset) -> dict[str, Ramp]:
             f"known: {', '.join(REGULARIZERS)}"
         )
     ramps = {name: Ramp.from_config(value) for name, value in values.items()}
-    # Genre motion style: more motion loosens the motion regularizers, smoothness tightens them.
+    # Genre motion style: more motion loosens the motion regularizers, smoothness tightens them;
+    # opacity sparsity is not about motion and keeps its weight.
     scale = {
         "temporal_smoothness": genre.motion.smoothness / max(genre.motion.amount, 1e-3),
         "frame_consistency": genre.motion.smoothness / max(genre.motion.amount, 1e-3),
         "dynamic_sparsity": 1.0 / max(genre.motion.amount, 1e-3),
     }
     return {
-        name: replace(ramp, start=ramp.start * scale[name], end=ramp.end * scale[name])
+        name: replace(
+            ramp, start=ramp.start * scale.get(name, 1.0), end=ramp.end * scale.get(name, 1.0)
+        )
         for name, ramp in ramps.items()
     }
 
