@@ -61,7 +61,8 @@ def opacity_sparsity(opacity: torch.Tensor) -> torch.Tensor:
     paint a dark or hazy backdrop as thin density filling the whole scene box instead of with
     the background model (noir and horror runs: every occupancy cell stayed occupied, nothing
     was skipped and the stages ran twice as long). The prior pays for the object's opacity
-    through SDS; this term makes haze cost something.
+    through SDS; this term makes haze cost something. Off in the presets: it clears the noir
+    fog but no object forms there, and it changed a none run's colour (experiments/genres).
     """
     return opacity.flatten(1).sum(1).mean()
 
