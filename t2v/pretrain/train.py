@@ -146,10 +146,11 @@ def checkpoint_ema_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def exported_weights(folder: Path, module: DiffusionPriorModule) -> dict[str, torch.Tensor]:
     """The weights a prior folder holds for `module`'s model (unet/ or sr_unet/)."""
+    from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
     from safetensors.torch import load_file
 
     subfolder = "sr_unet" if isinstance(module, SRPriorModule) else "unet"
-    weights = folder / subfolder / "diffusion_pytorch_model.safetensors"
+    weights = folder / subfolder / SAFETENSORS_WEIGHTS_NAME
     if not weights.is_file():
         raise ConfigError(f"init_from: {folder} is a folder without {subfolder}/ weights")
     try:

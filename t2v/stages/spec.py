@@ -139,15 +139,13 @@ def _regularizers(stage: str, node: Any, genre: GenrePreset) -> dict[str, Ramp]:
     ramps = {name: Ramp.from_config(value) for name, value in values.items()}
     # Genre motion style: more motion loosens the motion regularizers, smoothness tightens them;
     # opacity sparsity is not about motion and keeps its weight.
-    scale = {
+    scale = dict.fromkeys(REGULARIZERS, 1.0) | {
         "temporal_smoothness": genre.motion.smoothness / max(genre.motion.amount, 1e-3),
         "frame_consistency": genre.motion.smoothness / max(genre.motion.amount, 1e-3),
         "dynamic_sparsity": 1.0 / max(genre.motion.amount, 1e-3),
     }
     return {
-        name: replace(
-            ramp, start=ramp.start * scale.get(name, 1.0), end=ramp.end * scale.get(name, 1.0)
-        )
+        name: replace(ramp, start=ramp.start * scale[name], end=ramp.end * scale[name])
         for name, ramp in ramps.items()
     }
 
