@@ -61,12 +61,16 @@ def direction_captions(split: str, count: int, seed: int) -> tuple[list[str], to
 
 
 @torch.no_grad()
-def text_pathway(unet: PixelVideoUNet, encode) -> dict[str, float]:
+def text_pathway(unet: PixelVideoUNet, minilm: MiniLMEncoder) -> dict[str, float]:
     train, train_labels = direction_captions("train", 400, 0)
     test, test_labels = direction_captions("heldout_phrasing", 200, 1)
-    embedding = unet.embedding
-    vectors = {"minilm": (encode(train), encode(test))}
-    vectors["text_pathway"] = tuple(embedding.text_features(v) for v in vectors["minilm"])
+    model_input = minilm.encoder_for(unet.reads_tokens)
+    vectors = {
+        "minilm": (minilm.encode(train), minilm.encode(test)),
+        "text_pathway": tuple(
+            unet.embedding.text_features(model_input(captions)) for captions in (train, test)
+        ),
+    }
     return {
         name: centroid_accuracy(a, train_labels, b, test_labels) for name, (a, b) in vectors.items()
     }
@@ -121,10 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.prior} does not exist")
     torch.set_num_threads(2)
     unet, scheduler = load_unet(args.prior, args.raw)
-    encode = MiniLMEncoder().encode
+    minilm = MiniLMEncoder()
+    encode = minilm.encoder_for(unet.reads_tokens)
     result = {
         "prior": str(args.prior),
-        "direction_centroid_accuracy": text_pathway(unet, encode),
+        "direction_centroid_accuracy": text_pathway(unet, minilm),
         "denoising_loss": denoising_gap(
             unet, scheduler, encode, args.clips, args.foreground_weight
         ),

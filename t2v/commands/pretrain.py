@@ -43,15 +43,17 @@ def train_stages(cfg: DictConfig, run_dir: Path) -> None:
     from t2v.pretrain.train import STAGES, checkpoint_path, fit_stage, warm_start
 
     settings = cfg.pretrain
-    encode = text_encoder(settings.text_encoder)
+    minilm = text_encoder(settings.text_encoder)
     for stage in settings.stages:
         if stage not in STAGES:
             raise ConfigError(f"pretrain.stages: unknown stage '{stage}'; use video and/or sr")
         options = settings[stage]
         extra = {"crop_size": options.get("crop_size")} if stage == "sr" else {}
+        config = model_config(settings, stage)
+        encode = minilm.encoder_for(config.get("text_pathway") == "attention")
         module = STAGES[stage](
             **extra,
-            model_config=model_config(settings, stage),
+            model_config=config,
             scheduler_config=scheduler_config(settings),
             lr=float(options.lr),
             weight_decay=float(options.weight_decay),
@@ -122,7 +124,7 @@ def text_encoder(name: str):
         )
     from t2v.text.minilm import MiniLMEncoder
 
-    return MiniLMEncoder().encode
+    return MiniLMEncoder()
 
 
 def resolve_run_dir(cfg: DictConfig) -> Path:

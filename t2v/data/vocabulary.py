@@ -404,6 +404,15 @@ def make_caption(colour: str, shape: str, motion: str, split: str, rng: random.R
     return text
 
 
+def canonical_caption(colour: str, shape: str, motion: str) -> str:
+    """The plainest training caption of an attribute triple: each list's first words and
+    template ("a red ball moves to the left")."""
+    verb, complement = MOTION_WORDS[motion].train[0]
+    present = _phrase(third_person(verb), complement)
+    shape_word = SHAPE_WORDS[shape].train[0]
+    return f"{article(colour)} {COLOUR_WORDS[colour].train[0]} {shape_word} {present}"
+
+
 def all_words(split: str) -> set[str]:
     """Every word a split's captions can contain (to check that the splits are disjoint)."""
     check_split(split)

@@ -128,6 +128,36 @@ class FactorisedUNetCore(nn.Module):
         return self.conv_out(F.silu(self.norm_out(hidden)))
 
 
+ATTENTION_HEADS = 4
+
+
+def token_mask(tokens: torch.Tensor) -> torch.Tensor:
+    """`(B, L)` True at real tokens: encoders of token states zero the padding rows."""
+    return tokens.abs().sum(dim=-1) > 0
+
+
+def sentence_vector(tokens: torch.Tensor) -> torch.Tensor:
+    """Mean of the real tokens, L2-normalised: MiniLM's sentence vector from its token states."""
+    mask = token_mask(tokens).unsqueeze(-1).to(tokens.dtype)
+    pooled = (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+    return F.normalize(pooled, dim=-1)
+
+
+class TokenAttentionPool(nn.Module):
+    """`(B, L, D)` token states -> `(B, heads * D)`: per head, a learned softmax over the tokens."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False)
+        self.score = nn.Linear(dim, heads)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        states = self.norm(tokens.float())
+        scores = self.score(states).masked_fill(~token_mask(tokens)[..., None], -1e9)
+        weights = scores.softmax(dim=1)  # (B, L, heads)
+        return torch.einsum("blh,bld->bhd", weights, states).flatten(1)
+
+
 class ConditionEmbedding(nn.Module):
     """Timestep + text + genre (+ extra scalar) embeddings, summed, plus a learned frame offset."""
 
@@ -169,8 +199,22 @@ class ConditionEmbedding(nn.Module):
                 nn.SiLU(),
                 nn.Linear(embed_dim, embed_dim),
             )
+        elif text_pathway == "attention":
+            # Token states in, one learned softmax over the tokens per head: the mean of MiniLM's
+            # tokens mixes an unseen verb into the direction, a learned weighting reads the
+            # direction word wherever it sits (linear probes on held-out captions: direction
+            # 77% from the mean, 92-95% from 4-head pooling; experiments/bundled_prior).
+            self.text_proj = nn.Sequential(
+                TokenAttentionPool(text_dim, ATTENTION_HEADS),
+                nn.Linear(text_dim * ATTENTION_HEADS, embed_dim),
+                nn.SiLU(),
+                nn.Linear(embed_dim, embed_dim),
+            )
         else:
-            raise ValueError(f"text_pathway must be 'linear' or 'mlp', got {text_pathway!r}")
+            raise ValueError(
+                f"text_pathway must be 'linear', 'mlp' or 'attention', got {text_pathway!r}"
+            )
+        self.reads_tokens = text_pathway == "attention"
         self.genre_embedding = nn.Embedding(num_genres, embed_dim)
         # Zero start: a fresh model treats the frames of a clip alike (and independently).
         self.frame_embedding = nn.Parameter(torch.zeros(max_frames, embed_dim))
@@ -189,7 +233,16 @@ class ConditionEmbedding(nn.Module):
             nn.init.zeros_(self.frame_mlp[-1].bias)
 
     def text_features(self, text_embeds: torch.Tensor) -> torch.Tensor:
-        """The text pathway's output `(B, embed_dim)` for sentence vectors `(B, text_dim)`."""
+        """The text pathway's output `(B, embed_dim)` for sentence vectors `(B, text_dim)` or
+        zero-padded token states `(B, L, text_dim)` (the attention pathway needs the latter; the
+        others pool them to the sentence vector)."""
+        if self.reads_tokens and text_embeds.dim() != 3:
+            raise ValueError(
+                "this model reads token states (B, L, D) (text encoder 'minilm_tokens'), "
+                f"got a tensor of shape {tuple(text_embeds.shape)}"
+            )
+        if not self.reads_tokens and text_embeds.dim() == 3:
+            text_embeds = sentence_vector(text_embeds)
         return self.text_proj(text_embeds.float() * self.text_scale)
 
     def forward(

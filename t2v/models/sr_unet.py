@@ -54,6 +54,11 @@ class PixelSRUNet(ModelMixin, ConfigMixin):
             2 * in_channels, out_channels, tuple(block_channels), embed_dim, norm_groups
         )
 
+    @property
+    def reads_tokens(self) -> bool:
+        """True when the text input is token states `(B, L, D)` (text encoder "minilm_tokens")."""
+        return self.embedding.reads_tokens
+
     def forward(
         self,
         sample: torch.Tensor,

@@ -77,6 +77,11 @@ class PixelVideoUNet(ModelMixin, ConfigMixin):
             LayoutMap(embed_dim, layout_channels, block_channels[-1]) if layout_channels else None
         )
 
+    @property
+    def reads_tokens(self) -> bool:
+        """True when the text input is token states `(B, L, D)` (text encoder "minilm_tokens")."""
+        return self.embedding.reads_tokens
+
     def forward(
         self,
         sample: torch.Tensor,

@@ -66,8 +66,8 @@ class DiffusionPriorModule(L.LightningModule):
     """Shared denoising objective, condition dropout, AdamW and EMA; subclasses pick the model.
 
     Batches are dataset dicts: `video (B,T,3,H,W)` in [0,1], `caption` list[str], `genre`
-    list[str]. `text_encoder` maps captions to `(N, D)` embeddings (frozen, never saved); by
-    default the MiniLM encoder is built in `setup`.
+    list[str]. `text_encoder` maps captions to `(N, D)` sentence vectors or `(N, L, D)` token
+    states, whichever the model reads (frozen, never saved); by default MiniLM is built in `setup`.
     """
 
     model_class: type[PixelVideoUNet] | type[PixelSRUNet] = PixelVideoUNet
@@ -126,7 +126,7 @@ class DiffusionPriorModule(L.LightningModule):
             if encode is None:
                 from t2v.text.minilm import MiniLMEncoder
 
-                encode = MiniLMEncoder().encode
+                encode = MiniLMEncoder().encoder_for(self.model.reads_tokens)
             self.text_cache = CachedTextEncoder(encode)
         return self.text_cache
 
@@ -137,7 +137,8 @@ class DiffusionPriorModule(L.LightningModule):
         return torch.tensor([self.genres.index(genre) for genre in genres], device=self.device)
 
     def condition(self, batch: dict[str, Any], drop: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Text embeddings `(B, D)` and genre ids `(B,)`, each dropped independently if `drop`."""
+        """Text embeddings `(B, D)` or `(B, L, D)` and genre ids `(B,)`, each dropped
+        independently if `drop`."""
         cache = self.ensure_text_encoder()
         text = cache.embed(list(batch["caption"])).to(self.device)
         genre_ids = self.genre_ids(list(batch["genre"]))
@@ -145,7 +146,8 @@ class DiffusionPriorModule(L.LightningModule):
             clips = text.shape[0]
             empty = cache.embed([UNCONDITIONAL_PROMPT]).to(self.device)
             drop_text = torch.rand(clips, device=self.device) < self.hparams.text_dropout
-            text = torch.where(drop_text[:, None], empty, text)
+            drop_text = drop_text.view(-1, *[1] * (text.dim() - 1))
+            text = torch.where(drop_text, empty, text)
             drop_genre = torch.rand(clips, device=self.device) < self.hparams.genre_dropout
             genre_ids = torch.where(drop_genre, torch.zeros_like(genre_ids), genre_ids)
         return text, genre_ids

@@ -12,6 +12,7 @@ from diffusers import DDPMScheduler
 
 from t2v.errors import ConfigError
 from t2v.models import PixelSRUNet, PixelVideoUNet
+from t2v.pretrain.text_cache import Encode
 
 PRIOR_FILE = "t2v_prior.json"
 MAX_PRIOR_BYTES = 50 * 1024 * 1024
@@ -25,7 +26,17 @@ class PriorModels:
     scheduler: DDPMScheduler
     sr_unet: PixelSRUNet | None = None
     sr_scheduler: DDPMScheduler | None = None
-    text_encoder: str = "minilm"
+
+    @property
+    def text_encoder(self) -> str:
+        """The encoder kind the video model reads (`t2v.text.encoders.ENCODER_KINDS`)."""
+        return "minilm_tokens" if self.unet.reads_tokens else "minilm"
+
+    def encoder(self) -> Encode:
+        """MiniLM, giving what the video model reads (sentence vectors or token states)."""
+        from t2v.text.minilm import MiniLMEncoder
+
+        return MiniLMEncoder(device=self.unet.device).encoder_for(self.unet.reads_tokens)
 
 
 def prior_metadata(models: PriorModels) -> dict[str, Any]:
@@ -70,7 +81,6 @@ def load_prior(folder: str | Path, device: str | torch.device = "cpu") -> PriorM
     meta_file = folder / PRIOR_FILE
     if not meta_file.is_file():
         raise ConfigError(f"{folder} is not a t2v prior folder (no {PRIOR_FILE})")
-    meta = json.loads(meta_file.read_text())
     unet = (
         PixelVideoUNet.from_pretrained(folder / "unet", low_cpu_mem_usage=False).to(device).eval()
     )
@@ -83,4 +93,4 @@ def load_prior(folder: str | Path, device: str | torch.device = "cpu") -> PriorM
             .eval()
         )
         sr_scheduler = DDPMScheduler.from_pretrained(folder / "sr_scheduler")
-    return PriorModels(unet, scheduler, sr_unet, sr_scheduler, meta.get("text_encoder", "minilm"))
+    return PriorModels(unet, scheduler, sr_unet, sr_scheduler)

@@ -90,10 +90,7 @@ def evaluate_prior(
     models = prior if isinstance(prior, PriorModels) else load_prior(prior)
     genres = [g for g in models.unet.config.genres]
     prompts = heldout_prompts(count, seed, genres, split)
-    if text_encoder is None:
-        from t2v.text.minilm import MiniLMEncoder
-
-        text_encoder = MiniLMEncoder().encode
+    text_encoder = text_encoder or models.encoder()
     chunks = []
     for start in range(0, count, batch):
         part = prompts[start : start + batch]
@@ -125,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     models = load_prior(args.prior)
-    from t2v.text.minilm import MiniLMEncoder
-
-    encode = MiniLMEncoder().encode
+    encode = models.encoder()
     results = {}
     for guidance in args.guidance:
         summary, rows, videos = evaluate_prior(

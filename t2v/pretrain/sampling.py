@@ -13,12 +13,6 @@ from t2v.pretrain.prior_folder import PriorModels, load_prior
 from t2v.pretrain.text_cache import Encode
 
 
-def default_encoder() -> Encode:
-    from t2v.text.minilm import MiniLMEncoder
-
-    return MiniLMEncoder().encode
-
-
 def guided(prediction_pair: torch.Tensor, guidance: float) -> torch.Tensor:
     """Classifier-free guidance over a batch stacked as [conditional; unconditional]."""
     conditional, unconditional = prediction_pair.chunk(2)
@@ -41,9 +35,9 @@ def sample_video(
     unet = models.unet
     config = unet.config
     device = unet.device
-    encode = text_encoder or default_encoder()
+    encode = text_encoder or models.encoder()
     text = encode([*prompts, UNCONDITIONAL_PROMPT]).to(device)
-    conditional_text, empty = text[:-1], text[-1:].expand(len(prompts), -1)
+    conditional_text, empty = text[:-1], text[-1:].expand_as(text[:-1])
     genre_ids = torch.tensor([list(config.genres).index(g) for g in genres], device=device)
     both_text = torch.cat([conditional_text, empty])
     both_genres = torch.cat([genre_ids, torch.zeros_like(genre_ids)])
@@ -76,9 +70,9 @@ def super_resolve(
         raise ValueError("this prior has no SR model")
     unet = models.sr_unet
     device = unet.device
-    encode = text_encoder or default_encoder()
+    encode = text_encoder or models.encoder()
     text = encode([*prompts, UNCONDITIONAL_PROMPT]).to(device)
-    both_text = torch.cat([text[:-1], text[-1:].expand(len(prompts), -1)])
+    both_text = torch.cat([text[:-1], text[-1:].expand_as(text[:-1])])
     genre_ids = torch.tensor([list(unet.config.genres).index(g) for g in genres], device=device)
     both_genres = torch.cat([genre_ids, torch.zeros_like(genre_ids)])
     generator = torch.Generator().manual_seed(seed)

@@ -2,8 +2,10 @@
 
 Every encoder answers `model_id` (the cache key) and `encode(texts) -> Tensor`: token states
 `(N, L, D)` for CLIP and T5 (what a diffusers UNet takes as `encoder_hidden_states`), a pooled
-sentence vector `(N, D)` for MiniLM. A `TextEncoderSpec` names an encoder without loading it, so
-a prior can say which encoder it needs and `PromptEncoder` loads it only on a cache miss.
+sentence vector `(N, D)` for MiniLM ("minilm"), or MiniLM's zero-padded token states
+`(N, 64, D)` for a bundled prior whose text pathway attends over tokens ("minilm_tokens").
+A `TextEncoderSpec` names an encoder without loading it, so a prior can say which encoder it
+needs and `PromptEncoder` loads it only on a cache miss.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 
 from t2v.errors import ConfigError
 
-ENCODER_KINDS = ("clip", "t5", "minilm")
+ENCODER_KINDS = ("clip", "t5", "minilm", "minilm_tokens")
 
 
 class TextEncoder(Protocol):
@@ -86,25 +88,28 @@ class TransformersTextEncoder:
 
 
 class MiniLMTextEncoder:
-    """The bundled prior's sentence encoder (`t2v.text.minilm.MiniLMEncoder`): `(N, 384)`."""
+    """The bundled prior's encoder (`t2v.text.minilm.MiniLMEncoder`): sentence vectors
+    `(N, 384)`, or token states `(N, 64, 384)` with `tokens=True`."""
 
-    def __init__(self, device: str | torch.device = "cpu") -> None:
+    def __init__(self, device: str | torch.device = "cpu", tokens: bool = False) -> None:
         from t2v.text.minilm import MiniLMEncoder
 
         self.encoder = MiniLMEncoder(device=device)
         self.model = self.encoder.model
+        self.tokens = tokens
+        self._encode = self.encoder.encoder_for(tokens)
 
     @property
     def model_id(self) -> str:
-        return f"minilm:{self.encoder.model_id}"
+        return f"{'minilm_tokens' if self.tokens else 'minilm'}:{self.encoder.model_id}"
 
     def encode(self, texts: list[str]) -> torch.Tensor:
-        return self.encoder.encode(list(texts)).float().cpu()
+        return self._encode(list(texts)).float().cpu()
 
 
 @dataclass(frozen=True)
 class TextEncoderSpec:
-    """Which text encoder a prior reads: kind ("clip", "t5", "minilm") and where it lives."""
+    """Which text encoder a prior reads: kind (`ENCODER_KINDS`) and where it lives."""
 
     kind: str
     model: str = ""
@@ -115,17 +120,17 @@ class TextEncoderSpec:
     @property
     def model_id(self) -> str:
         """The cache key; equal to the loaded encoder's `model_id`."""
-        if self.kind == "minilm":
+        if self.kind in ("minilm", "minilm_tokens"):
             from t2v.text.minilm import MINILM_MODEL_ID
 
-            return f"minilm:{MINILM_MODEL_ID}"
+            return f"{self.kind}:{MINILM_MODEL_ID}"
         return f"{self.kind}:{self.model}/{self.subfolder or ''}"
 
     def load(
         self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
     ) -> TextEncoder:
-        if self.kind == "minilm":
-            return MiniLMTextEncoder(device=device)
+        if self.kind in ("minilm", "minilm_tokens"):
+            return MiniLMTextEncoder(device=device, tokens=self.kind == "minilm_tokens")
         if self.kind in ("clip", "t5"):
             return TransformersTextEncoder(
                 self.model,

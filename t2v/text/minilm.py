@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -11,6 +12,9 @@ from t2v.errors import ConfigError
 
 MINILM_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
+# Token states are padded (with zero rows) or truncated to this many tokens so that prompts
+# stack; the procedural captions, genre template included, take at most 34.
+TOKEN_LENGTH = 64
 
 
 def minilm_folder() -> Path:
@@ -25,7 +29,8 @@ def minilm_folder() -> Path:
 
 
 class MiniLMEncoder:
-    """Sentence embeddings `(N, 384)`: token states mean-pooled over the mask, L2-normalised."""
+    """Sentence embeddings `(N, 384)`: token states mean-pooled over the mask, L2-normalised;
+    or the token states themselves `(N, TOKEN_LENGTH, 384)`, padding rows zero."""
 
     def __init__(self, device: str | torch.device = "cpu", batch_size: int = 64) -> None:
         from transformers import AutoModel, AutoTokenizer
@@ -59,11 +64,37 @@ class MiniLMEncoder:
             return torch.zeros(0, EMBEDDING_DIM, device=self.device)
         return torch.cat(chunks)
 
-    def _encode_batch(self, texts: list[str]) -> torch.Tensor:
+    @torch.no_grad()
+    def encode_tokens(self, texts: list[str]) -> torch.Tensor:
+        """Token states, float32 `(len(texts), TOKEN_LENGTH, 384)`, zero at padding."""
+        if isinstance(texts, str):
+            raise TypeError("encode_tokens takes a list of strings, not a single string")
+        chunks = [
+            self._token_states(texts[start : start + self.batch_size], TOKEN_LENGTH)
+            for start in range(0, len(texts), self.batch_size)
+        ]
+        if not chunks:
+            return torch.zeros(0, TOKEN_LENGTH, EMBEDDING_DIM, device=self.device)
+        return torch.cat(chunks)
+
+    def encoder_for(self, reads_tokens: bool) -> Callable[[list[str]], torch.Tensor]:
+        """`encode_tokens` for a model with a token-reading text pathway, else `encode`."""
+        return self.encode_tokens if reads_tokens else self.encode
+
+    def _token_states(self, texts: list[str], length: int | None) -> torch.Tensor:
+        padding = "max_length" if length else True
         tokens = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=256, return_tensors="pt"
+            list(texts),
+            padding=padding,
+            truncation=True,
+            max_length=length or 256,
+            return_tensors="pt",
         ).to(self.device)
-        states = self.model(**tokens).last_hidden_state
-        mask = tokens["attention_mask"].unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled.float(), dim=-1)
+        states = self.model(**tokens).last_hidden_state.float()
+        return states * tokens["attention_mask"].unsqueeze(-1).to(states.dtype)
+
+    def _encode_batch(self, texts: list[str]) -> torch.Tensor:
+        states = self._token_states(texts, None)
+        mask = (states.abs().sum(dim=-1, keepdim=True) > 0).to(states.dtype)
+        pooled = states.sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return torch.nn.functional.normalize(pooled, dim=-1)

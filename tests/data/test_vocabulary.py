@@ -103,3 +103,14 @@ def test_heldout_phrasing_names_the_colour_with_a_training_word_and_the_rest_hel
         words = set(phrasing.replace(",", " ").replace(":", " ").split())
         assert words & train_colours and not words & heldout_colours, phrasing
         assert not words & train_verbs - {"left"}, phrasing
+
+
+def test_canonical_captions_use_the_first_training_words() -> None:
+    from t2v.data.vocabulary import COLOURS, MOTIONS, SHAPES, all_words, canonical_caption
+
+    assert canonical_caption("red", "sphere", "left") == "a red ball moves to the left"
+    assert canonical_caption("orange", "cube", "bounce") == "an orange cube bounces"
+    train = all_words("train") | {"a", "an"}
+    captions = {canonical_caption(c, s, m) for c in COLOURS for s in SHAPES for m in MOTIONS}
+    assert len(captions) == len(COLOURS) * len(SHAPES) * len(MOTIONS)
+    assert all(set(caption.split()) <= train for caption in captions)

@@ -107,4 +107,4 @@ def test_mlp_text_pathway_reads_the_direction_of_the_sentence_vector_only():
     assert other_text > 0.2 * other_genre
     assert PixelVideoUNet.from_config(model.config).config.text_pathway == "mlp"
     with pytest.raises(ValueError, match="text_pathway"):
-        PixelVideoUNet(**TINY, text_pathway="attention")
+        PixelVideoUNet(**TINY, text_pathway="transformer")

@@ -14,7 +14,7 @@ BUNDLED = Path(t2v.__file__).parent / "assets" / "priors" / "bundled"
 
 def test_bundled_prior_loads_and_is_small():
     meta = json.loads((BUNDLED / "t2v_prior.json").read_text())
-    assert meta["kind"] == "pixel_video" and meta["text_encoder"] == "minilm"
+    assert meta["kind"] == "pixel_video" and meta["text_encoder"] == "minilm_tokens"
     assert (meta["frames"], meta["height"], meta["width"], meta["sr_factor"]) == (8, 32, 32, 2)
     assert meta["genres"][0] == "none" and len(meta["genres"]) == 9
     assert 1_000_000 < weights_bytes(BUNDLED) <= MAX_PRIOR_BYTES
@@ -28,6 +28,9 @@ def test_bundled_prior_loads_and_is_small():
     # Trained weights: the temporal convs are no longer at their zero start.
     temporal = prior.unet.core.middle.temporal.conv.weight
     assert float(temporal.abs().mean()) > 1e-4
+    assert prior.unet.reads_tokens and prior.text_encoder == meta["text_encoder"]
+    tokens = torch.zeros(1, 64, 384)
+    tokens[0, :5] = torch.randn(5, 384, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        out = prior.unet(torch.zeros(1, 3, 8, 32, 32), 500, torch.zeros(1, 384), 0)
+        out = prior.unet(torch.zeros(1, 3, 8, 32, 32), 500, tokens, 0)
     assert out.shape == (1, 3, 8, 32, 32) and torch.isfinite(out).all()

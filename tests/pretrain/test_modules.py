@@ -36,6 +36,27 @@ def test_condition_dropout_replaces_text_and_genre():
     assert genres.tolist() == [0] * 6
 
 
+def test_condition_dropout_replaces_token_states_whole():
+    def token_encoder(texts):
+        states = hashed_encoder(texts)[:, None, :].repeat(1, 5, 1)
+        for row, text in enumerate(texts):
+            states[row, len(text.split()) :] = 0  # "" keeps no token
+        return states
+
+    torch.manual_seed(0)
+    config = {**TINY_VIDEO, "text_pathway": "attention"}
+    module = VideoPriorModule(
+        model_config=config, text_encoder=token_encoder, text_dropout=0.5, genre_dropout=0.0
+    )
+    batch = procedural_batch(clips=16, frames=4, size=8)
+    text, _ = module.condition(batch, drop=True)
+    full = token_encoder(list(batch["caption"]))
+    dropped = text.abs().sum(dim=(1, 2)) == 0
+    assert 0 < int(dropped.sum()) < 16
+    torch.testing.assert_close(text[~dropped], full[~dropped])
+    assert torch.isfinite(module.denoising_loss(batch, drop=True))
+
+
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
     module = video_module()
     batch = procedural_batch(clips=4, frames=4, size=8)

@@ -23,6 +23,20 @@ def test_cache_encodes_each_caption_once_and_keeps_order():
     assert calls == [["a", "bb"], ["ccc"]]
 
 
+def test_cache_keeps_token_states_without_padding_and_pads_them_back():
+    def encode(texts):
+        states = torch.zeros(len(texts), 6, 2)
+        for row, text in enumerate(texts):
+            states[row, : len(text)] = torch.arange(1.0, len(text) + 1)[:, None]
+        return states
+
+    cache = CachedTextEncoder(encode)
+    first = cache.embed(["abc", "a"])
+    torch.testing.assert_close(first, encode(["abc", "a"]))
+    assert cache.cache["abc"].shape == (3, 2) and cache.cache["a"].shape == (1, 2)
+    torch.testing.assert_close(cache.embed(["a", "abc"]), encode(["a", "abc"]))
+
+
 def test_pool_draws_from_the_stream_at_the_refresh_rate():
     consumed = []
 

@@ -24,7 +24,8 @@ STAND_IN = {
 
 
 def _conditioning(prior, seed=0):
-    dim = (384,) if prior.text_encoder_spec.kind == "minilm" else (8, 32)
+    dims = {"minilm": (384,), "minilm_tokens": (64, 384)}
+    dim = dims.get(prior.text_encoder_spec.kind, (8, 32))
     generator = torch.Generator().manual_seed(seed)
     cond, uncond = torch.randn(dim, generator=generator), torch.randn(dim, generator=generator)
     views = ("any", "front", "side", "back", "overhead")

@@ -43,3 +43,18 @@ def test_batching_does_not_change_results() -> None:
     torch.testing.assert_close(small_batches.encode(texts), one_batch, atol=1e-5, rtol=0)
     assert small_batches.model_id == MINILM_MODEL_ID
     assert not any(p.requires_grad for p in small_batches.model.parameters())
+
+
+def test_token_states_pool_to_the_sentence_vector(encoder: MiniLMEncoder) -> None:
+    from t2v.models.blocks import sentence_vector
+    from t2v.text.minilm import TOKEN_LENGTH
+
+    texts = ["a red ball rolls to the left", "a blue cube rises slowly above the floor", ""]
+    tokens = encoder.encode_tokens(texts)
+    assert tokens.shape == (3, TOKEN_LENGTH, 384)
+    real = (tokens.abs().sum(-1) > 0).sum(1).tolist()
+    assert real == [len(encoder.tokenizer(text)["input_ids"]) for text in texts]
+    assert tokens[0, real[0] :].abs().max() == 0  # padding rows are exactly zero
+    torch.testing.assert_close(sentence_vector(tokens), encoder.encode(texts), atol=1e-5, rtol=0)
+    assert encoder.encoder_for(True) == encoder.encode_tokens
+    assert encoder.encoder_for(False) == encoder.encode

@@ -154,6 +154,17 @@ def test_bundled_minilm_encoder_gives_sentence_vectors(tmp_path):
     assert 0.5 < similarity < 0.9999
 
 
+def test_bundled_token_encoder_gives_padded_token_states(tmp_path):
+    spec = TextEncoderSpec("minilm_tokens")
+    encoder = PromptEncoder(spec, genres=("none",), cache_dir=tmp_path)
+    cond = encoder.encode("a red disc moving left")
+    assert cond.model_id == spec.model_id != TextEncoderSpec("minilm").model_id
+    assert cond.cond["any"].shape == (64, 384)
+    real = int((cond.cond["any"].abs().sum(-1) > 0).sum())
+    assert 5 < real < 20 and cond.cond["any"][real:].abs().max() == 0
+    assert cond.uncond["any"].shape == (64, 384)
+
+
 WORKER = textwrap.dedent(
     """
     import json, os, sys
