@@ -7,6 +7,8 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
+from t2v.models.blocks import token_mask
+
 Encode = Callable[[list[str]], torch.Tensor]
 
 
@@ -41,5 +43,5 @@ def _trimmed(vector: torch.Tensor) -> torch.Tensor:
     """Token states `(L, D)` without their trailing zero rows; a sentence vector unchanged."""
     if vector.dim() != 2:
         return vector.clone()
-    real = (vector.abs().sum(dim=-1) > 0).nonzero()
+    real = token_mask(vector).nonzero()
     return vector[: int(real.max()) + 1 if len(real) else 0].clone()

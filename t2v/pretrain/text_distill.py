@@ -28,6 +28,7 @@ from torch.nn import functional as F
 from t2v.data.vocabulary import COLOURS, MOTIONS, SHAPES, canonical_caption, make_caption
 from t2v.errors import ConfigError
 from t2v.models import PixelVideoUNet
+from t2v.models.blocks import token_mask
 from t2v.pretrain.modules import UNCONDITIONAL_PROMPT
 from t2v.pretrain.prior_folder import PriorModels, load_prior, save_prior
 from t2v.text.minilm import MiniLMEncoder
@@ -90,7 +91,7 @@ def distill(
     canonical.append(UNCONDITIONAL_PROMPT)
     started = time.perf_counter()
     tokens = minilm.encode_tokens(captions)
-    real = int((tokens.abs().sum(-1) > 0).sum(1).max())
+    real = int(token_mask(tokens).sum(1).max())
     tokens = tokens[:, :real]  # the pooling ignores padding; keep the tensor small
     unique = sorted(set(canonical))
     with torch.no_grad():
