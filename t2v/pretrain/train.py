@@ -85,7 +85,8 @@ def fit_stage(
         ckpt_path=str(last) if start else None,
         weights_only=True,
     )
-    trainer.save_checkpoint(last)  # the periodic ones miss the final step
+    # The periodic checkpoints miss the last step; full state (optimizer too) so it resumes.
+    trainer.save_checkpoint(last, weights_only=False)
     return trainer.global_step
 
 
