@@ -34,3 +34,17 @@ def test_bundled_prior_loads_and_is_small():
     with torch.no_grad():
         out = prior.unet(torch.zeros(1, 3, 8, 32, 32), 500, tokens, 0)
     assert out.shape == (1, 3, 8, 32, 32) and torch.isfinite(out).all()
+
+
+def test_the_bundled_recipe_builds_the_shipped_architecture():
+    """conf/pretrain/bundled.yaml (the from-scratch recipe) trains models shaped as shipped."""
+    from t2v.cli import compose, register_resolvers
+    from t2v.commands.pretrain import model_config
+
+    register_resolvers()
+    settings = compose("pretrain", ["pretrain=bundled", "output_dir=unused"]).pretrain
+    for stage, folder in (("video", "unet"), ("sr", "sr_unet")):
+        shipped = json.loads((BUNDLED / folder / "config.json").read_text())
+        recipe = model_config(settings, stage)
+        assert recipe == {key: shipped[key] for key in recipe}, stage
+    assert model_config(settings, "video")["text_pathway"] == "attention"
