@@ -43,7 +43,7 @@ def test_debug_run_trains_exports_resumes_and_guards_the_run_dir(tmp_path: Path)
     assert meta == {
         **meta,
         "kind": "pixel_video",
-        "text_encoder": "minilm",
+        "text_encoder": "minilm_tokens",  # debug inherits bundled's token-attention pathway
         "frames": 4,
         "height": 8,
         "width": 8,
