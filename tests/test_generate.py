@@ -135,6 +135,20 @@ def test_render_at_another_size_length_and_trajectory(finished_run: Path) -> Non
     assert fps == pytest.approx(12)
 
 
+def test_render_shows_the_field_after_a_chosen_stage(finished_run: Path) -> None:
+    """stage=static renders checkpoints/static.pt: no motion yet, unlike the finished field."""
+    outputs = {}
+    for stage in ("static", None):
+        output = finished_run / "renders" / f"front_{stage}.mp4"
+        args = [f"run_dir={finished_run}", "trajectory=static", f"output={output}"]
+        result = run_t2v("render", *args, *([f"stage={stage}"] if stage else []), cwd=finished_run)
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs[stage] = read_video(output)[0]
+    still = outputs["static"]
+    assert (still - still[:1]).abs().max() < 0.02  # the dynamic grid was off: frames agree
+    assert (still - outputs[None]).abs().mean() > 0.005  # later stages changed the field
+
+
 def test_render_refuses_bad_input_in_one_line(finished_run: Path, tmp_path: Path) -> None:
     before = sorted(p.name for p in finished_run.rglob("*"))
     for args, message in [
@@ -142,6 +156,7 @@ def test_render_refuses_bad_input_in_one_line(finished_run: Path, tmp_path: Path
         ([f"run_dir={finished_run}", "width=33"], "width = 33 must be an even number"),
         ([f"run_dir={finished_run}", "frames=0"], "frames = 0 must be a whole number"),
         ([f"run_dir={finished_run}", "trajectory=spiral"], "spiral"),
+        ([f"run_dir={finished_run}", "stage=middle"], "stage 'middle' is unknown"),
     ]:
         result = run_t2v("render", *args, cwd=tmp_path)
         assert result.returncode == 2, (args, result.stderr[-2000:])

@@ -18,7 +18,7 @@ def run(cfg: DictConfig) -> None:
 
     source = Path(cfg.run_dir)
     saved = OmegaConf.load(source / CONFIG_FILE)
-    final = last_stage_checkpoint(source)
+    final = stage_checkpoint(source, cfg.get("stage"))
     genre = GenrePreset.from_config(saved.genre)
     fps = float(cfg.fps if cfg.fps is not None else saved.fps)
     frames = int(cfg.frames if cfg.frames is not None else max(1, round(saved.duration * fps)))
@@ -42,13 +42,26 @@ def run(cfg: DictConfig) -> None:
         seed=int(saved.seed),
     )
     name = cfg.trajectory or genre.camera.trajectory
+    after = f"_{cfg.stage}" if cfg.get("stage") else ""
     output = (
         Path(cfg.output)
         if cfg.output
-        else (source / "renders" / f"{name}_{width}x{height}_{frames}f.mp4")
+        else (source / "renders" / f"{name}_{width}x{height}_{frames}f{after}.mp4")
     )
     write_video(output, video, fps)
     print(f"t2v render: wrote {output} ({frames} frames, {width}x{height}, {fps:g} fps)")
+
+
+def stage_checkpoint(run_dir: Path, stage: str | None) -> Path:
+    """The field after `stage` (e.g. checkpoints/static.pt), or after the last finished stage."""
+    if not stage:
+        return last_stage_checkpoint(run_dir)
+    if stage not in STAGE_ORDER:
+        raise ConfigError(f"stage '{stage}' is unknown; choose one of: {', '.join(STAGE_ORDER)}")
+    path = run_dir / CHECKPOINT_DIR / f"{stage}.pt"
+    if not path.is_file():
+        raise ConfigError(f"run_dir {run_dir} has not finished stage {stage} (no {path.name})")
+    return path
 
 
 def last_stage_checkpoint(run_dir: Path) -> Path:
