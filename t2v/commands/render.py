@@ -18,7 +18,8 @@ def run(cfg: DictConfig) -> None:
 
     source = Path(cfg.run_dir)
     saved = OmegaConf.load(source / CONFIG_FILE)
-    final = stage_checkpoint(source, cfg.get("stage"))
+    stage = cfg.get("stage")
+    final = stage_checkpoint(source, stage)
     genre = GenrePreset.from_config(saved.genre)
     fps = float(cfg.fps if cfg.fps is not None else saved.fps)
     frames = int(cfg.frames if cfg.frames is not None else max(1, round(saved.duration * fps)))
@@ -42,7 +43,7 @@ def run(cfg: DictConfig) -> None:
         seed=int(saved.seed),
     )
     name = cfg.trajectory or genre.camera.trajectory
-    after = f"_{cfg.stage}" if cfg.get("stage") else ""
+    after = f"_{stage}" if stage else ""
     output = (
         Path(cfg.output)
         if cfg.output
