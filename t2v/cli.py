@@ -155,7 +155,7 @@ def check_invocation(name: str, rest: list[str]) -> None:
         raise ConfigError(f"cannot read the arguments {' '.join(rest)!r}") from None
     if unknown:
         raise ConfigError(f"unknown flag(s) {' '.join(unknown)}; see `t2v {name} --help`")
-    jobs = expand_jobs(parsed.overrides, multirun=parsed.multirun)
+    jobs = expand_jobs(parsed.overrides, multirun=parsed.multirun, command=name)
     if parsed.config_dir:
         extra = Path(parsed.config_dir).expanduser().resolve()
         if not extra.is_dir():
@@ -175,33 +175,43 @@ def check_invocation(name: str, rest: list[str]) -> None:
             raise type(error)(f"{prefix}{error}") from None
 
 
-def expand_jobs(overrides: list[str], multirun: bool) -> list[list[str]]:
-    """The override list of each job, as Hydra's basic sweeper would run them."""
+def expand_jobs(overrides: list[str], multirun: bool, command: str = "") -> list[list[str]]:
+    """The override list of each job, as Hydra's basic sweeper would run them.
+
+    With `-m`, a config's own `hydra.sweeper.params` (e.g. `+experiment=genres`) come first and
+    the command line's overrides of the same keys replace them in place, as in Hydra.
+    """
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
+    parser = OverridesParser.create()
     try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
+        parsed = parser.parse_overrides(overrides)
+        if multirun and command:
+            fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+            params = compose(command, fixed).hydra.sweeper.get("params") or {}
+            lines = [f"{key}={value}" for key, value in params.items()]
+            parsed = parser.parse_overrides(lines) + parsed
     except HydraException as error:
         raise ConfigError(one_line(str(error))) from None
-    choices: list[list[str]] = []
+    choices: dict[str, list[str]] = {}  # keyed by the override's key: later ones win, in place
     for override in parsed:
+        key = override.get_key_element()
         if override.is_sweep_override():
             if not multirun:
                 raise ConfigError(
                     f"{override.input_line} gives several values: add -m to sweep them, "
                     "or write a list as key=[a,b]"
                 )
-            key = override.get_key_element()
-            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+            choices[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
         else:
-            choices.append([override.input_line])
+            choices[key] = [override.input_line]
     count = 1
-    for options in choices:
+    for options in choices.values():
         count *= len(options)
     if count > MAX_SWEEP_JOBS:
         raise ConfigError(f"the sweep has {count} jobs; at most {MAX_SWEEP_JOBS} are allowed")
-    return [list(job) for job in itertools.product(*choices)]
+    return [list(job) for job in itertools.product(*choices.values())]
 
 
 def compose(name: str, overrides: list[str]) -> DictConfig:

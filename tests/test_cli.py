@@ -173,3 +173,17 @@ def test_sweep_expansion_matches_basic_sweeper() -> None:
     assert len(jobs) == 6
     assert jobs[0] == ["prompt=a", "genre=noir", "seed=1"]
     assert jobs[-1] == ["prompt=b", "genre=none", "seed=1"]
+
+
+def test_sweep_expansion_takes_the_configs_own_sweeper_params() -> None:
+    # `t2v generate -m +experiment=genres`: 3 prompts x 4 genres from the experiment's config;
+    # a command-line override of a swept key replaces it where it stood, as in Hydra.
+    jobs = cli.expand_jobs(["+experiment=genres"], multirun=True, command="generate")
+    assert len(jobs) == 12
+    assert jobs[0] == ['prompt="a red ball moving to the left"', "genre=none", "+experiment=genres"]
+    assert jobs[-1][:2] == ['prompt="a yellow cone moving to the right"', "genre=horror"]
+    narrowed = cli.expand_jobs(
+        ["+experiment=genres", "genre=noir", "seed=3"], multirun=True, command="generate"
+    )
+    assert [job[1] for job in narrowed] == ["genre=noir"] * 3
+    assert all(job[-1] == "seed=3" for job in narrowed)
