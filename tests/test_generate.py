@@ -92,7 +92,8 @@ def test_debug_run_writes_video_config_checkpoints_metrics(finished_run: Path) -
 
 
 def test_stages_hand_on_one_field(finished_run: Path) -> None:
-    """The static stage leaves the dynamic grid untouched; the dynamic stage trains it."""
+    """The static stage leaves the dynamic grid and trajectory untouched; the dynamic stage trains
+    them."""
     static = torch.load(finished_run / "checkpoints" / "static.pt", weights_only=True)["field"]
     dynamic = torch.load(finished_run / "checkpoints" / "dynamic.pt", weights_only=True)["field"]
     dynamic_keys = [k for k in static if k.startswith("dynamic_encoding")]
@@ -103,6 +104,9 @@ def test_stages_hand_on_one_field(finished_run: Path) -> None:
         assert torch.equal(static[key], fresh[key]), key  # off during the static stage
     assert any(not torch.equal(static[k], dynamic[k]) for k in dynamic_keys)
     assert any(not torch.equal(fresh[k], static[k]) for k in static_keys)
+    # The global trajectory stays at zero through the static stage and moves in the dynamic one.
+    assert not static["trajectory.offsets"].any()
+    assert dynamic["trajectory.offsets"].abs().max() > 0
 
 
 def cli_fresh_field(run_dir: Path) -> dict[str, torch.Tensor]:

@@ -8,6 +8,12 @@ than from fog or from nothing: `gaussian` is `scale * (2 exp(-r^2 / (2 radius^2)
 `scale` at the centre, 0 at about 1.18 radius and `-scale` far out (so empty space really is
 empty after the activation); `dreamfusion` is DreamFusion's `scale * (1 - r / radius)`. Points
 live in the scene box [-1, 1]^3 and times in [0, 1]; outside the box the density is zero.
+
+`trajectory_knots > 0` adds a global trajectory (TC4D's split of motion into a global path and
+local deformation): a translation of the whole scene per time, piecewise linear over that many
+knots, zero at the start. Every encoding and the blob are read at `x - offset(t)`, so the
+dynamic stage can carry what the static stage built across the frame instead of having to fade
+it out in one place and regrow it in another through the dynamic encoding.
 """
 
 from __future__ import annotations
@@ -69,6 +75,24 @@ class PlaneSpec:
         return PlaneEncoding(dims, self.features, self.resolutions, self.time_resolution)
 
 
+class GlobalTrajectory(nn.Module):
+    """Translation (N, 3) of the scene at times (N, 1): linear between `knots` learned offsets
+    spread evenly over [0, 1], all zero at first (the scene starts where the static stage left
+    it)."""
+
+    def __init__(self, knots: int) -> None:
+        super().__init__()
+        if knots < 2:
+            raise ConfigError(f"trajectory_knots must be 0 (off) or >= 2, not {knots}")
+        self.offsets = nn.Parameter(torch.zeros(knots, 3))
+
+    def forward(self, times: Tensor) -> Tensor:
+        position = times.clamp(0.0, 1.0)[:, 0] * (self.offsets.shape[0] - 1)
+        left = position.floor().clamp(max=self.offsets.shape[0] - 2).long()
+        weight = (position - left)[:, None]
+        return torch.lerp(self.offsets[left], self.offsets[left + 1], weight)
+
+
 @dataclass
 class FieldOutput:
     """What the renderer reads at each sample."""
@@ -115,6 +139,8 @@ class SceneField(nn.Module):
     `background`: `learned` (a small MLP on the view direction) or `solid` (`solid_color`, a
     buffer the caller may overwrite, e.g. with a random colour per training step).
     `backend` is handed to every hash-grid encoding (auto | torch | triton | tcnn).
+    `trajectory_knots`: 0 (off) or the knots of the global trajectory (module docstring); it is
+    the `trajectory` parameter group and, like the dynamic encoding, off while `static_only`.
     """
 
     def __init__(
@@ -132,6 +158,7 @@ class SceneField(nn.Module):
         background: Literal["learned", "solid"] = "learned",
         solid_color: Sequence[float] = (0.5, 0.5, 0.5),
         static_only: bool = False,
+        trajectory_knots: int = 0,
     ) -> None:
         super().__init__()
         if density_activation not in ("softplus", "trunc_exp"):
@@ -157,6 +184,7 @@ class SceneField(nn.Module):
         in_dim = self.static_encoding.output_dim + self.dynamic_encoding.output_dim
         self.density_head = mlp(in_dim, hidden_dim, hidden_layers, 1 + geo_feature_dim)
         self.color_head = mlp(geo_feature_dim, hidden_dim, 1, 3)
+        self.trajectory = GlobalTrajectory(trajectory_knots) if trajectory_knots else None
         self.background_mode = background
         self.register_buffer("solid_color", torch.tensor(solid_color, dtype=torch.float32))
         self.background_head = (
@@ -172,9 +200,13 @@ class SceneField(nn.Module):
             "dynamic": list(self.dynamic_encoding.parameters()),
             "heads": heads,
             "background": background,
+            "trajectory": [] if self.trajectory is None else list(self.trajectory.parameters()),
         }
 
     def _density_and_features(self, points: Tensor, times: Tensor) -> tuple[Tensor, Tensor]:
+        inside = (points.abs() <= 1.0).all(dim=1)  # the scene box stays put; its content moves
+        if self.trajectory is not None and not self.static_only:
+            points = points - self.trajectory(times)
         unit = ((points + 1) * 0.5).clamp(0.0, 1.0)
         static = self.static_encoding(unit)
         if self.static_only:
@@ -184,7 +216,6 @@ class SceneField(nn.Module):
         hidden = self.density_head(torch.cat((static, dynamic), dim=1))
         raw = hidden[:, 0] + self.density_blob_bias(points)
         density = F.softplus(raw) if self.density_activation == "softplus" else trunc_exp(raw)
-        inside = (points.abs() <= 1.0).all(dim=1)
         return torch.where(inside, density, torch.zeros_like(density)), hidden[:, 1:]
 
     def density_blob_bias(self, points: Tensor) -> Tensor:

@@ -142,6 +142,12 @@ class StageModule(pl.LightningModule):
         # The same generator on every rank: ranks hold equal fields, so equal grids.
         generator = self.step_generator(self.global_step, clip=-1)
         self.renderer.update_occupancy(self.field, self.global_step, generator)
+        trajectory = getattr(self.field, "trajectory", None)
+        if trajectory is not None and self.spec.trains_motion:
+            # How far the global trajectory carries the scene from start to end (world units).
+            travel = (trajectory.offsets[-1] - trajectory.offsets[0]).detach()
+            for axis, value in zip("xyz", travel.tolist(), strict=True):
+                self.log(f"trajectory/{axis}", value, on_step=True)
         optimizer = self.optimizers()
         if not isinstance(optimizer, list):
             for group in optimizer.param_groups:

@@ -69,13 +69,50 @@ def test_static_only_skips_dynamic_encoding_and_its_gradient() -> None:
 def test_parameter_groups_partition_parameters() -> None:
     field = small_field()
     groups = field.parameter_groups()
-    assert set(groups) == {"static", "dynamic", "heads", "background"}
+    assert set(groups) == {"static", "dynamic", "heads", "background", "trajectory"}
     ids = [id(p) for group in groups.values() for p in group]
     assert len(ids) == len(set(ids))
     assert set(ids) == {id(p) for p in field.parameters()}
     assert groups["static"][0] is field.static_encoding.table
     assert groups["dynamic"][0] is field.dynamic_encoding.table
+    assert groups["trajectory"] == []
     assert small_field(background="solid").parameter_groups()["background"] == []
+    moving = small_field(trajectory_knots=4).parameter_groups()
+    assert [p.shape for p in moving["trajectory"]] == [torch.Size([4, 3])]
+
+
+def test_global_trajectory_carries_the_scene_and_starts_still() -> None:
+    torch.manual_seed(0)
+    still = SceneField(SMALL_PLANES, SMALL_PLANES, backend="torch")
+    torch.manual_seed(0)
+    field = SceneField(SMALL_PLANES, SMALL_PLANES, backend="torch", trajectory_knots=3)
+    points = torch.rand(64, 3) * 1.2 - 0.6
+    times = torch.rand(64, 1)
+    # Zero offsets: exactly the field without a trajectory.
+    torch.testing.assert_close(field.density(points, times), still.density(points, times))
+    shift = torch.tensor([-0.3, 0.1, 0.0])
+    with torch.no_grad():
+        field.trajectory.offsets[2] = shift  # knots at t = 0, 0.5, 1
+    # Time planes start at 1, so before training the content is the same at every time: what
+    # sat at p at t = 0 sits at p + shift at t = 1 and, linearly between the last two knots, at
+    # p + shift / 2 at t = 0.75.
+    t0, t1, between = (torch.full((64, 1), value) for value in (0.0, 1.0, 0.75))
+    at_start = field.density(points, t0)
+    torch.testing.assert_close(field.density(points + shift, t1), at_start)
+    torch.testing.assert_close(
+        field.density(points, between), still.density(points - shift / 2, between)
+    )
+    assert not torch.allclose(field.density(points, t1), at_start)
+    # The scene box does not move: beyond it the density is still zero.
+    assert field.density(torch.tensor([[-1.1, 0.0, 0.0]]), t1[:1]).item() == 0.0
+    # Off in the static stage, and the offsets learn from what is rendered.
+    field.static_only = True
+    torch.testing.assert_close(field.density(points + shift, t1), field.density(points + shift, t0))
+    field.static_only = False
+    field.density(points, times).sum().backward()
+    assert field.trajectory.offsets.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match="trajectory_knots"):
+        SceneField(SMALL_PLANES, SMALL_PLANES, backend="torch", trajectory_knots=1)
 
 
 def test_background_learned_and_solid() -> None:
