@@ -87,10 +87,12 @@ class GlobalTrajectory(nn.Module):
         self.offsets = nn.Parameter(torch.zeros(knots, 3))
 
     def forward(self, times: Tensor) -> Tensor:
-        position = times.clamp(0.0, 1.0)[:, 0] * (self.offsets.shape[0] - 1)
-        left = position.floor().clamp(max=self.offsets.shape[0] - 2).long()
-        weight = (position - left)[:, None]
-        return torch.lerp(self.offsets[left], self.offsets[left + 1], weight)
+        # Hat-function weights times the knots: a dense (N, knots) matmul, whose backward is
+        # ~3x faster on a CPU than scattering millions of samples' gradients into a few rows.
+        knots = torch.arange(self.offsets.shape[0], device=times.device, dtype=times.dtype)
+        position = times.clamp(0.0, 1.0) * (self.offsets.shape[0] - 1)
+        weights = (1.0 - (position - knots).abs()).clamp(min=0.0)
+        return weights.to(self.offsets.dtype) @ self.offsets
 
 
 @dataclass
