@@ -261,9 +261,16 @@ def export_video(
         frames,
         cfg.resolution.sr_width,
         cfg.resolution.sr_height,
+        grading=export_grading(cfg),
         seed=int(cfg.seed),
     )
     return write_video(path, video, cfg.fps)
+
+
+def export_grading(cfg: DictConfig) -> bool:
+    """Whether a run's exports get the genre's colour grading: the prior's `export_grading`
+    (false for a prior that learned the genres' looks itself, like the bundled one)."""
+    return bool(cfg.prior.get("export_grading", True))
 
 
 def write_metrics(

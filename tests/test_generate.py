@@ -153,6 +153,24 @@ def test_render_shows_the_field_after_a_chosen_stage(finished_run: Path) -> None
     assert (still - outputs[None]).abs().mean() > 0.005  # later stages changed the field
 
 
+def test_render_grades_as_the_run_did_unless_told(finished_run: Path) -> None:
+    """The bundled prior's runs export ungraded (prior.export_grading: false); a re-render
+    repeats that by default and grades with grading=true."""
+    assert OmegaConf.load(finished_run / "config.yaml").prior.export_grading is False
+    frames = {}
+    for grading in (None, "true"):
+        output = finished_run / "renders" / f"graded_{grading}.mp4"
+        args = [f"run_dir={finished_run}", f"output={output}"]
+        result = run_t2v(
+            "render", *args, *([f"grading={grading}"] if grading else []), cwd=finished_run
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        frames[grading] = read_video(output)[0]
+    exported = read_video(finished_run / "video.mp4")[0]
+    assert (frames[None] - exported).abs().max() < 0.03  # the same frames, encoded again
+    assert (frames["true"] - exported).abs().mean() > 0.01  # cartoon's grading changes them
+
+
 def test_render_refuses_bad_input_in_one_line(finished_run: Path, tmp_path: Path) -> None:
     before = sorted(p.name for p in finished_run.rglob("*"))
     for args, message in [

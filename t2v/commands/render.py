@@ -12,7 +12,13 @@ from t2v.stages import STAGE_ORDER
 
 
 def run(cfg: DictConfig) -> None:
-    from t2v.generation import build_field, build_renderer, export_frames, load_stage_state
+    from t2v.generation import (
+        build_field,
+        build_renderer,
+        export_frames,
+        export_grading,
+        load_stage_state,
+    )
     from t2v.genres import GenrePreset
     from t2v.video import write_video
 
@@ -39,7 +45,7 @@ def run(cfg: DictConfig) -> None:
         height,
         trajectory=cfg.trajectory,
         speed=cfg.speed,
-        grading=bool(cfg.grading),
+        grading=export_grading(saved) if cfg.grading is None else bool(cfg.grading),
         seed=int(saved.seed),
     )
     name = cfg.trajectory or genre.camera.trajectory
