@@ -26,6 +26,10 @@ def validate_generate(cfg: DictConfig, run_dir: Path | None) -> None:
     check_resolution(cfg.resolution)
     check_video_length(cfg)
     check_field_and_renderer(cfg)
+    if not isinstance(cfg.prior.get("export_grading", True), bool):
+        raise ConfigError(
+            f"prior.export_grading = {cfg.prior.export_grading!r} must be true or false"
+        )
     if run_dir is not None:
         resolved = OmegaConf.to_container(cfg, resolve=True)
         check_run_dir(run_dir, {k: v for k, v in resolved.items() if k != "hydra"})
@@ -48,6 +52,9 @@ def validate_render(cfg: DictConfig, run_dir: Path | None) -> None:
         raise ConfigError(f"frames = {frames!r} must be a whole number in [1, {MAX_VIDEO_FRAMES}]")
     if fps is not None and not (isinstance(fps, int | float) and 0 < fps <= 240):
         raise ConfigError(f"fps = {fps!r} must be in (0, 240]")
+    grading = cfg.get("grading")
+    if grading is not None and not isinstance(grading, bool):
+        raise ConfigError(f"grading = {grading!r} must be true, false or null (as the run did)")
 
 
 def validate_evaluate(cfg: DictConfig, run_dir: Path | None) -> None:
@@ -82,6 +89,9 @@ def check_field_and_renderer(cfg: DictConfig) -> None:
     backend = OmegaConf.select(cfg, "field.backend")
     if backend is not None:
         resolve_backend(str(backend))
+    knots = OmegaConf.select(cfg, "field.trajectory_knots")
+    if knots is not None and not (_is_whole(knots) and (knots == 0 or knots >= 2)):
+        raise ConfigError(f"field.trajectory_knots = {knots!r} must be 0 (off) or >= 2")
     if cfg.get("renderer") is not None:
         RendererConfig.from_config(OmegaConf.to_container(cfg.renderer, resolve=True))
 

@@ -179,6 +179,7 @@ def test_render_refuses_bad_input_in_one_line(finished_run: Path, tmp_path: Path
         ([f"run_dir={finished_run}", "frames=0"], "frames = 0 must be a whole number"),
         ([f"run_dir={finished_run}", "trajectory=spiral"], "spiral"),
         ([f"run_dir={finished_run}", "stage=middle"], "stage 'middle' is unknown"),
+        ([f"run_dir={finished_run}", "grading=maybe"], "grading = 'maybe' must be true"),
     ]:
         result = run_t2v("render", *args, cwd=tmp_path)
         assert result.returncode == 2, (args, result.stderr[-2000:])
