@@ -75,6 +75,13 @@ class PlaneSpec:
         return PlaneEncoding(dims, self.features, self.resolutions, self.time_resolution)
 
 
+def check_trajectory_knots(knots: object) -> None:
+    """0 (off) or at least 2 knots; a ConfigError otherwise (also used before a run starts)."""
+    whole = isinstance(knots, int) and not isinstance(knots, bool)
+    if not (whole and (knots == 0 or knots >= 2)):
+        raise ConfigError(f"field.trajectory_knots = {knots!r} must be 0 (off) or >= 2")
+
+
 class GlobalTrajectory(nn.Module):
     """Translation (N, 3) of the scene at times (N, 1): linear between `knots` learned offsets
     spread evenly over [0, 1], all zero at first (the scene starts where the static stage left
@@ -82,8 +89,6 @@ class GlobalTrajectory(nn.Module):
 
     def __init__(self, knots: int) -> None:
         super().__init__()
-        if knots < 2:
-            raise ConfigError(f"trajectory_knots must be 0 (off) or >= 2, not {knots}")
         self.offsets = nn.Parameter(torch.zeros(knots, 3))
 
     def forward(self, times: Tensor) -> Tensor:
@@ -173,6 +178,7 @@ class SceneField(nn.Module):
             )
         if background not in ("learned", "solid"):
             raise ConfigError(f"background must be learned or solid, not {background}")
+        check_trajectory_knots(trajectory_knots)
         static_encoding = static_encoding if static_encoding is not None else HashGridSpec()
         dynamic_encoding = dynamic_encoding if dynamic_encoding is not None else HashGridSpec()
         self.static_encoding = static_encoding.build(3, backend)
