@@ -25,7 +25,7 @@ KINDS = {
     "video": ("latent_video", "pixel_video", "none"),
     "sr": ("sd_upscaler", "pixel_sr", "none"),
 }
-SDS_KEYS = {"guidance_scale", "weighting", "snr_gamma", "timesteps", "method", "inversion_steps"}
+SDS_KEYS = {"guidance_scale", "weighting", "snr_gamma", "timesteps"}
 ROLE_KEYS = {
     "sd": {"resolution"},
     "deepfloyd": {"resolution"},

@@ -14,18 +14,10 @@ L itself (0.5·||g||²/N) is a figure to log, not one to minimise. Priors that p
 converted to ε first (ε = sqrt(ᾱ)·v + sqrt(1 − ᾱ)·x_t), so weighting means the same for both.
 A non-finite g (NaN/inf anywhere in it) is replaced by zeros and reported as
 `logs["sds/nonfinite"] = 1.0` so the caller can skip the optimiser step.
-
-`method: inversion` replaces the random ε by the render's own: x is carried to x_t by DDIM
-inversion and back to x̂ by DDIM sampling (`inversion_steps` each way, the guided ε̂ both ways),
-and g = x − x̂. A sample of the guided model is (up to the ODE's error) its own round trip, so
-the prior's samples are fixed points, which SDS's are not (SDI, Lukoianov et al. 2024, makes the
-same diagnosis). Written here because no library ships a distillation loss over arbitrary
-priors; it costs 2 x `inversion_steps` guided evaluations per sample instead of one.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +27,6 @@ import torch
 from t2v.errors import ConfigError
 
 WEIGHTINGS = ("sds", "uniform", "snr")
-METHODS = ("sds", "inversion")
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
 
@@ -119,8 +110,6 @@ class SDSConfig:
     weighting: str = "sds"  # "sds": w = 1 − ᾱ; "uniform": w = 1; "snr": min(SNR, γ)/SNR
     snr_gamma: float = 5.0  # γ of the "snr" (min-SNR) weighting
     schedule: TimestepSchedule = field(default_factory=TimestepSchedule)
-    method: str = "sds"  # "sds" or "inversion" (a DDIM round trip; see the module docstring)
-    inversion_steps: int = 5  # DDIM steps each way of the round trip
 
     def __post_init__(self) -> None:
         if self.weighting not in WEIGHTINGS:
@@ -130,23 +119,15 @@ class SDSConfig:
             raise ConfigError(f"guidance_scale = {self.guidance_scale} must be >= 0")
         if self.snr_gamma <= 0:
             raise ConfigError(f"snr_gamma = {self.snr_gamma} must be > 0")
-        if self.method not in METHODS:
-            choices = ", ".join(METHODS)
-            raise ConfigError(f"distillation method '{self.method}' is unknown; choose: {choices}")
-        if self.inversion_steps < 1:
-            raise ConfigError(f"inversion_steps = {self.inversion_steps} must be >= 1")
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> SDSConfig:
-        """From a prior role node: guidance_scale, weighting, snr_gamma, timesteps, method,
-        inversion_steps."""
+        """From a prior role node: guidance_scale, weighting, snr_gamma, timesteps."""
         return cls(
             guidance_scale=float(node.get("guidance_scale", 100.0)),
             weighting=str(node.get("weighting", "sds")),
             snr_gamma=float(node.get("snr_gamma", 5.0)),
             schedule=TimestepSchedule.from_config(node.get("timesteps")),
-            method=str(node.get("method", "sds")),
-            inversion_steps=int(node.get("inversion_steps", 5)),
         )
 
 
@@ -207,10 +188,6 @@ def score_distillation(
     unconditional branch; everything here runs in float32 whatever the model's dtype.
     """
     sample = sample.float()
-    if config.method == "inversion":
-        return inversion_distillation(
-            sample, predict, timesteps, alphas_cumprod, prediction_type, config
-        )
     shape = (-1,) + (1,) * (sample.dim() - 1)
     alpha_bar = alphas_cumprod.to(sample.device, torch.float32)[timesteps.to(sample.device)]
     alpha_bar = alpha_bar.view(shape)
@@ -238,55 +215,4 @@ def score_distillation(
     logs["sds/grad_norm"] = float(per_sample.mean())
     logs["sds/denoise_error"] = float((eps_cond - noise).pow(2).mean())
     logs["sds/guidance_delta"] = float((eps_cond - eps_uncond).abs().mean())
-    return SDSOutput(loss=reparameterised_loss(sample, gradient), logs=logs)
-
-
-def inversion_distillation(
-    sample: torch.Tensor,
-    predict: Predictor,
-    timesteps: torch.Tensor,
-    alphas_cumprod: torch.Tensor,
-    prediction_type: str,
-    config: SDSConfig,
-) -> SDSOutput:
-    """g = x − x̂, x̂ the DDIM round trip of x through per-sample `timesteps (N,)`: inverted to
-    t in `config.inversion_steps` steps, then sampled back to 0 on the same grid."""
-    shape = (-1,) + (1,) * (sample.dim() - 1)
-    alphas = alphas_cumprod.to(sample.device, torch.float32)
-    timesteps = timesteps.to(sample.device).long()
-    count = config.inversion_steps
-    grid = [(timesteps.float() * k / count).round().long() for k in range(count + 1)]
-
-    def guided(noisy: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        alpha_bar = alphas[t].view(shape)
-        out_cond, out_uncond = predict(noisy, t)
-        eps_cond = to_epsilon(out_cond.float(), noisy, alpha_bar, prediction_type)
-        eps_uncond = to_epsilon(out_uncond.float(), noisy, alpha_bar, prediction_type)
-        return guided_epsilon(eps_cond, eps_uncond, config.guidance_scale)
-
-    def ddim(noisy: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
-        """One deterministic DDIM move from `start` to `end` (either direction)."""
-        eps = guided(noisy, start)
-        alpha_start, alpha_end = alphas[start].view(shape), alphas[end].view(shape)
-        clean = (noisy - (1.0 - alpha_start).sqrt() * eps) / alpha_start.sqrt()
-        return alpha_end.sqrt() * clean + (1.0 - alpha_end).sqrt() * eps
-
-    with torch.no_grad():
-        trip = sample.detach()
-        for start, end in itertools.pairwise(grid):
-            trip = ddim(trip, start, end)
-        for start, end in itertools.pairwise(reversed(grid)):
-            trip = ddim(trip, start, end)
-        gradient = sample.detach() - trip
-        finite = bool(torch.isfinite(gradient).all()) and bool(torch.isfinite(sample).all())
-    steps = alphas_cumprod.shape[0]
-    logs = {
-        "sds/timestep": float(timesteps.float().mean()) / steps,
-        "sds/weight": 1.0,
-        "sds/nonfinite": 0.0 if finite else 1.0,
-    }
-    if not finite:
-        safe = torch.nan_to_num(sample, nan=0.0, posinf=0.0, neginf=0.0)
-        return SDSOutput(loss=reparameterised_loss(safe, torch.zeros_like(safe)), logs=logs)
-    logs["sds/grad_norm"] = float(gradient.flatten(1).norm(dim=1).mean())
     return SDSOutput(loss=reparameterised_loss(sample, gradient), logs=logs)
