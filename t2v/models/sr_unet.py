@@ -8,7 +8,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch.nn import functional as F
 
 from t2v.models.blocks import ConditionEmbedding, FactorisedUNetCore, broadcast_batch
-from t2v.models.video_unet import DEFAULT_GENRES
+from t2v.models.video_unet import DEFAULT_GENRES, check_genres
 
 
 class PixelSRUNet(ModelMixin, ConfigMixin):
@@ -39,8 +39,7 @@ class PixelSRUNet(ModelMixin, ConfigMixin):
         text_pathway: str = "linear",
     ) -> None:
         super().__init__()
-        if not genres or genres[0] != "none":
-            raise ValueError("genres must start with 'none' (the unconditional genre)")
+        check_genres(genres)
         self.embedding = ConditionEmbedding(
             embed_dim,
             text_dim,

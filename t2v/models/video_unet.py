@@ -14,6 +14,10 @@ from t2v.models.blocks import (
     coordinate_channels,
 )
 
+# genres[0] is the genre a classifier-free dropout drops to: "" (a slot of its own) or, in the
+# priors up to v11, "none" (which then also had to be the plain look: t2v.pretrain.genre_slot).
+UNCONDITIONAL_GENRES = ("", "none")
+
 DEFAULT_GENRES = (
     "none",
     "action",
@@ -31,7 +35,7 @@ class PixelVideoUNet(ModelMixin, ConfigMixin):
     """Factorised (2D + temporal) UNet predicting `prediction_type` for noisy clips in [-1, 1].
 
     `forward(sample (B,3,T,H,W), timestep (B,), text_embeds (B,D), genre_ids (B,))` returns a
-    `(B,3,T,H,W)` tensor. `genres[0]` is "none", which is also the dropped (unconditional) genre.
+    `(B,3,T,H,W)` tensor. `genres[0]` is the dropped (unconditional) genre (`UNCONDITIONAL_GENRES`).
     """
 
     @register_to_config
@@ -55,8 +59,7 @@ class PixelVideoUNet(ModelMixin, ConfigMixin):
         layout_channels: int = 0,
     ) -> None:
         super().__init__()
-        if not genres or genres[0] != "none":
-            raise ValueError("genres must start with 'none' (the unconditional genre)")
+        check_genres(genres)
         self.embedding = ConditionEmbedding(
             embed_dim,
             text_dim,
@@ -99,3 +102,8 @@ class PixelVideoUNet(ModelMixin, ConfigMixin):
             per_frame = torch.cat([per_frame, coords], dim=1)
         output = self.core(per_frame, embedding, frames, self.layout)
         return output.view(clips, frames, -1, height, width).transpose(1, 2)
+
+
+def check_genres(genres: tuple[str, ...]) -> None:
+    if not genres or genres[0] not in UNCONDITIONAL_GENRES:
+        raise ValueError('genres must start with the unconditional genre: "" or "none"')

@@ -9,7 +9,7 @@ import torch
 
 from t2v.text.views import NO_VIEW, check_views
 
-UNCONDITIONAL_GENRE_ID = 0  # genre "none": also the genre a prior drops to when unconditioned
+UNCONDITIONAL_GENRE_ID = 0  # the genre a prior drops to unconditioned ("", or "none" up to v11)
 
 
 @dataclass

@@ -16,7 +16,8 @@ def test_bundled_prior_loads_and_is_small():
     meta = json.loads((BUNDLED / "t2v_prior.json").read_text())
     assert meta["kind"] == "pixel_video" and meta["text_encoder"] == "minilm_tokens"
     assert (meta["frames"], meta["height"], meta["width"], meta["sr_factor"]) == (8, 32, 32, 2)
-    assert meta["genres"][0] == "none" and len(meta["genres"]) == 9
+    # "" is the dropped (unconditional) genre, `none` a look of its own (t2v.pretrain.genre_slot)
+    assert meta["genres"][:2] == ["", "none"] and len(meta["genres"]) == 10
     assert 1_000_000 < weights_bytes(BUNDLED) <= MAX_PRIOR_BYTES
     unet = PixelVideoUNet.from_pretrained(BUNDLED / "unet", low_cpu_mem_usage=False)
     sr_unet = PixelSRUNet.from_pretrained(BUNDLED / "sr_unet", low_cpu_mem_usage=False)
