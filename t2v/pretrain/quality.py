@@ -30,7 +30,8 @@ def heldout_prompts(
     """`count` captions of `split` with their true colour, motion and genre (nothing rendered)."""
     from t2v.data.procedural import ProceduralVideoText
 
-    dataset = ProceduralVideoText(split=split, seed=seed, genres=genres)
+    looks = [genre for genre in genres if genre]  # "": the dropped genre's slot, not a look
+    dataset = ProceduralVideoText(split=split, seed=seed, genres=looks)
     prompts = []
     for index in range(count):
         spec, caption = dataset.spec(index)
