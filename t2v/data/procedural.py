@@ -199,10 +199,11 @@ def _choose(kind: str, chosen: Sequence[str] | None, known: tuple[str, ...]) -> 
         return known
     chosen = tuple(chosen)
     unknown = [name for name in chosen if name not in known]
-    if unknown or not chosen:
-        raise ConfigError(
-            f"unknown {kind}(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(known)}"
-        )
+    if not chosen:
+        raise ConfigError(f"no {kind} given; known: {', '.join(known)}")
+    if unknown:  # repr: an empty name must show as ''
+        names = ", ".join(repr(name) for name in unknown)
+        raise ConfigError(f"unknown {kind}(s) {names}; known: {', '.join(known)}")
     return chosen
 
 

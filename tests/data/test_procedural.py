@@ -74,6 +74,10 @@ def test_captions_cover_the_vocabulary_and_attributes_are_canonical() -> None:
 def test_unknown_attribute_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown genre"):
         ProceduralVideoText(genres=["opera"])
+    with pytest.raises(ConfigError, match="unknown genre\\(s\\) ''"):  # "" shows as ''
+        ProceduralVideoText(genres=["", "none"])
+    with pytest.raises(ConfigError, match="no colour given"):
+        ProceduralVideoText(colours=[])
     with pytest.raises(ConfigError, match="split"):
         ProceduralVideoText(split="test")
 
