@@ -16,7 +16,8 @@ from t2v.models.blocks import (
 
 # genres[0] is the genre a classifier-free dropout drops to: "" (a slot of its own) or, in the
 # priors up to v11, "none" (which then also had to be the plain look: t2v.pretrain.genre_slot).
-UNCONDITIONAL_GENRES = ("", "none")
+UNCONDITIONAL_GENRE = ""
+UNCONDITIONAL_GENRES = (UNCONDITIONAL_GENRE, "none")
 
 DEFAULT_GENRES = (
     "none",

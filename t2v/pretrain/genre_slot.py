@@ -21,28 +21,26 @@ frozen model one new token:
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import sys
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import default_collate
 
 from t2v.data.procedural import ProceduralVideoText
 from t2v.errors import ConfigError
-from t2v.models import PixelSRUNet, PixelVideoUNet
+from t2v.models import UNCONDITIONAL_GENRE, PixelSRUNet, PixelVideoUNet
 from t2v.pretrain.modules import VideoPriorModule
+from t2v.pretrain.prior_folder import (
+    PRIOR_FILE,
+    PriorModels,
+    init_arguments,
+    load_prior,
+    save_prior,
+)
 from t2v.pretrain.text_cache import Encode
-
-UNCONDITIONAL_GENRE = ""
-MANIFEST = "t2v_prior.json"
-
-
-def public(config: Any) -> dict[str, Any]:
-    """A diffusers config without its bookkeeping keys (`_class_name`, ...)."""
-    return {key: value for key, value in dict(config).items() if not key.startswith("_")}
 
 
 def with_unconditional_slot(
@@ -54,7 +52,7 @@ def with_unconditional_slot(
         raise ConfigError("this prior already has an unconditional genre slot")
     # No bookkeeping keys: diffusers' `_use_default_values` would restore the default genres.
     grown = type(model).from_config(
-        {**public(model.config), "genres": (UNCONDITIONAL_GENRE, *genres)}
+        {**init_arguments(model.config), "genres": (UNCONDITIONAL_GENRE, *genres)}
     )
     state = model.state_dict()
     key = "embedding.genre_embedding.weight"
@@ -69,13 +67,7 @@ def procedural_batches(genre: str, frames: int, size: int, batch_size: int, seed
         ProceduralVideoText(frames=frames, height=size, width=size, seed=seed, genres=[genre])
     )
     while True:
-        chunk = list(islice(items, batch_size))
-        yield {
-            "video": torch.stack([item["video"] for item in chunk]),
-            "mask": torch.stack([item["mask"] for item in chunk]),
-            "caption": [item["caption"] for item in chunk],
-            "genre": [item["genre"] for item in chunk],
-        }
+        yield default_collate(list(islice(items, batch_size)))
 
 
 def learn_genre_row(
@@ -97,8 +89,8 @@ def learn_genre_row(
         raise ConfigError(f"'{genre}' needs its own row beside an unconditional slot: {genres}")
     row = genres.index(genre)
     module = VideoPriorModule(
-        model_config=public(unet.config),
-        scheduler_config=public(scheduler_config),
+        model_config=init_arguments(unet.config),
+        scheduler_config=init_arguments(scheduler_config),
         text_dropout=0.1,
         genre_dropout=0.0,  # row 0 is frozen: a dropped genre would teach nothing
         foreground_weight=foreground_weight,
@@ -133,18 +125,11 @@ def convert_folder(source: Path, out: Path, **training: Any) -> list[float]:
     """A copy of prior folder `source` at `out` with the slot and the learned `none` row."""
     if out.exists():
         raise ConfigError(f"{out} exists; give a new folder")
-    manifest = json.loads((source / MANIFEST).read_text())
-    video = with_unconditional_slot(PixelVideoUNet.from_pretrained(source / "unet"))
-    scheduler = json.loads((source / "scheduler" / "scheduler_config.json").read_text())
-    losses = learn_genre_row(video, scheduler, **training)  # type: ignore[arg-type]
-    shutil.copytree(source, out)
-    video.save_pretrained(out / "unet")
-    if (source / "sr_unet").is_dir():
-        with_unconditional_slot(PixelSRUNet.from_pretrained(source / "sr_unet")).save_pretrained(
-            out / "sr_unet"
-        )
-    manifest["genres"] = list(video.config.genres)
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    models = load_prior(source)
+    video = with_unconditional_slot(models.unet)
+    losses = learn_genre_row(video, dict(models.scheduler.config), **training)  # type: ignore[arg-type]
+    sr_unet = with_unconditional_slot(models.sr_unet) if models.sr_unet is not None else None
+    save_prior(PriorModels(video, models.scheduler, sr_unet, models.sr_scheduler), out)
     return losses
 
 
@@ -159,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        if not (args.prior / MANIFEST).is_file():
-            raise ConfigError(f"{args.prior} is not a prior folder (no {MANIFEST})")
+        if not (args.prior / PRIOR_FILE).is_file():
+            raise ConfigError(f"{args.prior} is not a prior folder (no {PRIOR_FILE})")
         losses = convert_folder(
             args.prior,
             args.out,

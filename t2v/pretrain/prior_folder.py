@@ -71,6 +71,12 @@ def save_prior(models: PriorModels, folder: str | Path) -> Path:
     return folder
 
 
+def init_arguments(config: Any) -> dict[str, Any]:
+    """A diffusers config as constructor arguments: without its bookkeeping keys (`_class_name`,
+    `_use_default_values`, ...), which `from_config` would otherwise act on."""
+    return {key: value for key, value in dict(config).items() if not key.startswith("_")}
+
+
 def weights_bytes(folder: str | Path) -> int:
     return sum(path.stat().st_size for path in Path(folder).rglob("*.safetensors"))
 

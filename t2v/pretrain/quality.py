@@ -29,8 +29,9 @@ def heldout_prompts(
 ) -> list[dict[str, str]]:
     """`count` captions of `split` with their true colour, motion and genre (nothing rendered)."""
     from t2v.data.procedural import ProceduralVideoText
+    from t2v.models import UNCONDITIONAL_GENRE
 
-    looks = [genre for genre in genres if genre]  # "": the dropped genre's slot, not a look
+    looks = [genre for genre in genres if genre != UNCONDITIONAL_GENRE]  # a slot, not a look
     dataset = ProceduralVideoText(split=split, seed=seed, genres=looks)
     prompts = []
     for index in range(count):

@@ -30,7 +30,7 @@ from t2v.errors import ConfigError
 from t2v.models import PixelVideoUNet
 from t2v.models.blocks import token_mask
 from t2v.pretrain.modules import UNCONDITIONAL_PROMPT
-from t2v.pretrain.prior_folder import PriorModels, load_prior, save_prior
+from t2v.pretrain.prior_folder import PriorModels, init_arguments, load_prior, save_prior
 from t2v.text.minilm import MiniLMEncoder
 
 
@@ -67,8 +67,7 @@ def distillation_pairs(settings: DistillSettings, genres: list[str]) -> tuple[li
 
 def token_pathway_unet(unet: PixelVideoUNet) -> PixelVideoUNet:
     """The same UNet with `text_pathway="attention"`: every weight copied but the text pathway's."""
-    config = {key: value for key, value in unet.config.items() if not key.startswith("_")}
-    new = PixelVideoUNet(**{**config, "text_pathway": "attention"})
+    new = PixelVideoUNet(**{**init_arguments(unet.config), "text_pathway": "attention"})
     kept = {k: v for k, v in unet.state_dict().items() if not k.startswith("embedding.text_proj.")}
     missing, unexpected = new.load_state_dict(kept, strict=False)
     assert not unexpected and all(k.startswith("embedding.text_proj.") for k in missing)
