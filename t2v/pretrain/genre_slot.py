@@ -125,6 +125,8 @@ def convert_folder(source: Path, out: Path, **training: Any) -> list[float]:
     """A copy of prior folder `source` at `out` with the slot and the learned `none` row."""
     if out.exists():
         raise ConfigError(f"{out} exists; give a new folder")
+    if training.get("steps", 1) < 1 or training.get("batch_size", 1) < 1:
+        raise ConfigError("--steps and --batch-size must be at least 1")
     models = load_prior(source)
     video = with_unconditional_slot(models.unet)
     losses = learn_genre_row(video, dict(models.scheduler.config), **training)  # type: ignore[arg-type]

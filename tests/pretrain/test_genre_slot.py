@@ -124,3 +124,11 @@ def test_cli_refuses_bad_folders(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "exists" in error
     assert (existing / "keep.txt").read_text() == "mine"
+
+
+def test_cli_refuses_zero_steps_before_writing(tmp_path, capsys):
+    (tmp_path / "t2v_prior.json").write_text(json.dumps({"genres": ["none"]}))
+    out = tmp_path / "out"
+    assert main([str(tmp_path), "--out", str(out), "--steps", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
+    assert not out.exists()
