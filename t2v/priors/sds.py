@@ -45,6 +45,8 @@ class TimestepSchedule:
     t_max is `t_max_start` until `anneal_start_step`, then falls linearly to `t_max_end` over
     `anneal_steps` steps (at once if 0) and stays there: coarse structure first, detail later
     (DreamFusion/threestudio-style annealing). Steps are the caller's optimisation steps.
+    `t_min_start`, when set, falls to `t_min` over the same steps: the first steps then see
+    only high noise, where a small prior's conditioning decides the global look.
     """
 
     t_max_start: float = 0.98
@@ -52,16 +54,24 @@ class TimestepSchedule:
     t_min: float = 0.02
     anneal_steps: int = 0
     anneal_start_step: int = 0
+    t_min_start: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("t_max_start", "t_max_end", "t_min"):
+        for name in ("t_max_start", "t_max_end", "t_min", "t_min_start"):
             value = getattr(self, name)
+            if value is None:
+                continue
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"timestep schedule {name} = {value} is outside [0, 1]")
         if self.t_min > min(self.t_max_start, self.t_max_end):
             raise ConfigError(
                 f"timestep schedule t_min = {self.t_min} is above t_max "
                 f"({self.t_max_start} -> {self.t_max_end})"
+            )
+        if self.t_min_start is not None and self.t_min_start > self.t_max_start:
+            raise ConfigError(
+                f"timestep schedule t_min_start = {self.t_min_start} is above "
+                f"t_max_start = {self.t_max_start}"
             )
         if self.anneal_steps < 0 or self.anneal_start_step < 0:
             raise ConfigError("timestep schedule anneal_steps and anneal_start_step must be >= 0")
@@ -74,19 +84,25 @@ class TimestepSchedule:
         except TypeError as error:
             raise ConfigError(f"prior timesteps: {error}") from None
 
-    def t_max(self, step: int) -> float:
+    def _progress(self, step: int) -> float:
         if step < self.anneal_start_step:
-            return self.t_max_start
+            return 0.0
         if self.anneal_steps == 0:
-            return self.t_max_end
-        progress = min((step - self.anneal_start_step) / self.anneal_steps, 1.0)
-        return self.t_max_start + progress * (self.t_max_end - self.t_max_start)
+            return 1.0
+        return min((step - self.anneal_start_step) / self.anneal_steps, 1.0)
+
+    def t_max(self, step: int) -> float:
+        return self.t_max_start + self._progress(step) * (self.t_max_end - self.t_max_start)
+
+    def t_min_at(self, step: int) -> float:
+        start = self.t_min if self.t_min_start is None else self.t_min_start
+        return start + self._progress(step) * (self.t_min - start)
 
     def bounds(self, step: int, num_train_timesteps: int) -> tuple[int, int]:
         """Integer timestep range [low, high] (inclusive) at `step`."""
         last = num_train_timesteps - 1
         high = min(round(self.t_max(step) * num_train_timesteps), last)
-        low = min(round(self.t_min * num_train_timesteps), high)
+        low = min(round(self.t_min_at(step) * num_train_timesteps), high)
         return low, high
 
     def sample(

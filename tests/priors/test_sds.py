@@ -31,6 +31,19 @@ def test_schedule_anneals_t_max_linearly_then_holds():
     assert schedule.bounds(60, 1000) == (20, 740)
 
 
+def test_schedule_anneals_t_min_from_t_min_start_with_t_max():
+    schedule = TimestepSchedule(
+        t_max_start=0.98, t_max_end=0.5, t_min=0.02, t_min_start=0.8, anneal_steps=100
+    )
+    assert schedule.bounds(0, 1000) == (800, 980)
+    assert schedule.t_min_at(50) == pytest.approx(0.41)
+    assert schedule.bounds(50, 1000) == (410, 740)
+    assert schedule.bounds(100, 1000) == (20, 500)
+    samples = schedule.sample(0, 2000, 1000, torch.Generator().manual_seed(0))
+    assert int(samples.min()) == 800
+    assert TimestepSchedule(t_min=0.1).t_min_at(7) == 0.1
+
+
 def test_schedule_samples_cover_exactly_its_bounds():
     schedule = TimestepSchedule(t_max_start=0.3, t_max_end=0.3, t_min=0.1)
     samples = schedule.sample(0, 5000, 1000, torch.Generator().manual_seed(0))
@@ -50,6 +63,8 @@ def test_schedule_without_annealing_and_top_clamp():
         {"t_min": 0.6, "t_max_start": 0.5, "t_max_end": 0.5},
         {"t_max_start": 1.5},
         {"anneal_steps": -1},
+        {"t_min_start": 0.99, "t_max_start": 0.98},
+        {"t_min_start": -0.1},
     ],
 )
 def test_schedule_rejects_impossible_ranges(values):
