@@ -84,15 +84,16 @@ def check_field_and_renderer(cfg: DictConfig) -> None:
     """The field backend (known, and able to run here) and the renderer settings: otherwise
     they would fail only once the run directory exists."""
     from t2v.field.hashgrid import resolve_backend
-    from t2v.field.scene_field import check_trajectory_knots
+    from t2v.field.scene_field import check_knots
     from t2v.render import RendererConfig
 
     backend = OmegaConf.select(cfg, "field.backend")
     if backend is not None:
         resolve_backend(str(backend))
-    knots = OmegaConf.select(cfg, "field.trajectory_knots")
-    if knots is not None:
-        check_trajectory_knots(knots)
+    for name in ("trajectory_knots", "exposure_knots"):
+        knots = OmegaConf.select(cfg, f"field.{name}")
+        if knots is not None:
+            check_knots(name, knots)
     if cfg.get("renderer") is not None:
         RendererConfig.from_config(OmegaConf.to_container(cfg.renderer, resolve=True))
 

@@ -73,6 +73,7 @@ BAD_INPUTS = [
     (["prompt=a ball", "field=hashgrid", "field.backend=cuda"], "unknown field backend 'cuda'"),
     (["prompt=a ball", "renderer.checkpoint_min_rays=-1"], "checkpoint_min_rays must be >= 0"),
     (["prompt=a ball", "field.trajectory_knots=1"], "trajectory_knots = 1 must be 0 (off)"),
+    (["prompt=a ball", "field.exposure_knots=1"], "exposure_knots = 1 must be 0 (off)"),
     (["prompt=a ball", "prior.export_grading=sometimes"], "must be true or false"),
 ]
 

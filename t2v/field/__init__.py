@@ -11,7 +11,7 @@ Usage::
                        backend="torch")
     field = SceneField(PlaneSpec(), PlaneSpec(), background="solid", solid_color=(1, 1, 1))
     field.static_only = True          # static stage: the dynamic encoding is skipped
-    groups = field.parameter_groups()  # {"static", "dynamic", "heads", "background", "trajectory"}
+    groups = field.parameter_groups()  # static, dynamic, heads, background, trajectory, exposure
 
     cameras = trajectory_cameras("orbit", frames=8, width=64, height=64, speed=1.0)
     with torch.no_grad():

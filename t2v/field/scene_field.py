@@ -14,6 +14,12 @@ local deformation): a translation of the whole scene per time, piecewise linear 
 knots, zero at the start. Every encoding and the blob are read at `x - offset(t)`, so the
 dynamic stage can carry what the static stage built across the frame instead of having to fade
 it out in one place and regrow it in another through the dynamic encoding.
+
+`exposure_knots > 0` adds a global exposure curve: one log-gain per knot over time, piecewise
+linear, zero at first, applied to the rendered colour (object and background) as a shift of its
+logit. It is the scene's lighting over time (NeRF-W's per-image appearance, made a function of
+time): a flickering light is one number per frame here, where the dynamic encoding would have to
+change every point of the scene and the motion regularizers would fight it.
 """
 
 from __future__ import annotations
@@ -75,11 +81,20 @@ class PlaneSpec:
         return PlaneEncoding(dims, self.features, self.resolutions, self.time_resolution)
 
 
-def check_trajectory_knots(knots: object) -> None:
+def check_knots(name: str, knots: object) -> None:
     """0 (off) or at least 2 knots; a ConfigError otherwise (also used before a run starts)."""
     whole = isinstance(knots, int) and not isinstance(knots, bool)
     if not (whole and (knots == 0 or knots >= 2)):
-        raise ConfigError(f"field.trajectory_knots = {knots!r} must be 0 (off) or >= 2")
+        raise ConfigError(f"field.{name} = {knots!r} must be 0 (off) or >= 2")
+
+
+def hat_weights(times: Tensor, knots: int) -> Tensor:
+    """(N, knots) weights of piecewise-linear interpolation between `knots` evenly spread over
+    [0, 1], at times (N, 1). Multiplying by the knot values is a dense matmul, whose backward is
+    ~3x faster on a CPU than scattering millions of samples' gradients into a few rows."""
+    index = torch.arange(knots, device=times.device, dtype=times.dtype)
+    position = times.clamp(0.0, 1.0) * (knots - 1)
+    return (1.0 - (position - index).abs()).clamp(min=0.0)
 
 
 class GlobalTrajectory(nn.Module):
@@ -92,12 +107,25 @@ class GlobalTrajectory(nn.Module):
         self.offsets = nn.Parameter(torch.zeros(knots, 3))
 
     def forward(self, times: Tensor) -> Tensor:
-        # Hat-function weights times the knots: a dense (N, knots) matmul, whose backward is
-        # ~3x faster on a CPU than scattering millions of samples' gradients into a few rows.
-        knots = torch.arange(self.offsets.shape[0], device=times.device, dtype=times.dtype)
-        position = times.clamp(0.0, 1.0) * (self.offsets.shape[0] - 1)
-        weights = (1.0 - (position - knots).abs()).clamp(min=0.0)
-        return weights.to(self.offsets.dtype) @ self.offsets
+        return hat_weights(times, self.offsets.shape[0]).to(self.offsets.dtype) @ self.offsets
+
+
+class GlobalExposure(nn.Module):
+    """Log-gain (N, 1) of the rendered colour at times (N, 1): linear between `knots` learned
+    values spread evenly over [0, 1], all zero at first."""
+
+    def __init__(self, knots: int) -> None:
+        super().__init__()
+        self.gains = nn.Parameter(torch.zeros(knots, 1))
+
+    def forward(self, times: Tensor) -> Tensor:
+        return hat_weights(times, self.gains.shape[0]).to(self.gains.dtype) @ self.gains
+
+    def apply(self, colour: Tensor, times: Tensor) -> Tensor:
+        """Colour (R, 3) in [0, 1] seen at times (R, 1), its logit shifted by the gain: it stays
+        in (0, 1) and keeps a gradient where a multiplied colour would clip at white."""
+        logit = torch.logit(colour.clamp(1e-4, 1 - 1e-4))
+        return torch.sigmoid(logit + self(times).to(colour.dtype))
 
 
 @dataclass
@@ -148,6 +176,8 @@ class SceneField(nn.Module):
     `backend` is handed to every hash-grid encoding (auto | torch | triton | tcnn).
     `trajectory_knots`: 0 (off) or the knots of the global trajectory (module docstring); it is
     the `trajectory` parameter group and, like the dynamic encoding, off while `static_only`.
+    `exposure_knots`: the same for the global exposure curve (`exposure` group); the renderer
+    calls `expose(colour, times)` on every composited pixel.
     """
 
     def __init__(
@@ -166,6 +196,7 @@ class SceneField(nn.Module):
         solid_color: Sequence[float] = (0.5, 0.5, 0.5),
         static_only: bool = False,
         trajectory_knots: int = 0,
+        exposure_knots: int = 0,
     ) -> None:
         super().__init__()
         if density_activation not in ("softplus", "trunc_exp"):
@@ -178,7 +209,8 @@ class SceneField(nn.Module):
             )
         if background not in ("learned", "solid"):
             raise ConfigError(f"background must be learned or solid, not {background}")
-        check_trajectory_knots(trajectory_knots)
+        check_knots("trajectory_knots", trajectory_knots)
+        check_knots("exposure_knots", exposure_knots)
         static_encoding = static_encoding if static_encoding is not None else HashGridSpec()
         dynamic_encoding = dynamic_encoding if dynamic_encoding is not None else HashGridSpec()
         self.static_encoding = static_encoding.build(3, backend)
@@ -193,6 +225,7 @@ class SceneField(nn.Module):
         self.density_head = mlp(in_dim, hidden_dim, hidden_layers, 1 + geo_feature_dim)
         self.color_head = mlp(geo_feature_dim, hidden_dim, 1, 3)
         self.trajectory = GlobalTrajectory(trajectory_knots) if trajectory_knots else None
+        self.exposure = GlobalExposure(exposure_knots) if exposure_knots else None
         self.background_mode = background
         self.register_buffer("solid_color", torch.tensor(solid_color, dtype=torch.float32))
         self.background_head = (
@@ -209,6 +242,7 @@ class SceneField(nn.Module):
             "heads": heads,
             "background": background,
             "trajectory": [] if self.trajectory is None else list(self.trajectory.parameters()),
+            "exposure": [] if self.exposure is None else list(self.exposure.parameters()),
         }
 
     def _density_and_features(self, points: Tensor, times: Tensor) -> tuple[Tensor, Tensor]:
@@ -246,6 +280,13 @@ class SceneField(nn.Module):
         density, features = self._density_and_features(points, times)
         rgb = torch.sigmoid(self.color_head(features))
         return FieldOutput(density=density, rgb=rgb)
+
+    def expose(self, colour: Tensor, times: Tensor) -> Tensor:
+        """Composited colour (R, 3) at times (R, 1) under the exposure curve (unchanged without
+        one, and in the static stage)."""
+        if self.exposure is None or self.static_only:
+            return colour
+        return self.exposure.apply(colour, times)
 
     def background(self, directions: Tensor) -> Tensor:
         """Background colour (R, 3) in [0, 1] seen along unit view directions (R, 3)."""

@@ -4,6 +4,8 @@ The field is a duck type (the shared contract of `t2v.field.SceneField`):
 `field(points (N,3), times (N,1), directions (N,3))` returns an object with `.density (N,)`
 and `.rgb (N,3)`; `field.density(points, times)` gives density alone (used by the occupancy
 grid); `field.background(directions (R,3))` gives the colour seen where rays leave the scene.
+A field may also have `expose(colour (R,3), times (R,1))`, applied to every composited pixel
+(the scene's lighting over time, e.g. SceneField's exposure curve).
 """
 
 from __future__ import annotations
@@ -257,6 +259,9 @@ class VolumeRenderer(nn.Module):
         )
         background = field.background(directions).to(result.rgb.dtype)
         colour = result.rgb + (1.0 - result.opacity[:, None]) * background
+        expose = getattr(field, "expose", None)
+        if expose is not None:
+            colour = expose(colour, times)
         return colour, result.opacity, result.depth, result.weights, torch.tensor(evaluated)
 
     def _kept_samples(

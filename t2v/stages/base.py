@@ -148,6 +148,13 @@ class StageModule(pl.LightningModule):
             travel = (trajectory.offsets[-1] - trajectory.offsets[0]).detach()
             for axis, value in zip("xyz", travel.tolist(), strict=True):
                 self.log(f"trajectory/{axis}", value, on_step=True)
+        exposure = getattr(self.field, "exposure", None)
+        if exposure is not None and self.spec.trains_motion:
+            gains = exposure.gains.detach()[:, 0]
+            self.log("exposure/mean", gains.mean(), on_step=True)
+            if gains.numel() >= 3:  # knot-to-knot jumps a straight line through neighbours misses
+                jumps = gains[1:-1] - (gains[:-2] + gains[2:]) / 2
+                self.log("exposure/flicker", jumps.abs().mean(), on_step=True)
         optimizer = self.optimizers()
         if not isinstance(optimizer, list):
             for group in optimizer.param_groups:

@@ -13,7 +13,7 @@ from t2v.render import CameraSamplerConfig, ClipTimeConfig
 from t2v.schedules import Ramp
 
 STAGE_ORDER = ("static", "dynamic", "superres", "temporal")
-PARAMETER_GROUPS = ("static", "dynamic", "heads", "background", "trajectory")
+PARAMETER_GROUPS = ("static", "dynamic", "heads", "background", "trajectory", "exposure")
 MOTION_REGULARIZERS = ("temporal_smoothness", "dynamic_sparsity", "frame_consistency")
 REGULARIZERS = (*MOTION_REGULARIZERS, "opacity_sparsity")
 

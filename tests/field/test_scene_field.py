@@ -69,7 +69,7 @@ def test_static_only_skips_dynamic_encoding_and_its_gradient() -> None:
 def test_parameter_groups_partition_parameters() -> None:
     field = small_field()
     groups = field.parameter_groups()
-    assert set(groups) == {"static", "dynamic", "heads", "background", "trajectory"}
+    assert set(groups) == {"static", "dynamic", "heads", "background", "trajectory", "exposure"}
     ids = [id(p) for group in groups.values() for p in group]
     assert len(ids) == len(set(ids))
     assert set(ids) == {id(p) for p in field.parameters()}
@@ -113,6 +113,46 @@ def test_global_trajectory_carries_the_scene_and_starts_still() -> None:
     assert field.trajectory.offsets.grad.abs().sum() > 0
     with pytest.raises(ConfigError, match="trajectory_knots"):
         SceneField(SMALL_PLANES, SMALL_PLANES, backend="torch", trajectory_knots=1)
+
+
+def test_exposure_curve_shifts_the_rendered_colour_over_time() -> None:
+    from t2v.render import Cameras, VolumeRenderer
+
+    field = small_field(exposure_knots=3, background="solid", solid_color=(0.2, 0.5, 0.8))
+    field.density_blob = "none"  # only background: each pixel is exactly the solid colour
+    with torch.no_grad():
+        field.density_head[-1].bias[0] = -30.0
+    camera = Cameras.look_at(
+        torch.tensor([[[0.0, 0.0, 3.0]] * 3]),
+        torch.zeros(1, 3, 3),
+        fov_y_deg=40.0,
+        width=4,
+        height=4,
+    )
+    times = torch.tensor([[0.0, 0.75, 1.0]])
+    renderer = VolumeRenderer(num_samples=8).eval()
+    solid = torch.tensor([0.2, 0.5, 0.8])
+    # Zero gains: the colour is what it would be without an exposure curve.
+    start = renderer.render(field, camera, times).rgb
+    torch.testing.assert_close(start, solid[None, None, :, None, None].expand_as(start))
+    with torch.no_grad():
+        field.exposure.gains[:, 0] = torch.tensor([0.0, -1.0, 2.0])  # knots at t = 0, 0.5, 1
+    rgb = renderer.render(field, camera, times).rgb[0, :, :, 0, 0]
+    logit = torch.logit(solid)
+    # Gain 0 at t = 0, halfway between -1 and 2 at t = 0.75, 2 at t = 1.
+    expected = torch.sigmoid(logit + torch.tensor([0.0, 0.5, 2.0])[:, None])
+    torch.testing.assert_close(rgb, expected)
+    assert rgb[2].max() < 1.0  # a gain lifts the logit: bright stays below white
+    # Off in the static stage; the gains learn from what is rendered.
+    field.static_only = True
+    torch.testing.assert_close(renderer.render(field, camera, times).rgb, start)
+    field.static_only = False
+    renderer.render(field, camera, times).rgb[:, 1].mean().backward()
+    grad = field.exposure.gains.grad[:, 0]
+    assert grad[1:].abs().min() > 0 and grad[0] == 0  # t = 0.75 lies between knots 1 and 2
+    assert small_field(exposure_knots=4).parameter_groups()["exposure"][0].shape == (4, 1)
+    with pytest.raises(ConfigError, match="exposure_knots"):
+        small_field(exposure_knots=1)
 
 
 def test_background_learned_and_solid() -> None:
