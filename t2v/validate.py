@@ -26,6 +26,7 @@ def validate_generate(cfg: DictConfig, run_dir: Path | None) -> None:
     check_resolution(cfg.resolution)
     check_video_length(cfg)
     check_field_and_renderer(cfg)
+    check_priors(cfg)
     if not isinstance(cfg.prior.get("export_grading", True), bool):
         raise ConfigError(
             f"prior.export_grading = {cfg.prior.export_grading!r} must be true or false"
@@ -78,6 +79,16 @@ VALIDATORS: dict[str, Callable[[DictConfig, Path | None], None]] = {
     "evaluate": validate_evaluate,
     "pretrain": validate_pretrain,
 }
+
+
+def check_priors(cfg: DictConfig) -> None:
+    """Each role's kind, keys and SDS settings (guidance, weighting, timesteps), and a video
+    prior at all: otherwise they would fail only once the run directory exists."""
+    from t2v.priors.build import KINDS, check_prior
+
+    checked = {role: check_prior(cfg.prior, role) for role in KINDS}
+    if checked["video"] is None:
+        raise ConfigError(f"prior '{cfg.prior.get('name')}' has no video prior")
 
 
 def check_field_and_renderer(cfg: DictConfig) -> None:

@@ -75,6 +75,13 @@ BAD_INPUTS = [
     (["prompt=a ball", "field.trajectory_knots=1"], "trajectory_knots = 1 must be 0 (off)"),
     (["prompt=a ball", "field.exposure_knots=1"], "exposure_knots = 1 must be 0 (off)"),
     (["prompt=a ball", "prior.export_grading=sometimes"], "must be true or false"),
+    (
+        ["prompt=a ball", "prior.image.timesteps.t_min_start=0.99"],
+        "prior.image: timestep schedule t_min_start = 0.99",
+    ),
+    (["prompt=a ball", "prior.video.guidance_scale=-1"], "prior.video: guidance_scale = -1"),
+    (["prompt=a ball", "prior.sr.weighting=loud"], "prior.sr: SDS weighting 'loud' is unknown"),
+    (["prompt=a ball", "prior.video.kind=none"], "prior 'bundled' has no video prior"),
 ]
 
 

@@ -40,18 +40,12 @@ ROLE_KEYS = {
 Prior = ImagePrior | VideoPrior | SRPrior
 
 
-def load_prior(
-    prior: Any,
-    role: str,
-    *,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype | None = None,
-) -> Prior | None:
-    """The `role` ("image", "video" or "sr") prior of a preset node, or None if it has none."""
-    preset = _plain(prior)
+def check_prior(prior: Any, role: str) -> tuple[dict[str, Any], str, SDSConfig] | None:
+    """The `role` node of a preset, its kind and its SDS settings, checked without loading
+    anything (so a bad value is refused before a run writes its folder); None if no prior."""
     if role not in KINDS:
         raise ConfigError(f"prior role '{role}' is unknown; choose one of {', '.join(KINDS)}")
-    node = preset.get(role) or {"kind": "none"}
+    node = _plain(prior).get(role) or {"kind": "none"}
     kind = str(node.get("kind", "none"))
     where = f"prior.{role}"
     if kind not in KINDS[role]:
@@ -64,9 +58,27 @@ def load_prior(
         return None
     if not node.get("model"):
         raise ConfigError(f"{where}.model is missing: a hub id, a folder or a pkg:// path")
+    try:
+        config = SDSConfig.from_config(node)
+    except (TypeError, ValueError, ConfigError) as error:  # e.g. guidance_scale=abc
+        raise ConfigError(f"{where}: {error}") from None
+    return node, kind, config
+
+
+def load_prior(
+    prior: Any,
+    role: str,
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> Prior | None:
+    """The `role` ("image", "video" or "sr") prior of a preset node, or None if it has none."""
+    checked = check_prior(prior, role)
+    if checked is None:
+        return None
+    node, kind, config = checked
     model = str(node["model"])
-    config = SDSConfig.from_config(node)
-    local = preset.get("local_files_only")
+    local = _plain(prior).get("local_files_only")
     where_loaded = {"device": device, "dtype": dtype}
     resolution = tuple(node["resolution"]) if node.get("resolution") else None
     if kind in ("sd", "deepfloyd"):
