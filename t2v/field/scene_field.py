@@ -121,7 +121,7 @@ class GlobalExposure(nn.Module):
     def forward(self, times: Tensor) -> Tensor:
         return hat_weights(times, self.gains.shape[0]).to(self.gains.dtype) @ self.gains
 
-    def apply(self, colour: Tensor, times: Tensor) -> Tensor:
+    def shift(self, colour: Tensor, times: Tensor) -> Tensor:
         """Colour (R, 3) in [0, 1] seen at times (R, 1), its logit shifted by the gain: it stays
         in (0, 1) and keeps a gradient where a multiplied colour would clip at white."""
         logit = torch.logit(colour.clamp(1e-4, 1 - 1e-4))
@@ -286,7 +286,7 @@ class SceneField(nn.Module):
         one, and in the static stage)."""
         if self.exposure is None or self.static_only:
             return colour
-        return self.exposure.apply(colour, times)
+        return self.exposure.shift(colour, times)
 
     def background(self, directions: Tensor) -> Tensor:
         """Background colour (R, 3) in [0, 1] seen along unit view directions (R, 3)."""
