@@ -28,12 +28,12 @@ KINDS = {
 SDS_KEYS = {"guidance_scale", "weighting", "snr_gamma", "timesteps"}
 ROLE_KEYS = {
     "sd": {"resolution"},
-    "deepfloyd": {"resolution"},
-    "still_clip": set(),
+    "deepfloyd": {"resolution", "threshold"},
+    "still_clip": {"threshold"},
     "latent_video": {"resolution", "vae_grad_frames"},
-    "pixel_video": set(),
+    "pixel_video": {"threshold"},
     "sd_upscaler": {"noise_level"},
-    "pixel_sr": {"noise_level"},
+    "pixel_sr": {"noise_level", "threshold"},
     "none": set(),
 }
 
