@@ -28,12 +28,12 @@ KINDS = {
 SDS_KEYS = {"guidance_scale", "weighting", "snr_gamma", "timesteps"}
 ROLE_KEYS = {
     "sd": {"resolution"},
-    "deepfloyd": {"resolution", "threshold"},
-    "still_clip": {"threshold"},
+    "deepfloyd": {"resolution"},
+    "still_clip": set(),
     "latent_video": {"resolution", "vae_grad_frames"},
-    "pixel_video": {"threshold"},
+    "pixel_video": set(),
     "sd_upscaler": {"noise_level"},
-    "pixel_sr": {"noise_level", "threshold"},
+    "pixel_sr": {"noise_level"},
     "none": set(),
 }
 

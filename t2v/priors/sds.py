@@ -10,11 +10,7 @@ and it is delivered through the loss
     L = 0.5 · ||x − stopgrad(x − g)||² / N          (N = batch size of x)
 
 so dL/dx = g / N exactly: the gradient does not depend on how many samples share a batch, and
-L itself (0.5·||g||²/N) is a figure to log, not one to minimise. With `threshold` p (pixel
-priors only) the guided clean prediction x̂₀ = (x_t − sqrt(1 − ᾱ)·ε̂)/sqrt(ᾱ) is dynamically
-thresholded as Imagen's sampler does (q = p-quantile of |x̂₀| per sample; if q > 1, x̂₀ is
-clipped to ±q and divided by q) and ε̂ recomputed from it: guidance then cannot pull pixels
-past the data range, the source of SDS's oversaturated colours. Priors that predict v are
+L itself (0.5·||g||²/N) is a figure to log, not one to minimise. Priors that predict v are
 converted to ε first (ε = sqrt(ᾱ)·v + sqrt(1 − ᾱ)·x_t), so weighting means the same for both.
 A non-finite g (NaN/inf anywhere in it) is replaced by zeros and reported as
 `logs["sds/nonfinite"] = 1.0` so the caller can skip the optimiser step.
@@ -129,7 +125,6 @@ class SDSConfig:
     guidance_scale: float = 100.0
     weighting: str = "sds"  # "sds": w = 1 − ᾱ; "uniform": w = 1; "snr": min(SNR, γ)/SNR
     snr_gamma: float = 5.0  # γ of the "snr" (min-SNR) weighting
-    threshold: float | None = None  # quantile of |x̂₀| for dynamic thresholding; None: off
     schedule: TimestepSchedule = field(default_factory=TimestepSchedule)
 
     def __post_init__(self) -> None:
@@ -140,18 +135,14 @@ class SDSConfig:
             raise ConfigError(f"guidance_scale = {self.guidance_scale} must be >= 0")
         if self.snr_gamma <= 0:
             raise ConfigError(f"snr_gamma = {self.snr_gamma} must be > 0")
-        if self.threshold is not None and not 0.5 <= self.threshold <= 1.0:
-            raise ConfigError(f"threshold = {self.threshold} must be a quantile in [0.5, 1]")
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> SDSConfig:
-        """From a prior role node: guidance_scale, weighting, snr_gamma, threshold, timesteps."""
-        threshold = node.get("threshold")
+        """From a prior role node: guidance_scale, weighting, snr_gamma, timesteps."""
         return cls(
             guidance_scale=float(node.get("guidance_scale", 100.0)),
             weighting=str(node.get("weighting", "sds")),
             snr_gamma=float(node.get("snr_gamma", 5.0)),
-            threshold=None if threshold is None else float(threshold),
             schedule=TimestepSchedule.from_config(node.get("timesteps")),
         )
 
@@ -186,25 +177,6 @@ def guided_epsilon(
 ) -> torch.Tensor:
     """Classifier-free guidance: ε_u + s·(ε_c − ε_u) (s = 1 is the plain conditional model)."""
     return eps_uncond + guidance_scale * (eps_cond - eps_uncond)
-
-
-def dynamic_threshold(clean: torch.Tensor, quantile: float) -> torch.Tensor:
-    """Imagen's dynamic thresholding of clean samples `(N, ...)` in [-1, 1]: per sample,
-    q = max(1, quantile of |x|); clip to ±q, divide by q. (diffusers keeps its own private to
-    the schedulers' step, so SDS cannot call it.)"""
-    flat = clean.flatten(1).abs()
-    bound = torch.quantile(flat, quantile, dim=1).clamp(min=1.0)
-    bound = bound.view((-1,) + (1,) * (clean.dim() - 1))
-    return torch.maximum(torch.minimum(clean, bound), -bound) / bound
-
-
-def thresholded_epsilon(
-    eps_hat: torch.Tensor, noisy: torch.Tensor, alpha_bar: torch.Tensor, quantile: float
-) -> torch.Tensor:
-    """The noise implied by the dynamically thresholded clean prediction of `eps_hat`."""
-    clean = (noisy - (1.0 - alpha_bar).sqrt() * eps_hat) / alpha_bar.sqrt()
-    clean = dynamic_threshold(clean, quantile)
-    return (noisy - alpha_bar.sqrt() * clean) / (1.0 - alpha_bar).sqrt()
 
 
 def reparameterised_loss(sample: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
@@ -242,8 +214,6 @@ def score_distillation(
         eps_cond = to_epsilon(out_cond.float(), noisy, alpha_bar, prediction_type)
         eps_uncond = to_epsilon(out_uncond.float(), noisy, alpha_bar, prediction_type)
         eps_hat = guided_epsilon(eps_cond, eps_uncond, config.guidance_scale)
-        if config.threshold is not None:
-            eps_hat = thresholded_epsilon(eps_hat, noisy, alpha_bar, config.threshold)
         weight = sds_weight(alpha_bar, config.weighting, config.snr_gamma)
         gradient = weight * (eps_hat - noise)
         finite = bool(torch.isfinite(gradient).all()) and bool(torch.isfinite(sample).all())

@@ -21,7 +21,6 @@ from t2v.priors import (
     UpscalerSRPrior,
     load_prior,
 )
-from t2v.priors.build import check_prior
 from t2v.priors.sds import sds_weight, to_epsilon
 from t2v.text import PromptEncoder, TextConditioning
 
@@ -394,13 +393,6 @@ def test_unknown_kind_and_keys_are_config_errors(tiny_folders):
     with pytest.raises(ConfigError, match="unknown key"):
         load_prior({"sr": {"kind": "pixel_sr", "model": "x/y", "guidance": 3}}, "sr")
     assert load_prior({"sr": {"kind": "none"}}, "sr") is None
-    # Dynamic thresholding assumes pixels in [-1, 1]: latent priors refuse it.
-    with pytest.raises(ConfigError, match=r"prior\.video has unknown key.*threshold"):
-        check_prior({"video": {"kind": "latent_video", "model": "x/y", "threshold": 0.99}}, "video")
-    _, _, config = check_prior(
-        {"video": {"kind": "pixel_video", "model": "x", "threshold": 0.99}}, "video"
-    )
-    assert config.threshold == 0.99
 
 
 def test_video_sds_couples_frames_through_the_temporal_layers(tiny_folders, bundled_cond):

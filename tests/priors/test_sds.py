@@ -10,7 +10,6 @@ from t2v.errors import ConfigError
 from t2v.priors.sds import (
     SDSConfig,
     TimestepSchedule,
-    dynamic_threshold,
     guided_epsilon,
     reparameterised_loss,
     score_distillation,
@@ -147,55 +146,6 @@ def test_score_distillation_gradient_is_weighted_guided_noise_residual():
     assert output.logs["sds/nonfinite"] == 0.0
     assert output.logs["sds/timestep"] == pytest.approx(0.4)
     assert output.logs["sds/guidance_delta"] == pytest.approx(0.4)
-
-
-def test_dynamic_threshold_rescales_only_samples_past_the_data_range():
-    inside = torch.tensor([[0.5, -0.9, 0.2, 1.0]])
-    outside = torch.tensor([[0.5, -2.0, 1.5, 0.2]])
-    assert torch.equal(dynamic_threshold(inside, 1.0), inside)
-    # q = 2 (the largest |x|): every value divided by 2, nothing clipped.
-    assert torch.allclose(dynamic_threshold(outside, 1.0), torch.tensor([[0.25, -1.0, 0.75, 0.1]]))
-    # q = 1.5, the 2/3 quantile of sorted |x| (0.2, 0.5, 1.5, 2): -2 is clipped to -1.5 first.
-    both = dynamic_threshold(torch.cat([outside, inside]), 2 / 3)
-    assert torch.allclose(both[0], torch.tensor([1 / 3, -1.0, 1.0, 0.2 / 1.5]))
-    assert torch.equal(both[1], inside[0])
-
-
-def test_thresholded_sds_pulls_towards_a_clean_target_inside_the_data_range():
-    alphas_cumprod = DDPMScheduler(num_train_timesteps=1000).alphas_cumprod
-    sample = (torch.rand(2, 3, 4, 4) * 1.6 - 0.8).requires_grad_(True)
-    noise = torch.randn(2, 3, 4, 4)
-    timesteps = torch.tensor([300, 600])
-    alpha_bar = alphas_cumprod[timesteps].view(-1, 1, 1, 1)
-    noisy = alpha_bar.sqrt() * sample.detach() + (1 - alpha_bar).sqrt() * noise
-    # The conditional branch implies a clean image 3x the sample (far past [-1, 1]).
-    eps_cond = (noisy - alpha_bar.sqrt() * 3 * sample.detach()) / (1 - alpha_bar).sqrt()
-
-    def predict(noisy_in, t):
-        return eps_cond, eps_cond
-
-    config = SDSConfig(guidance_scale=1.0, weighting="uniform", threshold=1.0)
-    args = (predict, timesteps, noise, alphas_cumprod, "epsilon")
-    score_distillation(sample, *args, config).loss.backward()
-    eps_hat = sample.grad * 2 + noise  # g = eps_hat - noise, delivered as g / N
-    target = (noisy - (1 - alpha_bar).sqrt() * eps_hat) / alpha_bar.sqrt()
-    # Dynamic thresholding of 3x: divided by its largest |value|, so it peaks at exactly 1.
-    expected = (
-        3 * sample.detach() / (3 * sample.detach()).flatten(1).abs().amax(1).view(-1, 1, 1, 1)
-    )
-    assert torch.allclose(target, expected, atol=1e-4)
-    assert target.abs().amax() == pytest.approx(1.0, abs=1e-4)
-    sample.grad = None
-    off = SDSConfig(guidance_scale=1.0, weighting="uniform")
-    score_distillation(sample, *args, off).loss.backward()
-    assert torch.allclose(sample.grad * 2 + noise, eps_cond, atol=1e-5)
-
-
-def test_threshold_must_be_a_quantile():
-    with pytest.raises(ConfigError, match=r"threshold = 0\.2 must"):
-        SDSConfig(threshold=0.2)
-    assert SDSConfig.from_config({"threshold": 0.995}).threshold == 0.995
-    assert SDSConfig.from_config({}).threshold is None
 
 
 @pytest.mark.parametrize("poison", ["prediction", "sample"])
