@@ -83,14 +83,29 @@ class GuidanceFactory:
             raise ConfigError(f"prior '{prior.get('name')}' has no video prior")
         image = load_prior(prior, "image", device=device) or video
         sr = load_prior(prior, "sr", device=device)
+        video_cond = self.encode(video, device)
         return Guidance(
             video=video,
-            video_cond=self.encode(video, device),
+            video_cond=video_cond,
             image=image,  # type: ignore[arg-type]
             image_cond=self.encode(image, device),
             sr=sr,  # type: ignore[arg-type]
             sr_cond=self.encode(sr, device) if sr is not None else None,
+            reference=self.reference(video, video_cond),
         )
+
+    def reference(self, video: Any, cond: Any) -> torch.Tensor | None:
+        """The video prior's own sample of the prompt (`prior.reference`), seeded by the run's
+        seed so every rank and every resume draws the same clip; None when not asked for."""
+        node = self.cfg.prior.get("reference")
+        if not node:
+            return None
+        if not hasattr(video, "sample"):
+            kind = self.cfg.prior.video.get("kind")
+            raise ConfigError(f"prior.reference needs a pixel_video prior, not '{kind}'")
+        generator = torch.Generator().manual_seed(int(self.cfg.seed))
+        steps, guidance = int(node.get("steps", 25)), float(node.get("guidance", 2.0))
+        return video.sample(cond, steps=steps, guidance=guidance, generator=generator)
 
     def encode(self, prior: Any, device: torch.device) -> Any:
         encoder = PromptEncoder.for_prior(prior, cache_dir=self.cache_dir, device=device)
@@ -156,6 +171,9 @@ def run_stage(
         genre.camera, spec.frames if spec.frames > 1 else 8, spec.base_width, spec.base_height
     )
     module.preview_times = torch.linspace(0, 1, module.preview_cameras.batch_shape[1])[None]
+    module.reference_cameras = lambda frames: genre_trajectory_cameras(
+        genre.camera, frames, spec.base_width, spec.base_height, trajectory="static"
+    )
     stage_dir = run_dir / CHECKPOINT_DIR / spec.name
     resume = resume_checkpoint(stage_dir)  # periodic last.ckpt or Slurm's requeue hpc_ckpt
     callbacks: list[pl.Callback] = [

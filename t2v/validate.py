@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,28 @@ def check_priors(cfg: DictConfig) -> None:
     checked = {role: check_prior(cfg.prior, role) for role in KINDS}
     if checked["video"] is None:
         raise ConfigError(f"prior '{cfg.prior.get('name')}' has no video prior")
+    check_reference(cfg.prior.get("reference"), checked["video"][1])
+
+
+def check_reference(node: Any, video_kind: str) -> None:
+    """`prior.reference`: null, or {steps >= 1, guidance >= 0} with a pixel video prior."""
+    if not node:
+        return
+    if not isinstance(node, Mapping):
+        raise ConfigError(f"prior.reference = {node!r} must be null or {{steps, guidance}}")
+    unknown = sorted(set(node) - {"steps", "guidance"})
+    if unknown:
+        raise ConfigError(f"prior.reference has unknown key(s) {', '.join(unknown)}")
+    if video_kind != "pixel_video":
+        raise ConfigError(f"prior.reference needs a pixel_video prior, not '{video_kind}'")
+    try:
+        steps, guidance = int(node.get("steps", 25)), float(node.get("guidance", 2.0))
+    except (TypeError, ValueError):
+        raise ConfigError("prior.reference steps and guidance must be numbers") from None
+    if steps < 1 or guidance < 0:
+        raise ConfigError(
+            f"prior.reference needs steps >= 1 and guidance >= 0 ({steps}, {guidance})"
+        )
 
 
 def check_field_and_renderer(cfg: DictConfig) -> None:

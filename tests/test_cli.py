@@ -82,6 +82,16 @@ BAD_INPUTS = [
     (["prompt=a ball", "prior.video.guidance_scale=-1"], "prior.video: guidance_scale = -1"),
     (["prompt=a ball", "prior.sr.weighting=loud"], "prior.sr: SDS weighting 'loud' is unknown"),
     (["prompt=a ball", "prior.video.kind=none"], "prior 'bundled' has no video prior"),
+    (["prompt=a ball", "prior.reference={steps:0}"], "prior.reference needs steps >= 1"),
+    (["prompt=a ball", "prior.reference={size:8}"], "prior.reference has unknown key(s) size"),
+    (
+        ["prompt=a ball", "prior.reference={steps:5}", "prior.video.kind=latent_video"],
+        "prior.reference needs a pixel_video prior, not 'latent_video'",
+    ),
+    (
+        ["prompt=a ball", "+schedule.dynamic.regularizers.reference=1"],
+        "schedule.dynamic.regularizers.reference needs a reference clip",
+    ),
 ]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from t2v.errors import ConfigError
-from t2v.priors.base import DiffusionPrior, VideoPrior, check_frames, clip_views
+from t2v.priors.base import DiffusionPrior, VideoPrior, check_frames, clip_views, randn
 from t2v.priors.loading import (
     default_device,
     default_dtype,
@@ -22,7 +22,7 @@ from t2v.priors.loading import (
     load_component,
     resolve_model,
 )
-from t2v.priors.sds import SDSConfig, SDSOutput
+from t2v.priors.sds import SDSConfig, SDSOutput, guided_epsilon
 from t2v.text.conditioning import TextConditioning
 from t2v.text.encoders import TextEncoderSpec
 
@@ -193,6 +193,7 @@ class PixelVideoPrior(DiffusionPrior, VideoPrior):
             dtype=dtype,
         )
         self.unet = unet
+        self.scheduler_config = scheduler.config
         self.frames = frames
         # Trained with "" as its only unconditional text: a negative prompt would be a caption.
         self.uses_negative_prompt = False
@@ -261,6 +262,38 @@ class PixelVideoPrior(DiffusionPrior, VideoPrior):
         return self.distil(
             sample, predict, step=step, generator=generator, noise=noise, timesteps=timesteps
         )
+
+    @torch.no_grad()
+    def sample(
+        self,
+        cond: TextConditioning,
+        *,
+        steps: int = 25,
+        guidance: float = 2.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """One clip `(1, T, 3, H, W)` in [0, 1] drawn from the prior itself: DDIM with
+        classifier-free guidance over the prompt's conditioning (a stage's reference clip)."""
+        from diffusers import DDIMScheduler
+
+        text = cond.batch(None, 1, self.device, self.dtype)
+        scheduler = DDIMScheduler.from_config(self.scheduler_config)
+        scheduler.set_timesteps(steps)
+        height, width = self.resolution or (32, 32)
+        shape = (1, 3, self.frames, height, width)
+        clip = randn(shape, generator, self.device)
+        for timestep in scheduler.timesteps:
+            t = timestep.to(self.device).expand(2)
+            output = self.unet(
+                torch.cat([clip, clip]).to(self.dtype),
+                t,
+                torch.cat([text.cond, text.uncond]),
+                torch.cat([text.genre_ids, text.uncond_genre_ids]),
+            )
+            conditional, unconditional = _sample_of(output).float().chunk(2)
+            guided = guided_epsilon(conditional, unconditional, guidance)
+            clip = scheduler.step(guided, timestep, clip).prev_sample
+        return ((clip.clamp(-1.0, 1.0) + 1.0) / 2.0).transpose(1, 2)
 
 
 def read_manifest(folder: str, model: str) -> dict[str, Any]:

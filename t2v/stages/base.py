@@ -31,6 +31,8 @@ from t2v.stages.spec import StageSpec
 from t2v.text.conditioning import TextConditioning
 from t2v.text.views import view_bucket
 
+REFERENCE_FRAMES = 4  # frames of the reference clip rendered per step (a quarter of 16)
+
 
 @dataclass
 class Guidance:
@@ -42,6 +44,9 @@ class Guidance:
     image_cond: TextConditioning
     sr: SRPrior | None = None
     sr_cond: TextConditioning | None = None
+    # A clip `(1, T, 3, h, w)` the video prior sampled for the prompt (`prior.reference`): the
+    # scene seen from the front camera should look like it (the `reference` term).
+    reference: torch.Tensor | None = None
 
 
 class StepStream(IterableDataset):
@@ -70,6 +75,8 @@ class StageModule(pl.LightningModule):
         self.guidance_weights = {"base": spec.base_weight, "sr": spec.sr_weight}
         self.preview_cameras: Cameras | None = None
         self.preview_times: torch.Tensor | None = None
+        # Front cameras (1, T) at the base size for the reference clip's T frames.
+        self.reference_cameras: Callable[[int], Cameras] | None = None
         self.field.static_only = not spec.trains_motion
         self.freeze_untrained_groups()
 
@@ -136,7 +143,41 @@ class StageModule(pl.LightningModule):
         views = [view_bucket(float(sampled.azimuth_deg[0, 0]), float(sampled.elevation_deg[0, 0]))]
         terms = self.guidance_terms(rendered, views, step, generator)
         terms.update(self.regularizer_terms(rendered, times, generator))
+        if self.regularizer_weights.get("reference", 0.0) > 0:
+            terms["reference"] = self.reference_term(generator)
         return terms
+
+    def reference_term(self, generator: torch.Generator) -> torch.Tensor:
+        """MSE between the front view and the prior's own sample of the prompt, on a few of its
+        frames (the static stage: the frame at its scene time). Where SDS alone washes out
+        what the prior samples (experiments/genres), this pins the front view to one sample."""
+        clip = self.guidance.reference if self.guidance is not None else None
+        if clip is None or self.reference_cameras is None:
+            raise RuntimeError("the reference term needs guidance.reference and reference_cameras")
+        frames = clip.shape[1]
+        times = torch.linspace(0.0, 1.0, frames, device=self.device)
+        if self.spec.static_time is not None:
+            picked = (times - self.spec.static_time).abs().argmin()[None]
+        else:
+            count = min(REFERENCE_FRAMES, frames)
+            picked = torch.randperm(frames, generator=generator)[:count].sort().values
+        picked = picked.to(self.device)
+        front = self.reference_cameras(frames).to(self.device)
+        cameras = Cameras(
+            front.c2w[:, picked], front.fov_y_deg[:, picked], front.width, front.height
+        )
+        rendered = self.renderer.render(
+            self.field, cameras, times[picked][None], generator=generator
+        )
+        target = clip[:, picked].to(self.device)
+        size = tuple(target.shape[-2:])
+        rgb = rendered.rgb
+        if tuple(rgb.shape[-2:]) != size:
+            flat = F.interpolate(rgb.flatten(0, 1), size=size, mode="bilinear", antialias=True)
+            rgb = flat.unflatten(0, rgb.shape[:2])
+        # 0.5·Σ squared error: each pixel's gradient is (render − reference), on the scale of
+        # an SDS gradient per pixel, whatever the size and the number of frames.
+        return 0.5 * (rgb - target).pow(2).sum()
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         # The same generator on every rank: ranks hold equal fields, so equal grids.

@@ -15,7 +15,8 @@ from t2v.schedules import Ramp
 STAGE_ORDER = ("static", "dynamic", "superres", "temporal")
 PARAMETER_GROUPS = ("static", "dynamic", "heads", "background", "trajectory", "exposure")
 MOTION_REGULARIZERS = ("temporal_smoothness", "dynamic_sparsity", "frame_consistency")
-REGULARIZERS = (*MOTION_REGULARIZERS, "opacity_sparsity")
+# `reference`: the front view against the prior's own sample of the prompt (prior.reference).
+REGULARIZERS = (*MOTION_REGULARIZERS, "opacity_sparsity", "reference")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,11 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
             preview_every=int(schedule.get("preview_every", 0)),
         )
         specs.append(_styled(spec, genre))
+        if "reference" in spec.regularizers and not OmegaConf.select(cfg, "prior.reference"):
+            raise ConfigError(
+                f"schedule.{name}.regularizers.reference needs a reference clip: set "
+                "prior.reference (steps, guidance) to sample one from the video prior"
+            )
     if not specs:
         raise ConfigError(f"schedule '{schedule.get('name')}' has no stage with steps > 0")
     return specs

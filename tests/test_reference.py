@@ -1,0 +1,129 @@
+"""The reference clip: the video prior's own sample of the prompt, and the stage term that pulls
+the front view towards it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from t2v import cli
+from t2v.errors import ConfigError
+from t2v.generation import GuidanceFactory, build_field, build_renderer
+from t2v.genres import GenrePreset
+from t2v.priors.tiny import save_tiny_bundled
+from t2v.render import genre_trajectory_cameras
+from t2v.stages import STAGE_MODULES, build_stage_specs
+
+PROMPT = "a red ball moving to the left"
+
+
+@pytest.fixture(scope="module")
+def prior(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("prior")
+    save_tiny_bundled(folder, frames=4, size=16, genres=("none", "noir"))
+    return folder
+
+
+def compose(prior: Path, cache: Path, *overrides: str):
+    cli.register_resolvers()
+    cfg = cli.compose(
+        "generate",
+        [
+            f"prompt={PROMPT}",
+            "genre=noir",
+            "debug=default",
+            *(f"prior.{role}.model={prior}" for role in ("image", "video", "sr")),
+            "field.static_encoding.resolutions=[8,16]",
+            "field.dynamic_encoding.resolutions=[8,16]",
+            "field.hidden_dim=16",
+            "renderer.num_samples=12",
+            f"cache_dir={cache}",
+            *overrides,
+        ],
+    )
+    OmegaConf.set_struct(cfg, False)
+    cfg.pop("hydra")
+    return cfg
+
+
+def test_reference_clip_is_the_priors_seeded_sample(prior: Path, tmp_path: Path) -> None:
+    def reference(seed: int, genre: str = "noir") -> torch.Tensor:
+        cfg = compose(prior, tmp_path, "prior.reference={steps:4,guidance:2}", f"seed={seed}")
+        preset = GenrePreset.from_config(cli.compose("generate", [f"genre={genre}"]).genre)
+        guidance = GuidanceFactory(cfg, preset, tmp_path)(torch.device("cpu"))
+        assert guidance.reference is not None
+        return guidance.reference
+
+    clip = reference(0)
+    assert clip.shape == (1, 4, 3, 16, 16)  # the prior's frames and size
+    assert float(clip.min()) >= 0.0 and float(clip.max()) <= 1.0
+    assert torch.equal(clip, reference(0))  # every rank and every resume draws the same clip
+    assert (clip - reference(1)).abs().mean() > 1e-3
+    assert (clip - reference(0, genre="none")).abs().mean() > 1e-3  # the genre conditions it
+    cfg = compose(prior, tmp_path)
+    preset = GenrePreset.from_config(cfg.genre)
+    assert GuidanceFactory(cfg, preset, tmp_path)(torch.device("cpu")).reference is None
+
+
+def front_error(module, frames: int) -> float:
+    clip = module.guidance.reference
+    cameras = module.reference_cameras(frames)
+    times = torch.linspace(0, 1, frames)[None]
+    with torch.no_grad():
+        rgb = module.renderer.render(module.field, cameras, times).rgb
+    return float((rgb - clip).pow(2).mean())
+
+
+def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: Path) -> None:
+    # The video prior's SDS off (base_weight 0): the reference term alone trains the field.
+    cfg = compose(
+        prior,
+        tmp_path,
+        "prior.reference={steps:4,guidance:2}",
+        "+schedule.dynamic.regularizers.reference=1.0",
+        "+schedule.dynamic.base_weight=0.0",
+        "schedule.dynamic.steps=60",
+        "schedule.dynamic.lr.static=0.05",
+        "schedule.dynamic.lr.dynamic=0.05",
+        "schedule.dynamic.lr.heads=0.01",
+        "schedule.dynamic.lr.background=0.02",
+        "schedule.dynamic.regularizers.temporal_smoothness=0.0",
+    )
+    spec = next(s for s in build_stage_specs(cfg) if s.name == "dynamic")
+    pl.seed_everything(0, verbose=False)
+    module = STAGE_MODULES["dynamic"](build_field(cfg), build_renderer(cfg), spec, seed=0)
+    genre = GenrePreset.from_config(cfg.genre)
+    module.guidance_factory = GuidanceFactory(cfg, genre, tmp_path)
+    module.guidance = module.guidance_factory(torch.device("cpu"))
+    # A clip the small field can match: a dark red screen (the tiny prior samples noise).
+    colour = torch.tensor([0.7, 0.15, 0.1]).view(1, 1, 3, 1, 1)
+    module.guidance.reference = colour.expand_as(module.guidance.reference).clone()
+    module.reference_cameras = lambda frames: genre_trajectory_cameras(
+        genre.camera, frames, spec.base_width, spec.base_height, trajectory="static"
+    )
+    before = front_error(module, 4)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=spec.steps,
+        max_epochs=-1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module)
+    after = front_error(module, 4)
+    assert after < 0.1 * before, (before, after)
+
+
+def test_reference_term_needs_a_reference_clip(prior: Path, tmp_path: Path) -> None:
+    cfg = compose(prior, tmp_path, "+schedule.dynamic.regularizers.reference=1.0")
+    with pytest.raises(ConfigError, match=r"needs a reference clip: set prior\.reference"):
+        build_stage_specs(cfg)
