@@ -27,6 +27,7 @@ def validate_generate(cfg: DictConfig, run_dir: Path | None) -> None:
     check_video_length(cfg)
     check_field_and_renderer(cfg)
     check_priors(cfg)
+    check_schedule(cfg)
     if not isinstance(cfg.prior.get("export_grading", True), bool):
         raise ConfigError(
             f"prior.export_grading = {cfg.prior.export_grading!r} must be true or false"
@@ -79,6 +80,14 @@ VALIDATORS: dict[str, Callable[[DictConfig, Path | None], None]] = {
     "evaluate": validate_evaluate,
     "pretrain": validate_pretrain,
 }
+
+
+def check_schedule(cfg: DictConfig) -> None:
+    """Every stage's settings (steps, learning rates, cameras, regularizers and what they
+    need): otherwise they would fail only once the run directory exists."""
+    from t2v.stages.spec import build_stage_specs
+
+    build_stage_specs(cfg)
 
 
 def check_priors(cfg: DictConfig) -> None:
