@@ -102,23 +102,26 @@ def check_priors(cfg: DictConfig) -> None:
 
 
 def check_reference(node: Any, video_kind: str) -> None:
-    """`prior.reference`: null, or {steps >= 1, guidance >= 0} with a pixel video prior."""
+    """`prior.reference`: null, or {steps >= 1, guidance >= 0, weight >= 0} with a pixel video
+    prior."""
     if not node:
         return
     if not isinstance(node, Mapping):
-        raise ConfigError(f"prior.reference = {node!r} must be null or {{steps, guidance}}")
-    unknown = sorted(set(node) - {"steps", "guidance"})
+        raise ConfigError(f"prior.reference = {node!r} must be null or {{steps, guidance, weight}}")
+    unknown = sorted(set(node) - {"steps", "guidance", "weight"})
     if unknown:
         raise ConfigError(f"prior.reference has unknown key(s) {', '.join(unknown)}")
     if video_kind != "pixel_video":
         raise ConfigError(f"prior.reference needs a pixel_video prior, not '{video_kind}'")
     try:
         steps, guidance = int(node.get("steps", 25)), float(node.get("guidance", 2.0))
+        weight = float(node.get("weight", 1.0))
     except (TypeError, ValueError):
-        raise ConfigError("prior.reference steps and guidance must be numbers") from None
-    if steps < 1 or guidance < 0:
+        raise ConfigError("prior.reference steps, guidance and weight must be numbers") from None
+    if steps < 1 or guidance < 0 or weight < 0:
         raise ConfigError(
-            f"prior.reference needs steps >= 1 and guidance >= 0 ({steps}, {guidance})"
+            "prior.reference needs steps >= 1, guidance >= 0 and weight >= 0 "
+            f"(got {steps}, {guidance}, {weight})"
         )
 
 

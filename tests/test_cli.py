@@ -83,6 +83,7 @@ BAD_INPUTS = [
     (["prompt=a ball", "prior.sr.weighting=loud"], "prior.sr: SDS weighting 'loud' is unknown"),
     (["prompt=a ball", "prior.video.kind=none"], "prior 'bundled' has no video prior"),
     (["prompt=a ball", "prior.reference={steps:0}"], "prior.reference needs steps >= 1"),
+    (["prompt=a ball", "prior.reference={weight:-1}"], "and weight >= 0 (got 25, 2.0, -1.0)"),
     (["prompt=a ball", "prior.reference={size:8}"], "prior.reference has unknown key(s) size"),
     (
         ["prompt=a ball", "prior.reference={steps:5}", "prior.video.kind=latent_video"],
@@ -90,7 +91,7 @@ BAD_INPUTS = [
     ),
     (
         ["prompt=a ball", "+schedule.dynamic.regularizers.reference=1"],
-        "schedule.dynamic.regularizers.reference needs a reference clip",
+        "schedule.dynamic.regularizers has unknown term(s) reference",
     ),
 ]
 

@@ -11,7 +11,6 @@ import torch
 from omegaconf import OmegaConf
 
 from t2v import cli
-from t2v.errors import ConfigError
 from t2v.generation import GuidanceFactory, build_field, build_renderer
 from t2v.genres import GenrePreset
 from t2v.priors.tiny import save_tiny_bundled
@@ -83,8 +82,7 @@ def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: 
     cfg = compose(
         prior,
         tmp_path,
-        "prior.reference={steps:4,guidance:2}",
-        "+schedule.dynamic.regularizers.reference=1.0",
+        "prior.reference={steps:4,guidance:2,weight:1.0}",
         "+schedule.dynamic.base_weight=0.0",
         "schedule.dynamic.steps=60",
         "schedule.dynamic.lr.static=0.05",
@@ -123,7 +121,7 @@ def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: 
     assert after < 0.1 * before, (before, after)
 
 
-def test_reference_term_needs_a_reference_clip(prior: Path, tmp_path: Path) -> None:
-    cfg = compose(prior, tmp_path, "+schedule.dynamic.regularizers.reference=1.0")
-    with pytest.raises(ConfigError, match=r"needs a reference clip: set prior\.reference"):
-        build_stage_specs(cfg)
+def test_reference_weight_comes_from_the_prior_preset(prior: Path, tmp_path: Path) -> None:
+    with_clip = compose(prior, tmp_path, "prior.reference={steps:4,weight:0.5}")
+    assert {s.reference_weight for s in build_stage_specs(with_clip)} == {0.5}
+    assert {s.reference_weight for s in build_stage_specs(compose(prior, tmp_path))} == {0.0}

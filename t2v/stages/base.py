@@ -116,7 +116,11 @@ class StageModule(pl.LightningModule):
         if self.guidance is None:
             raise RuntimeError("set guidance or guidance_factory before fitting a stage")
         step = self.global_step
-        weights = {**self.guidance_weights, **self.regularizer_weights}
+        weights = {
+            **self.guidance_weights,
+            **self.regularizer_weights,
+            "reference": self.spec.reference_weight,
+        }
         clip_terms = [self.clip_terms(step, clip) for clip in self.clip_indices()]
         names = dict.fromkeys(name for t in clip_terms for name in t)  # hybrid: keys vary by clip
         terms = {n: sum(t[n] for t in clip_terms if n in t) / len(clip_terms) for n in names}
@@ -143,7 +147,7 @@ class StageModule(pl.LightningModule):
         views = [view_bucket(float(sampled.azimuth_deg[0, 0]), float(sampled.elevation_deg[0, 0]))]
         terms = self.guidance_terms(rendered, views, step, generator)
         terms.update(self.regularizer_terms(rendered, times, generator))
-        if self.regularizer_weights.get("reference", 0.0) > 0:
+        if self.spec.reference_weight > 0:
             terms["reference"] = self.reference_term(generator)
         return terms
 

@@ -15,8 +15,7 @@ from t2v.schedules import Ramp
 STAGE_ORDER = ("static", "dynamic", "superres", "temporal")
 PARAMETER_GROUPS = ("static", "dynamic", "heads", "background", "trajectory", "exposure")
 MOTION_REGULARIZERS = ("temporal_smoothness", "dynamic_sparsity", "frame_consistency")
-# `reference`: the front view against the prior's own sample of the prompt (prior.reference).
-REGULARIZERS = (*MOTION_REGULARIZERS, "opacity_sparsity", "reference")
+REGULARIZERS = (*MOTION_REGULARIZERS, "opacity_sparsity")
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,7 @@ class StageSpec:
     base_weight: float = 1.0
     regularizers: dict[str, Ramp] = field(default_factory=dict)
     regularizer_points: int = 4096
+    reference_weight: float = 0.0  # the front view against the prior's sample (prior.reference)
     checkpoint_every: int = 50
     preview_every: int = 0
 
@@ -81,18 +81,21 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
             base_weight=float(node.get("base_weight", 1.0)),
             regularizers=_regularizers(name, node.get("regularizers"), genre),
             regularizer_points=int(node.get("regularizer_points", 4096)),
+            reference_weight=_reference_weight(cfg),
             checkpoint_every=int(schedule.get("checkpoint_every", 50)),
             preview_every=int(schedule.get("preview_every", 0)),
         )
         specs.append(_styled(spec, genre))
-        if "reference" in spec.regularizers and not OmegaConf.select(cfg, "prior.reference"):
-            raise ConfigError(
-                f"schedule.{name}.regularizers.reference needs a reference clip: set "
-                "prior.reference (steps, guidance) to sample one from the video prior"
-            )
     if not specs:
         raise ConfigError(f"schedule '{schedule.get('name')}' has no stage with steps > 0")
     return specs
+
+
+def _reference_weight(cfg: DictConfig) -> float:
+    """`prior.reference.weight` in every stage: the clip belongs to the prior preset (only a
+    pixel video prior samples one), so its pull does too; 0 without a reference clip."""
+    node = OmegaConf.select(cfg, "prior.reference")
+    return float(node.get("weight", 1.0)) if node else 0.0
 
 
 def _learning_rates(stage: str, node: Any) -> dict[str, float]:
