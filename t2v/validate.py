@@ -87,7 +87,10 @@ def check_schedule(cfg: DictConfig) -> None:
     need): otherwise they would fail only once the run directory exists."""
     from t2v.stages.spec import build_stage_specs
 
-    build_stage_specs(cfg)
+    try:
+        build_stage_specs(cfg)
+    except (TypeError, ValueError) as error:  # e.g. a ramp that ends before it starts
+        raise ConfigError(f"schedule '{cfg.schedule.get('name')}': {error}") from None
 
 
 def check_priors(cfg: DictConfig) -> None:

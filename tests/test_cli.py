@@ -82,6 +82,10 @@ BAD_INPUTS = [
     (["prompt=a ball", "prior.video.guidance_scale=-1"], "prior.video: guidance_scale = -1"),
     (["prompt=a ball", "prior.sr.weighting=loud"], "prior.sr: SDS weighting 'loud' is unknown"),
     (["prompt=a ball", "prior.video.kind=none"], "prior 'bundled' has no video prior"),
+    (
+        ["prompt=a ball", "schedule.dynamic.regularizers.temporal_smoothness.end_step=-5"],
+        "schedule 'fast': Ramp end_step -5 < start_step 0",
+    ),
     (["prompt=a ball", "prior.reference={steps:0}"], "prior.reference needs steps >= 1"),
     (["prompt=a ball", "prior.reference={weight:-1}"], "and weight >= 0 (got 25, 2.0, -1.0)"),
     (["prompt=a ball", "prior.reference={size:8}"], "prior.reference has unknown key(s) size"),

@@ -31,7 +31,7 @@ from t2v.stages.spec import StageSpec
 from t2v.text.conditioning import TextConditioning
 from t2v.text.views import view_bucket
 
-REFERENCE_FRAMES = 4  # frames of the reference clip rendered per step (a quarter of 16)
+REFERENCE_FRAMES = 4  # reference frames rendered per step (half the bundled prior's 8)
 
 
 @dataclass
@@ -152,9 +152,10 @@ class StageModule(pl.LightningModule):
         return terms
 
     def reference_term(self, generator: torch.Generator) -> torch.Tensor:
-        """MSE between the front view and the prior's own sample of the prompt, on a few of its
-        frames (the static stage: the frame at its scene time). Where SDS alone washes out
-        what the prior samples (experiments/genres), this pins the front view to one sample."""
+        """Squared error between the front view and the prior's own sample of the prompt, on a
+        few of its frames (the static stage: the frame at its scene time). Where SDS alone
+        washes out what the prior samples (experiments/genres), this pins the front view to
+        one sample."""
         clip = self.guidance.reference if self.guidance is not None else None
         if clip is None or self.reference_cameras is None:
             raise RuntimeError("the reference term needs guidance.reference and reference_cameras")
