@@ -119,9 +119,13 @@ def run_generate(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     genre = GenrePreset.from_config(cfg.genre)
     specs = build_stage_specs(cfg)
     checkpoints = run_dir / CHECKPOINT_DIR
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    if is_rank_zero() and not (run_dir / CONFIG_FILE).exists():
-        (run_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    if is_rank_zero():
+        # config.yaml before anything else: a DDP sibling that checks run_dir a moment later
+        # must find this run in it, not a bare checkpoints/ folder it would refuse.
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not (run_dir / CONFIG_FILE).exists():
+            (run_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        checkpoints.mkdir(exist_ok=True)
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     field = build_field(cfg)
     renderer = build_renderer(cfg)
