@@ -6,17 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from diffusers import DDIMScheduler
 
+from t2v.models.ddim import ddim_sample
 from t2v.pretrain.modules import UNCONDITIONAL_PROMPT, to_frames
 from t2v.pretrain.prior_folder import PriorModels, load_prior
 from t2v.pretrain.text_cache import Encode
-
-
-def guided(prediction_pair: torch.Tensor, guidance: float) -> torch.Tensor:
-    """Classifier-free guidance over a batch stacked as [conditional; unconditional]."""
-    conditional, unconditional = prediction_pair.chunk(2)
-    return unconditional + guidance * (conditional - unconditional)
 
 
 @torch.no_grad()
@@ -41,15 +35,14 @@ def sample_video(
     genre_ids = torch.tensor([list(config.genres).index(g) for g in genres], device=device)
     both_text = torch.cat([conditional_text, empty])
     both_genres = torch.cat([genre_ids, torch.zeros_like(genre_ids)])
-    scheduler = DDIMScheduler.from_config(models.scheduler.config)
-    scheduler.set_timesteps(steps)
     generator = torch.Generator().manual_seed(seed)
     shape = (len(prompts), 3, frames or config.num_frames, config.sample_size, config.sample_size)
-    sample = torch.randn(shape, generator=generator).to(device)
-    for timestep in scheduler.timesteps:
-        pair = unet(torch.cat([sample, sample]), timestep, both_text, both_genres)
-        sample = scheduler.step(guided(pair, guidance), timestep, sample).prev_sample
-    return to_frames(sample)
+    noise = torch.randn(shape, generator=generator).to(device)
+
+    def predict_pair(sample: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
+        return unet(sample, timestep, both_text, both_genres)
+
+    return to_frames(ddim_sample(predict_pair, noise, models.scheduler.config, steps, guidance))
 
 
 @torch.no_grad()
@@ -82,18 +75,11 @@ def super_resolve(
     low = models.sr_scheduler.add_noise(low, noise, levels)
     factor = unet.config.sr_factor
     clips, _, frames, height, width = low.shape
-    scheduler = DDIMScheduler.from_config(models.sr_scheduler.config)
-    scheduler.set_timesteps(steps)
     shape = (clips, 3, frames, height * factor, width * factor)
-    sample = torch.randn(shape, generator=generator).to(device)
-    for timestep in scheduler.timesteps:
-        pair = unet(
-            torch.cat([sample, sample]),
-            timestep,
-            torch.cat([low, low]),
-            torch.cat([levels, levels]),
-            both_text,
-            both_genres,
-        )
-        sample = scheduler.step(guided(pair, guidance), timestep, sample).prev_sample
-    return to_frames(sample)
+    noise = torch.randn(shape, generator=generator).to(device)
+    both_low, both_levels = torch.cat([low, low]), torch.cat([levels, levels])
+
+    def predict_pair(sample: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
+        return unet(sample, timestep, both_low, both_levels, both_text, both_genres)
+
+    return to_frames(ddim_sample(predict_pair, noise, models.sr_scheduler.config, steps, guidance))

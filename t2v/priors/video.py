@@ -22,7 +22,7 @@ from t2v.priors.loading import (
     load_component,
     resolve_model,
 )
-from t2v.priors.sds import SDSConfig, SDSOutput, guided_epsilon
+from t2v.priors.sds import SDSConfig, SDSOutput
 from t2v.text.conditioning import TextConditioning
 from t2v.text.encoders import TextEncoderSpec
 
@@ -274,25 +274,19 @@ class PixelVideoPrior(DiffusionPrior, VideoPrior):
     ) -> torch.Tensor:
         """One clip `(1, T, 3, H, W)` in [0, 1] drawn from the prior itself: DDIM with
         classifier-free guidance over the prompt's conditioning (a stage's reference clip)."""
-        from diffusers import DDIMScheduler
+        from t2v.models.ddim import ddim_sample  # diffusers' scheduler, only when a clip is drawn
 
         text = cond.batch(None, 1, self.device, self.dtype)
-        scheduler = DDIMScheduler.from_config(self.scheduler_config)
-        scheduler.set_timesteps(steps)
         height, width = self.resolution or (32, 32)
-        shape = (1, 3, self.frames, height, width)
-        clip = randn(shape, generator, self.device)
-        for timestep in scheduler.timesteps:
-            t = timestep.to(self.device).expand(2)
-            output = self.unet(
-                torch.cat([clip, clip]).to(self.dtype),
-                t,
-                torch.cat([text.cond, text.uncond]),
-                torch.cat([text.genre_ids, text.uncond_genre_ids]),
-            )
-            conditional, unconditional = _sample_of(output).float().chunk(2)
-            guided = guided_epsilon(conditional, unconditional, guidance)
-            clip = scheduler.step(guided, timestep, clip).prev_sample
+        noise = randn((1, 3, self.frames, height, width), generator, self.device)
+        both_text = torch.cat([text.cond, text.uncond])
+        both_genres = torch.cat([text.genre_ids, text.uncond_genre_ids])
+
+        def predict_pair(sample: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
+            output = self.unet(sample.to(self.dtype), timestep.expand(2), both_text, both_genres)
+            return _sample_of(output)
+
+        clip = ddim_sample(predict_pair, noise, self.scheduler_config, steps, guidance)
         return ((clip.clamp(-1.0, 1.0) + 1.0) / 2.0).transpose(1, 2)
 
 

@@ -5,9 +5,10 @@ import json
 import pytest
 import torch
 
+from t2v.models.ddim import guided
 from t2v.pretrain.modules import UNCONDITIONAL_PROMPT, SRPriorModule, VideoPriorModule
 from t2v.pretrain.prior_folder import MAX_PRIOR_BYTES, load_prior, weights_bytes
-from t2v.pretrain.sampling import guided, sample_video
+from t2v.pretrain.sampling import sample_video
 from t2v.pretrain.train import checkpoint_path, export_run, fit_stage, load_checkpoint
 
 from .conftest import TINY_VIDEO, hashed_encoder, procedural_batch
