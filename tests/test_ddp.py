@@ -35,6 +35,7 @@ def dynamic_stage(tmp_path: Path, batch_size: int):
             f"cache_dir={tmp_path / 'cache'}",
             f"schedule.batch_size={batch_size}",
             "prior.hybrid.p_image=0.5",
+            "prior.reference=null",  # one front view per rank, not a batch the ranks split
         ],
     )
     OmegaConf.set_struct(cfg, False)

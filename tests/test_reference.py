@@ -63,7 +63,7 @@ def test_reference_clip_is_the_priors_seeded_sample(prior: Path, tmp_path: Path)
     assert torch.equal(clip, reference(0))  # every rank and every resume draws the same clip
     assert (clip - reference(1)).abs().mean() > 1e-3
     assert (clip - reference(0, genre="none")).abs().mean() > 1e-3  # the genre conditions it
-    cfg = compose(prior, tmp_path)
+    cfg = compose(prior, tmp_path, "prior.reference=null")
     preset = GenrePreset.from_config(cfg.genre)
     assert GuidanceFactory(cfg, preset, tmp_path)(torch.device("cpu")).reference is None
 
@@ -124,4 +124,7 @@ def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: 
 def test_reference_weight_comes_from_the_prior_preset(prior: Path, tmp_path: Path) -> None:
     with_clip = compose(prior, tmp_path, "prior.reference={steps:4,weight:0.5}")
     assert {s.reference_weight for s in build_stage_specs(with_clip)} == {0.5}
-    assert {s.reference_weight for s in build_stage_specs(compose(prior, tmp_path))} == {0.0}
+    bundled = {s.reference_weight for s in build_stage_specs(compose(prior, tmp_path))}
+    assert bundled == {1.0}  # conf/prior/bundled.yaml turns it on
+    without = compose(prior, tmp_path, "prior.reference=null")
+    assert {s.reference_weight for s in build_stage_specs(without)} == {0.0}
