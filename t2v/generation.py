@@ -28,6 +28,7 @@ from t2v.cluster import PERIODIC_CHECKPOINT, resume_checkpoint
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
 from t2v.priors.build import load_prior
+from t2v.priors.reference import ReferenceSettings, needs_pixel_video
 from t2v.render import RendererConfig, VolumeRenderer, genre_trajectory_cameras
 from t2v.rundir import CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, VIDEO_FILE
 from t2v.stages import STAGE_MODULES, Guidance, StageModule, StageSpec, build_stage_specs
@@ -97,15 +98,15 @@ class GuidanceFactory:
     def reference(self, video: Any, cond: Any) -> torch.Tensor | None:
         """The video prior's own sample of the prompt (`prior.reference`), seeded by the run's
         seed so every rank and every resume draws the same clip; None when not asked for."""
-        node = self.cfg.prior.get("reference")
-        if not node:
+        settings = ReferenceSettings.from_config(self.cfg.prior.get("reference"))
+        if settings is None:
             return None
         if not hasattr(video, "sample"):
-            kind = self.cfg.prior.video.get("kind")
-            raise ConfigError(f"prior.reference needs a pixel_video prior, not '{kind}'")
+            raise needs_pixel_video(self.cfg.prior.video.get("kind"))
         generator = torch.Generator().manual_seed(int(self.cfg.seed))
-        steps, guidance = int(node.get("steps", 25)), float(node.get("guidance", 2.0))
-        return video.sample(cond, steps=steps, guidance=guidance, generator=generator)
+        return video.sample(
+            cond, steps=settings.steps, guidance=settings.guidance, generator=generator
+        )
 
     def encode(self, prior: Any, device: torch.device) -> Any:
         encoder = PromptEncoder.for_prior(prior, cache_dir=self.cache_dir, device=device)

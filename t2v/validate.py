@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from omegaconf.errors import MissingMandatoryValue
 
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
+from t2v.priors.reference import ReferenceSettings, needs_pixel_video
 from t2v.rundir import check_run_dir
 
 MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 16, 4096, 8
@@ -105,27 +106,10 @@ def check_priors(cfg: DictConfig) -> None:
 
 
 def check_reference(node: Any, video_kind: str) -> None:
-    """`prior.reference`: null, or {steps >= 1, guidance >= 0, weight >= 0} with a pixel video
-    prior."""
-    if not node:
-        return
-    if not isinstance(node, Mapping):
-        raise ConfigError(f"prior.reference = {node!r} must be null or {{steps, guidance, weight}}")
-    unknown = sorted(set(node) - {"steps", "guidance", "weight"})
-    if unknown:
-        raise ConfigError(f"prior.reference has unknown key(s) {', '.join(unknown)}")
-    if video_kind != "pixel_video":
-        raise ConfigError(f"prior.reference needs a pixel_video prior, not '{video_kind}'")
-    try:
-        steps, guidance = int(node.get("steps", 25)), float(node.get("guidance", 2.0))
-        weight = float(node.get("weight", 1.0))
-    except (TypeError, ValueError):
-        raise ConfigError("prior.reference steps, guidance and weight must be numbers") from None
-    if steps < 1 or guidance < 0 or weight < 0:
-        raise ConfigError(
-            "prior.reference needs steps >= 1, guidance >= 0 and weight >= 0 "
-            f"(got {steps}, {guidance}, {weight})"
-        )
+    """`prior.reference`: null, weight 0, or {steps >= 1, guidance >= 0, weight >= 0} with a
+    pixel video prior (only a pixel prior samples a clip)."""
+    if ReferenceSettings.from_config(node) is not None and video_kind != "pixel_video":
+        raise needs_pixel_video(video_kind)
 
 
 def check_field_and_renderer(cfg: DictConfig) -> None:

@@ -11,11 +11,13 @@ import torch
 from omegaconf import OmegaConf
 
 from t2v import cli
+from t2v.errors import ConfigError
 from t2v.generation import GuidanceFactory, build_field, build_renderer
 from t2v.genres import GenrePreset
 from t2v.priors.tiny import save_tiny_bundled
 from t2v.render import genre_trajectory_cameras
 from t2v.stages import STAGE_MODULES, build_stage_specs
+from t2v.validate import check_reference
 
 PROMPT = "a red ball moving to the left"
 
@@ -63,9 +65,10 @@ def test_reference_clip_is_the_priors_seeded_sample(prior: Path, tmp_path: Path)
     assert torch.equal(clip, reference(0))  # every rank and every resume draws the same clip
     assert (clip - reference(1)).abs().mean() > 1e-3
     assert (clip - reference(0, genre="none")).abs().mean() > 1e-3  # the genre conditions it
-    cfg = compose(prior, tmp_path, "prior.reference=null")
-    preset = GenrePreset.from_config(cfg.genre)
-    assert GuidanceFactory(cfg, preset, tmp_path)(torch.device("cpu")).reference is None
+    for off in ("prior.reference=null", "prior.reference.weight=0"):  # no term, no clip drawn
+        cfg = compose(prior, tmp_path, off)
+        preset = GenrePreset.from_config(cfg.genre)
+        assert GuidanceFactory(cfg, preset, tmp_path)(torch.device("cpu")).reference is None
 
 
 def front_error(module, frames: int) -> float:
@@ -128,3 +131,11 @@ def test_reference_weight_comes_from_the_prior_preset(prior: Path, tmp_path: Pat
     assert bundled == {1.0}  # conf/prior/bundled.yaml turns it on
     without = compose(prior, tmp_path, "prior.reference=null")
     assert {s.reference_weight for s in build_stage_specs(without)} == {0.0}
+
+
+def test_a_latent_video_prior_needs_the_reference_off() -> None:
+    check_reference(None, "latent_video")
+    check_reference({"weight": 0}, "latent_video")  # weight 0 is off: nothing to sample
+    check_reference({"steps": 4}, "pixel_video")
+    with pytest.raises(ConfigError, match=r"prior\.reference=null turns it off"):
+        check_reference({"steps": 4}, "latent_video")

@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
+from t2v.priors.reference import ReferenceSettings
 from t2v.render import CameraSamplerConfig, ClipTimeConfig
 from t2v.schedules import Ramp
 
@@ -94,8 +95,8 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
 def _reference_weight(cfg: DictConfig) -> float:
     """`prior.reference.weight` in every stage: the clip belongs to the prior preset (only a
     pixel video prior samples one), so its pull does too; 0 without a reference clip."""
-    node = OmegaConf.select(cfg, "prior.reference")
-    return float(node.get("weight", 1.0)) if node else 0.0
+    settings = ReferenceSettings.from_config(OmegaConf.select(cfg, "prior.reference"))
+    return settings.weight if settings is not None else 0.0
 
 
 def _learning_rates(stage: str, node: Any) -> dict[str, float]:
