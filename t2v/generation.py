@@ -31,7 +31,14 @@ from t2v.priors.build import load_prior
 from t2v.priors.reference import ReferenceSettings, needs_pixel_video
 from t2v.render import RendererConfig, VolumeRenderer, genre_trajectory_cameras
 from t2v.rundir import CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, VIDEO_FILE
-from t2v.stages import STAGE_MODULES, Guidance, StageModule, StageSpec, build_stage_specs
+from t2v.stages import (
+    STAGE_MODULES,
+    STAGE_ORDER,
+    Guidance,
+    StageModule,
+    StageSpec,
+    build_stage_specs,
+)
 from t2v.text.prompt import PromptEncoder
 from t2v.video import write_video
 
@@ -98,7 +105,7 @@ class GuidanceFactory:
     def reference(self, video: Any, cond: Any) -> torch.Tensor | None:
         """The video prior's own sample of the prompt (`prior.reference`), seeded by the run's
         seed so every rank and every resume draws the same clip; None when not asked for."""
-        settings = ReferenceSettings.from_config(self.cfg.prior.get("reference"))
+        settings = ReferenceSettings.from_config(self.cfg.prior.get("reference"), STAGE_ORDER)
         if settings is None:
             return None
         if not hasattr(video, "sample"):

@@ -108,7 +108,10 @@ def check_priors(cfg: DictConfig) -> None:
 def check_reference(node: Any, video_kind: str) -> None:
     """`prior.reference`: null, weight 0, or {steps >= 1, guidance >= 0, weight >= 0} with a
     pixel video prior (only a pixel prior samples a clip)."""
-    if ReferenceSettings.from_config(node) is not None and video_kind != "pixel_video":
+    from t2v.stages.spec import STAGE_ORDER
+
+    settings = ReferenceSettings.from_config(node, STAGE_ORDER)
+    if settings is not None and video_kind != "pixel_video":
         raise needs_pixel_video(video_kind)
 
 

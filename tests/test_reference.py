@@ -127,6 +127,9 @@ def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: 
 def test_reference_weight_comes_from_the_prior_preset(prior: Path, tmp_path: Path) -> None:
     with_clip = compose(prior, tmp_path, "prior.reference={steps:4,weight:0.5}")
     assert {s.reference_weight for s in build_stage_specs(with_clip)} == {0.5}
+    per_stage = compose(prior, tmp_path, "prior.reference.weight={static:0.5,dynamic:2}")
+    weights = {s.name: s.reference_weight for s in build_stage_specs(per_stage)}
+    assert weights == {"static": 0.5, "dynamic": 2.0, "superres": 0.0, "temporal": 0.0}
     bundled = {s.reference_weight for s in build_stage_specs(compose(prior, tmp_path))}
     assert bundled == {1.0}  # conf/prior/bundled.yaml turns it on
     without = compose(prior, tmp_path, "prior.reference=null")

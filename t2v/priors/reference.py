@@ -1,10 +1,10 @@
 """`prior.reference`: the clip a pixel video prior samples for the prompt once per run, and the
-weight of the term that pulls every stage's front view towards it (experiments/genres)."""
+weight, per stage, of the term that pulls the front view towards it (experiments/genres)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from t2v.errors import ConfigError
@@ -16,11 +16,16 @@ KEYS = ("steps", "guidance", "weight")
 class ReferenceSettings:
     steps: int = 25  # DDIM steps of the sample
     guidance: float = 2.0  # classifier-free guidance of the sample
-    weight: float = 1.0  # of 0.5 x the summed squared error, in every stage
+    # stage -> weight of 0.5 x the summed squared error; a stage not named has none
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+    def weight(self, stage: str) -> float:
+        return self.weights.get(stage, 0.0)
 
     @classmethod
-    def from_config(cls, node: Any) -> ReferenceSettings | None:
-        """The settings, or None when there is no term to pay for (null, or weight 0)."""
+    def from_config(cls, node: Any, stages: Sequence[str]) -> ReferenceSettings | None:
+        """The settings, or None when no stage pays for a clip (null, or every weight 0).
+        `weight` is one number for every stage in `stages`, or a mapping stage -> number."""
         if not node:
             return None
         if not isinstance(node, Mapping):
@@ -29,22 +34,31 @@ class ReferenceSettings:
         unknown = sorted(set(node) - set(KEYS))
         if unknown:
             raise ConfigError(f"prior.reference has unknown key(s) {', '.join(unknown)}")
-        defaults = cls()
+        weight = node.get("weight", 1.0)
+        named = weight if isinstance(weight, Mapping) else dict.fromkeys(stages, weight)
+        strangers = sorted(set(named) - set(stages))
+        if strangers:
+            raise ConfigError(
+                f"prior.reference.weight has unknown stage(s) {', '.join(map(str, strangers))} "
+                f"(stages: {', '.join(stages)})"
+            )
         try:
             settings = cls(
-                steps=int(node.get("steps", defaults.steps)),
-                guidance=float(node.get("guidance", defaults.guidance)),
-                weight=float(node.get("weight", defaults.weight)),
+                steps=int(node.get("steps", 25)),
+                guidance=float(node.get("guidance", 2.0)),
+                weights={stage: float(value) for stage, value in named.items()},
             )
         except (TypeError, ValueError):
             message = "prior.reference steps, guidance and weight must be numbers"
             raise ConfigError(message) from None
-        if settings.steps < 1 or settings.guidance < 0 or settings.weight < 0:
+        weights = settings.weights.values()
+        if settings.steps < 1 or settings.guidance < 0 or any(w < 0 for w in weights):
+            shown = float(weight) if not isinstance(weight, Mapping) else dict(settings.weights)
             raise ConfigError(
                 "prior.reference needs steps >= 1, guidance >= 0 and weight >= 0 (got "
-                f"{settings.steps}, {settings.guidance}, {settings.weight})"
+                f"{settings.steps}, {settings.guidance}, {shown})"
             )
-        return settings if settings.weight > 0 else None
+        return settings if any(w > 0 for w in weights) else None
 
 
 def needs_pixel_video(kind: Any) -> ConfigError:

@@ -82,7 +82,7 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
             base_weight=float(node.get("base_weight", 1.0)),
             regularizers=_regularizers(name, node.get("regularizers"), genre),
             regularizer_points=int(node.get("regularizer_points", 4096)),
-            reference_weight=_reference_weight(cfg),
+            reference_weight=_reference_weight(cfg, name),
             checkpoint_every=int(schedule.get("checkpoint_every", 50)),
             preview_every=int(schedule.get("preview_every", 0)),
         )
@@ -92,11 +92,12 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
     return specs
 
 
-def _reference_weight(cfg: DictConfig) -> float:
-    """`prior.reference.weight` in every stage: the clip belongs to the prior preset (only a
+def _reference_weight(cfg: DictConfig, stage: str) -> float:
+    """`prior.reference.weight` of this stage: the clip belongs to the prior preset (only a
     pixel video prior samples one), so its pull does too; 0 without a reference clip."""
-    settings = ReferenceSettings.from_config(OmegaConf.select(cfg, "prior.reference"))
-    return settings.weight if settings is not None else 0.0
+    node = OmegaConf.select(cfg, "prior.reference")
+    settings = ReferenceSettings.from_config(node, STAGE_ORDER)
+    return settings.weight(stage) if settings is not None else 0.0
 
 
 def _learning_rates(stage: str, node: Any) -> dict[str, float]:
