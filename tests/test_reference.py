@@ -130,8 +130,9 @@ def test_reference_weight_comes_from_the_prior_preset(prior: Path, tmp_path: Pat
     per_stage = compose(prior, tmp_path, "prior.reference.weight={static:0.5,dynamic:2}")
     weights = {s.name: s.reference_weight for s in build_stage_specs(per_stage)}
     assert weights == {"static": 0.5, "dynamic": 2.0, "superres": 0.0, "temporal": 0.0}
-    bundled = {s.reference_weight for s in build_stage_specs(compose(prior, tmp_path))}
-    assert bundled == {1.0}  # conf/prior/bundled.yaml turns it on
+    bundled = {s.name: s.reference_weight for s in build_stage_specs(compose(prior, tmp_path))}
+    # conf/prior/bundled.yaml turns it on, stronger after the static stage
+    assert bundled == {"static": 1.0, "dynamic": 3.0, "superres": 3.0, "temporal": 3.0}
     without = compose(prior, tmp_path, "prior.reference=null")
     assert {s.reference_weight for s in build_stage_specs(without)} == {0.0}
 
