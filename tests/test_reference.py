@@ -14,9 +14,10 @@ from t2v import cli
 from t2v.errors import ConfigError
 from t2v.generation import GuidanceFactory, build_field, build_renderer
 from t2v.genres import GenrePreset
+from t2v.priors.reference import ReferenceSettings
 from t2v.priors.tiny import save_tiny_bundled
 from t2v.render import genre_trajectory_cameras
-from t2v.stages import STAGE_MODULES, build_stage_specs
+from t2v.stages import STAGE_MODULES, STAGE_ORDER, build_stage_specs
 from t2v.validate import check_reference
 
 PROMPT = "a red ball moving to the left"
@@ -127,9 +128,13 @@ def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: 
 def test_reference_weight_comes_from_the_prior_preset(prior: Path, tmp_path: Path) -> None:
     with_clip = compose(prior, tmp_path, "prior.reference={steps:4,weight:0.5}")
     assert {s.reference_weight for s in build_stage_specs(with_clip)} == {0.5}
-    per_stage = compose(prior, tmp_path, "prior.reference.weight={static:0.5,dynamic:2}")
+    per_stage = compose(prior, tmp_path, "prior.reference.weight={static:0.5,superres:0}")
     weights = {s.name: s.reference_weight for s in build_stage_specs(per_stage)}
-    assert weights == {"static": 0.5, "dynamic": 2.0, "superres": 0.0, "temporal": 0.0}
+    # an override merges into the preset's mapping
+    assert weights == {"static": 0.5, "dynamic": 3.0, "superres": 0.0, "temporal": 3.0}
+    settings = ReferenceSettings.from_config({"weight": {"dynamic": 2}}, STAGE_ORDER)
+    assert settings is not None and settings.weight("dynamic") == 2.0
+    assert settings.weight("superres") == 0.0  # a stage the mapping does not name has none
     bundled = {s.name: s.reference_weight for s in build_stage_specs(compose(prior, tmp_path))}
     # conf/prior/bundled.yaml turns it on, stronger after the static stage
     assert bundled == {"static": 1.0, "dynamic": 3.0, "superres": 3.0, "temporal": 3.0}
