@@ -90,7 +90,7 @@ BAD_INPUTS = [
     (["prompt=a ball", "prior.reference={weight:-1}"], "and weight >= 0 (got 25, 2.0, -1.0)"),
     (["prompt=a ball", "+prior.reference.size=8"], "prior.reference has unknown key(s) size"),
     (
-        ["prompt=a ball", "prior.reference.weight={sr:3}"],
+        ["prompt=a ball", "+prior.reference.weight.sr=3"],
         "prior.reference.weight has unknown stage(s) sr (stages: static, dynamic, superres",
     ),
     (
