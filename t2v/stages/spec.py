@@ -54,6 +54,7 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
     schedule = cfg.schedule
     genre = GenrePreset.from_config(cfg.genre)
     resolution = cfg.resolution
+    reference = _reference_settings(cfg)  # parsed once, weighed per stage
     specs = []
     for index, name in enumerate(STAGE_ORDER):
         node = schedule.get(name)
@@ -82,7 +83,7 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
             base_weight=float(node.get("base_weight", 1.0)),
             regularizers=_regularizers(name, node.get("regularizers"), genre),
             regularizer_points=int(node.get("regularizer_points", 4096)),
-            reference_weight=_reference_weight(cfg, name),
+            reference_weight=reference.weight(name) if reference is not None else 0.0,
             checkpoint_every=int(schedule.get("checkpoint_every", 50)),
             preview_every=int(schedule.get("preview_every", 0)),
         )
@@ -92,12 +93,10 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
     return specs
 
 
-def _reference_weight(cfg: DictConfig, stage: str) -> float:
-    """`prior.reference.weight` of this stage: the clip belongs to the prior preset (only a
-    pixel video prior samples one), so its pull does too; 0 without a reference clip."""
-    node = OmegaConf.select(cfg, "prior.reference")
-    settings = ReferenceSettings.from_config(node, STAGE_ORDER)
-    return settings.weight(stage) if settings is not None else 0.0
+def _reference_settings(cfg: DictConfig) -> ReferenceSettings | None:
+    """`prior.reference`: the clip belongs to the prior preset (only a pixel video prior
+    samples one), so its pull per stage does too; None without a reference clip."""
+    return ReferenceSettings.from_config(OmegaConf.select(cfg, "prior.reference"), STAGE_ORDER)
 
 
 def _learning_rates(stage: str, node: Any) -> dict[str, float]:
