@@ -47,6 +47,10 @@ class RendererConfig:
     checkpoint_chunks: bool = True  # recompute chunks in backward: bounded training memory
     # ...in renders of at least this many rays (0: all): 64^2 x 16-frame clips keep their speed.
     checkpoint_min_rays: int = 262144
+    # Training rays through a random point of their pixel, not its centre: the field is then
+    # fitted over each pixel's area, so a render at a higher resolution shows no grid of
+    # untrained gaps between the training resolution's pixel centres (eval: centres).
+    pixel_jitter: bool = False
     occupancy: OccupancyConfig = field(default_factory=OccupancyConfig)
 
     def check(self) -> None:
@@ -103,9 +107,10 @@ class RenderOutput:
 class VolumeRenderer(nn.Module):
     """Stratified volume rendering with occupancy skipping, background blending and chunking.
 
-    Samples are jittered inside their bins in training mode (`renderer.train()`) and sit at
-    bin midpoints in eval mode. The occupancy grid is a submodule, so its state is saved with
-    the renderer.
+    Samples are jittered inside their bins in training mode (`renderer.train()`), and rays
+    inside their pixels where `pixel_jitter` is on; in eval mode samples sit at bin midpoints
+    and rays pass through pixel centres. The occupancy grid is a submodule, so its state is
+    saved with the renderer.
     """
 
     def __init__(self, config: RendererConfig | None = None, **overrides: Any) -> None:
@@ -146,7 +151,12 @@ class VolumeRenderer(nn.Module):
         outputs = []
         for start in range(0, total, self.config.chunk_rays):
             indices = torch.arange(start, min(start + self.config.chunk_rays, total), device=device)
-            rays = rays_for_indices(cameras, indices)
+            offsets = None
+            if self.training and self.config.pixel_jitter:
+                source = generator.device if generator is not None else device
+                offsets = torch.rand((len(indices), 2), generator=generator, device=source)
+                offsets = offsets.to(device)
+            rays = rays_for_indices(cameras, indices, offsets)
             ray_times = flat_times[indices // pixels_per_frame]
             outputs.append(
                 self.render_rays(

@@ -105,3 +105,17 @@ def test_cameras_reject_bad_shapes_and_sizes():
     resized = Cameras(c2w, torch.full((1, 2), 40.0), 4, 4).resized(16, 9)
     assert (resized.width, resized.height) == (16, 9)
     assert resized.focal_px[0, 0].item() == pytest.approx(4.5 / math.tan(math.radians(20)))
+
+
+def test_pixel_offsets_move_rays_to_those_points_of_their_pixels():
+    cameras = Cameras.look_at(torch.tensor([[[1.0, 1.5, 2.0]]]), torch.zeros(1, 1, 3), 50.0, 7, 5)
+    indices = torch.arange(35)
+    offsets = torch.rand(35, 2, generator=torch.Generator().manual_seed(0))
+    offsets[0] = 0.0  # the top-left corner of the first pixel: the image's own corner
+    rays = rays_for_indices(cameras, indices, offsets)
+    points = rays.origins + 2.0 * rays.directions
+    pixels = cameras.project(points.reshape(1, 1, -1, 3)).reshape(-1, 2)
+    expected = torch.stack([indices % 7, indices // 7], dim=-1).float() + offsets
+    assert torch.allclose(pixels, expected, atol=1e-4)
+    centres = rays_for_indices(cameras, indices, torch.full((35, 2), 0.5))
+    assert torch.allclose(centres.directions, rays_for_indices(cameras, indices).directions)

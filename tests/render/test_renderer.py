@@ -337,3 +337,33 @@ def test_chunks_are_checkpointed_only_in_renders_of_enough_rays(make_grid_field,
     assert len(calls) == 4  # 64 rays in chunks of 16
     with pytest.raises(ConfigError, match="checkpoint_min_rays"):
         VolumeRenderer(checkpoint_min_rays=-1)
+
+
+def test_pixel_jitter_averages_to_the_pixels_area_coverage(make_sphere):
+    # An opaque sphere's edge pixels are partly covered: centre rays say 0 or 1, jittered
+    # training rays average to the covered fraction, as a supersampled render box-filtered.
+    field = make_sphere(sigma=5000.0, radius=0.55)
+    size, factor = 9, 8
+    renderer = VolumeRenderer(num_samples=96).eval()
+    with torch.no_grad():
+        fine = renderer.render(field, front_camera(size * factor, size * factor), torch.zeros(1, 1))
+        coverage = torch.nn.functional.avg_pool2d(fine.opacity[0, 0], factor)[0]
+        centres = renderer.render(field, front_camera(size, size), torch.zeros(1, 1)).opacity
+        jittered = VolumeRenderer(num_samples=96, pixel_jitter=True).train()
+        draws = [
+            jittered.render(
+                field, front_camera(size, size), torch.zeros(1, 1), torch.Generator().manual_seed(s)
+            ).opacity[0, 0, 0]
+            for s in range(256)
+        ]
+        unjittered = VolumeRenderer(num_samples=96).train()
+        fixed = unjittered.render(
+            field, front_camera(size, size), torch.zeros(1, 1), torch.Generator().manual_seed(0)
+        ).opacity[0, 0, 0]
+    mean = torch.stack(draws).mean(0)
+    edge = (coverage > 0.05) & (coverage < 0.95)
+    assert edge.sum() >= 8
+    error = (mean - coverage).abs()[edge]  # Monte Carlo: 256 draws, std <= 0.031 per pixel
+    assert error.mean() < 0.05 and error.max() < 0.15
+    assert (centres[0, 0, 0] - coverage).abs()[edge].mean() > 0.2
+    assert torch.equal(fixed, centres[0, 0, 0].round())  # pixel centres when off (opaque: 0 or 1)
