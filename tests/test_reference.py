@@ -128,16 +128,20 @@ def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: 
 def test_reference_weight_comes_from_the_prior_preset(prior: Path, tmp_path: Path) -> None:
     with_clip = compose(prior, tmp_path, "prior.reference={steps:4,weight:0.5}")
     assert {s.reference_weight for s in build_stage_specs(with_clip)} == {0.5}
+    # conf/prior/bundled.yaml turns it on, with a weight per stage
+    default = compose(prior, tmp_path)
+    preset = OmegaConf.to_container(default.prior.reference.weight)
+    assert isinstance(preset, dict) and set(preset) == set(STAGE_ORDER)
+    assert min(preset.values()) > 0
+    bundled = {s.name: s.reference_weight for s in build_stage_specs(default)}
+    assert bundled == preset
     per_stage = compose(prior, tmp_path, "prior.reference.weight={static:0.5,superres:0}")
     weights = {s.name: s.reference_weight for s in build_stage_specs(per_stage)}
     # an override merges into the preset's mapping
-    assert weights == {"static": 0.5, "dynamic": 3.0, "superres": 0.0, "temporal": 3.0}
+    assert weights == {**preset, "static": 0.5, "superres": 0.0}
     settings = ReferenceSettings.from_config({"weight": {"dynamic": 2}}, STAGE_ORDER)
     assert settings is not None and settings.weight("dynamic") == 2.0
     assert settings.weight("superres") == 0.0  # a stage the mapping does not name has none
-    bundled = {s.name: s.reference_weight for s in build_stage_specs(compose(prior, tmp_path))}
-    # conf/prior/bundled.yaml turns it on, stronger after the static stage
-    assert bundled == {"static": 1.0, "dynamic": 3.0, "superres": 3.0, "temporal": 3.0}
     without = compose(prior, tmp_path, "prior.reference=null")
     assert {s.reference_weight for s in build_stage_specs(without)} == {0.0}
 
