@@ -44,10 +44,7 @@ def rays_for_indices(
     tan_half_y = torch.tan(torch.deg2rad(cameras.fov_y_deg.reshape(-1)[frame_index]) / 2)
     tan_half_x = tan_half_y * (width / height)
     dtype = c2w.dtype
-    if pixel_offsets is None:
-        offset_x = offset_y = torch.full_like(flat_indices, 0.5, dtype=dtype)
-    else:
-        offset_x, offset_y = pixel_offsets.to(dtype).unbind(-1)
+    offset_x, offset_y = (0.5, 0.5) if pixel_offsets is None else pixel_offsets.to(dtype).unbind(-1)
     # Points in their pixels in normalised device coordinates: x right, y up, both in (-1, 1).
     ndc_x = (column.to(dtype) + offset_x) / width * 2 - 1
     ndc_y = 1 - (row.to(dtype) + offset_y) / height * 2
