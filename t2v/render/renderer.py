@@ -55,6 +55,10 @@ class RendererConfig:
     occupancy: OccupancyConfig = field(default_factory=OccupancyConfig)
 
     def check(self) -> None:
+        for switch in ("checkpoint_chunks", "pixel_jitter"):  # a typo must not read as "on"
+            if not isinstance(getattr(self, switch), bool):
+                value = getattr(self, switch)
+                raise ConfigError(f"renderer {switch} must be true or false, got {value!r}")
         if self.num_samples < 1 or self.chunk_rays < 1:
             raise ConfigError("renderer num_samples and chunk_rays must be >= 1")
         if self.checkpoint_min_rays < 0:

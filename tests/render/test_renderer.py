@@ -337,6 +337,8 @@ def test_chunks_are_checkpointed_only_in_renders_of_enough_rays(make_grid_field,
     assert len(calls) == 4  # 64 rays in chunks of 16
     with pytest.raises(ConfigError, match="checkpoint_min_rays"):
         VolumeRenderer(checkpoint_min_rays=-1)
+    with pytest.raises(ConfigError, match="pixel_jitter must be true or false, got 'maybe'"):
+        RendererConfig.from_config({"pixel_jitter": "maybe"})
 
 
 def test_pixel_jitter_averages_to_the_pixels_area_coverage(make_sphere):
