@@ -101,6 +101,12 @@ BAD_INPUTS = [
         ["prompt=a ball", "+schedule.dynamic.regularizers.reference=1"],
         "schedule.dynamic.regularizers has unknown term(s) reference",
     ),
+    (
+        ["prompt=a ball", "+schedule.dynamic.side_veiws={probability:0.5}"],
+        "schedule.dynamic has unknown key(s) side_veiws",
+    ),
+    (["prompt=a ball", "+schedule.dynammic.steps=3"], "schedule has unknown key(s) dynammic"),
+    (["prompt=a ball", "schedule.dynamic=3"], "schedule.dynamic must be a mapping, got 3"),
 ]
 
 

@@ -17,6 +17,19 @@ STAGE_ORDER = ("static", "dynamic", "superres", "temporal")
 PARAMETER_GROUPS = ("static", "dynamic", "heads", "background", "trajectory", "exposure")
 MOTION_REGULARIZERS = ("temporal_smoothness", "dynamic_sparsity", "frame_consistency")
 REGULARIZERS = (*MOTION_REGULARIZERS, "opacity_sparsity")
+SCHEDULE_KEYS = ("name", "batch_size", "checkpoint_every", "preview_every", *STAGE_ORDER)
+STAGE_KEYS = (
+    "steps",
+    "batch_size",
+    "lr",
+    "cameras",
+    "clip_seconds",
+    "static_time",
+    "sr_weight",
+    "base_weight",
+    "regularizers",
+    "regularizer_points",
+)
 
 
 @dataclass(frozen=True)
@@ -55,10 +68,14 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
     genre = GenrePreset.from_config(cfg.genre)
     resolution = cfg.resolution
     reference = _reference_settings(cfg)  # parsed once, weighed per stage
+    _refuse_unknown("schedule", schedule, SCHEDULE_KEYS)  # a typo must not be ignored
     specs = []
     for index, name in enumerate(STAGE_ORDER):
         node = schedule.get(name)
-        if node is None or int(node.get("steps", 0)) <= 0:
+        if node is None:
+            continue
+        _refuse_unknown(f"schedule.{name}", node, STAGE_KEYS)
+        if int(node.get("steps", 0)) <= 0:
             continue
         high_res = name in ("superres", "temporal")
         width = resolution.sr_width if high_res else resolution.width
@@ -91,6 +108,14 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
     if not specs:
         raise ConfigError(f"schedule '{schedule.get('name')}' has no stage with steps > 0")
     return specs
+
+
+def _refuse_unknown(where: str, node: Any, known: tuple[str, ...]) -> None:
+    if not isinstance(node, DictConfig):
+        raise ConfigError(f"{where} must be a mapping, got {node!r}")
+    unknown = sorted(set(node.keys()) - set(known))
+    if unknown:
+        raise ConfigError(f"{where} has unknown key(s) {', '.join(map(str, unknown))}")
 
 
 def _reference_settings(cfg: DictConfig) -> ReferenceSettings | None:
