@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import inspect
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,19 @@ from t2v.rundir import check_run_dir
 MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 16, 4096, 8
 MAX_CLIP_FRAMES = 256
 MAX_VIDEO_FRAMES = 100_000
+RESOLUTION_KEYS = ("name", "width", "height", "frames", "sr_width", "sr_height")
+HYDRA_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
+# Trainer arguments the stages and pre-training set themselves (steps come from the schedule).
+RESERVED_TRAINER_KEYS = (
+    "max_steps",
+    "max_epochs",
+    "callbacks",
+    "logger",
+    "default_root_dir",
+    "limit_val_batches",
+    "num_sanity_val_steps",
+    "use_distributed_sampler",
+)
 
 
 def validate_generate(cfg: DictConfig, run_dir: Path | None) -> None:
@@ -29,6 +44,7 @@ def validate_generate(cfg: DictConfig, run_dir: Path | None) -> None:
     check_field_and_renderer(cfg)
     check_priors(cfg)
     check_schedule(cfg)
+    check_trainer(cfg)
     if not isinstance(cfg.prior.get("export_grading", True), bool):
         raise ConfigError(
             f"prior.export_grading = {cfg.prior.export_grading!r} must be true or false"
@@ -73,6 +89,7 @@ def validate_evaluate(cfg: DictConfig, run_dir: Path | None) -> None:
 
 def validate_pretrain(cfg: DictConfig, run_dir: Path | None) -> None:
     _required_text(cfg, "output_dir", "pass where the prior goes, e.g. output_dir=priors/mine")
+    check_trainer(cfg)
 
 
 VALIDATORS: dict[str, Callable[[DictConfig, Path | None], None]] = {
@@ -125,6 +142,8 @@ def check_field_and_renderer(cfg: DictConfig) -> None:
     backend = OmegaConf.select(cfg, "field.backend")
     if backend is not None:
         resolve_backend(str(backend))
+    if isinstance(cfg.get("field"), DictConfig):
+        check_target_node("field", cfg.field)
     for name in ("trajectory_knots", "exposure_knots"):
         knots = OmegaConf.select(cfg, f"field.{name}")
         if knots is not None:
@@ -133,8 +152,59 @@ def check_field_and_renderer(cfg: DictConfig) -> None:
         RendererConfig.from_config(OmegaConf.to_container(cfg.renderer, resolve=True))
 
 
+def check_trainer(cfg: DictConfig) -> None:
+    """`trainer.*` become Lightning `Trainer` arguments: a typo, or a key t2v sets itself, would
+    fail as a TypeError once the run directory exists."""
+    import lightning.pytorch as pl
+
+    node = cfg.get("trainer")
+    if not isinstance(node, DictConfig):
+        return
+    reserved = sorted(set(node.keys()) & set(RESERVED_TRAINER_KEYS))
+    if reserved:
+        raise ConfigError(
+            f"trainer.{reserved[0]} is set by t2v (steps: schedule.<stage>.steps); remove it"
+        )
+    check_keywords("trainer", pl.Trainer, node.keys())
+
+
+def check_target_node(where: str, node: DictConfig) -> None:
+    """A node Hydra instantiates (`_target_`), and the ones nested in it: every key must be an
+    argument of its target (otherwise: a TypeError once the run directory exists)."""
+    target = node.get("_target_")
+    if target is not None:
+        module, _, name = str(target).rpartition(".")
+        try:
+            callable_ = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError):
+            raise ConfigError(f"{where}._target_ {target!r} cannot be imported") from None
+        check_keywords(where, callable_, node.keys())
+    for key, value in node.items():
+        if isinstance(value, DictConfig):
+            check_target_node(f"{where}.{key}", value)
+
+
+def check_keywords(where: str, target: Callable[..., Any], keys: Iterable[Any]) -> None:
+    parameters = inspect.signature(target).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return  # takes anything
+    known = {
+        name
+        for name, p in parameters.items()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    } - {"self"}
+    unknown = sorted(set(map(str, keys)) - known - set(HYDRA_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+
+
 def check_resolution(resolution: Any) -> None:
     name = resolution.get("name", "?")
+    unknown = sorted(set(map(str, resolution.keys())) - set(RESOLUTION_KEYS))
+    if unknown:
+        raise ConfigError(f"resolution has unknown key(s) {', '.join(unknown)}")
     for key in ("width", "height", "sr_width", "sr_height"):
         if key not in resolution:
             raise ConfigError(f"resolution '{name}' is missing {key}")

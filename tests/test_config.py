@@ -9,8 +9,9 @@ import torch
 from omegaconf import OmegaConf
 
 from t2v import cli
+from t2v.errors import ConfigError
 from t2v.genres import GenrePreset, Grading
-from t2v.validate import validate_generate
+from t2v.validate import check_field_and_renderer, check_schedule, check_trainer, validate_generate
 
 CONF = Path(cli.__file__).parents[1] / "conf"
 GENRES = sorted(p.stem for p in (CONF / "genre").glob("*.yaml"))
@@ -45,6 +46,25 @@ def test_every_trainer_and_logger_composes(group: str) -> None:
     for option in sorted(p.stem for p in (CONF / group).glob("*.yaml")):
         cfg = cli.compose("generate", ["prompt=x", f"{group}={option}"])
         assert group in cfg
+
+
+@pytest.mark.parametrize("group", ["trainer", "field", "schedule"])
+def test_every_shipped_option_passes_the_key_checks(group: str) -> None:
+    # The checks that refuse unknown keys (typos) must accept every key the project ships.
+    check = {
+        "trainer": check_trainer,
+        "field": check_field_and_renderer,
+        "schedule": check_schedule,
+    }
+    options = sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+    assert len(options) >= 3
+    for option in options:
+        check[group](cli.compose("generate", ["prompt=x", f"{group}={option}"]))
+    typo = cli.compose(
+        "generate", ["prompt=x", f"+{group}.{'steps' if group != 'schedule' else 'stepz'}=1"]
+    )
+    with pytest.raises(ConfigError, match="unknown key"):
+        check[group](typo)
 
 
 def test_debug_overlay_switches_to_tiny_cpu_without_logger() -> None:
