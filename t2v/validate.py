@@ -85,6 +85,10 @@ def validate_evaluate(cfg: DictConfig, run_dir: Path | None) -> None:
     for item in dirs:
         if not (Path(item) / "config.yaml").is_file():
             raise ConfigError(f"{item} holds no t2v run (no config.yaml)")
+    if isinstance(cfg.get("multiview"), DictConfig):
+        from t2v.eval.multiview import multiview_options
+
+        multiview_options(cfg.multiview)
 
 
 def validate_pretrain(cfg: DictConfig, run_dir: Path | None) -> None:

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from t2v.errors import ConfigError, RunDirError, T2VError
 from t2v.eval.clip import ClipEncoder, clip_metrics, load_clip, sample_frame_indices
-from t2v.eval.multiview import MultiViewConfig, multiview_consistency
+from t2v.eval.multiview import MultiViewConfig, multiview_consistency, multiview_options
 from t2v.eval.prompts import build_prompt_set, normalise, prompt_attributes
 from t2v.eval.report import atomic_write_text, log_wandb_table, markdown_table, merge_evaluation
 from t2v.eval.temporal import FlowConfig, temporal_metrics
@@ -240,19 +240,11 @@ def field_consistency(
     field.to(device)
     renderer.to(device)
     camera = GenrePreset.from_config(saved.genre).camera
-    node = cfg.multiview
     config = MultiViewConfig(
-        time=float(node.get("time", 0.5)),
-        azimuths_deg=tuple(
-            float(a) for a in node.get("azimuths_deg", MultiViewConfig.azimuths_deg)
-        ),
+        **multiview_options(cfg.multiview),
         elevation_deg=float(camera.elevation_deg),
         distance=float(camera.distance),
         fov_deg=float(camera.fov_deg),
-        width=int(node.get("size", 64)),
-        height=int(node.get("size", 64)),
-        opacity_threshold=float(node.get("opacity_threshold", 0.5)),
-        depth_tolerance=float(node.get("depth_tolerance", 0.05)),
     )
     metrics = multiview_consistency(field, renderer, config, clip).to_dict()
     return {**metrics, "checkpoint": checkpoint.name}

@@ -16,6 +16,7 @@ views' image embeddings from their normalised mean (`t2v.eval.clip.embedding_spr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from t2v.errors import ConfigError
 from t2v.eval.clip import ClipEncoder, embedding_spread
 from t2v.render import Cameras, VolumeRenderer, camera_rays, orbit_cameras
 
@@ -40,6 +42,41 @@ class MultiViewConfig:
     height: int = 64
     opacity_threshold: float = 0.5
     depth_tolerance: float = 0.05  # relative to the distance from the other camera
+
+
+OPTION_KEYS = ("enabled", "time", "azimuths_deg", "size", "opacity_threshold", "depth_tolerance")
+
+
+def multiview_options(node: Mapping[str, Any]) -> dict[str, Any]:
+    """`t2v evaluate`'s `multiview.*`, checked, as MultiViewConfig arguments (the camera's
+    elevation, distance and field of view come from each run's genre)."""
+    unknown = sorted(set(map(str, node)) - set(OPTION_KEYS))
+    if unknown:
+        raise ConfigError(f"multiview has unknown key(s) {', '.join(unknown)}")
+    try:
+        time = float(node.get("time", 0.5))
+        azimuths = tuple(float(a) for a in node.get("azimuths_deg", MultiViewConfig.azimuths_deg))
+        size = node.get("size", 64)
+        threshold = float(node.get("opacity_threshold", 0.5))
+        tolerance = float(node.get("depth_tolerance", 0.05))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"multiview settings must be numbers ({error})") from None
+    if not 0.0 <= time <= 1.0:
+        raise ConfigError(f"multiview.time = {time} must lie in [0, 1]")
+    if len(azimuths) < 2:
+        raise ConfigError("multiview.azimuths_deg needs at least two views to compare")
+    if not isinstance(size, int) or isinstance(size, bool) or not 8 <= size <= 1024:
+        raise ConfigError(f"multiview.size = {size!r} must be a whole number in [8, 1024]")
+    if not 0.0 < threshold <= 1.0 or tolerance <= 0.0:
+        raise ConfigError("multiview needs opacity_threshold in (0, 1] and depth_tolerance > 0")
+    return {
+        "time": time,
+        "azimuths_deg": azimuths,
+        "width": size,
+        "height": size,
+        "opacity_threshold": threshold,
+        "depth_tolerance": tolerance,
+    }
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,28 @@ def test_the_cli_refuses_bad_runs_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "evaluation.md").exists()
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("+multiview.azimuth=3", "multiview has unknown key(s) azimuth"),
+        ("multiview.size=abc", "multiview.size = 'abc' must be a whole number in [8, 1024]"),
+        ("multiview.time=2", "multiview.time = 2.0 must lie in [0, 1]"),
+        ("multiview.azimuths_deg=[0]", "needs at least two views"),
+        ("multiview.depth_tolerance=0", "depth_tolerance > 0"),
+    ],
+)
+def test_bad_multiview_settings_are_refused_before_anything_is_written(
+    tmp_path, capsys, setting, message
+):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("prompt: a red ball\n")
+    assert cli("evaluate", f"run_dir={run}", "clip_model=null", setting) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and "\n" not in error
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
+
+
 def test_a_missing_clip_model_offline_stops_before_writing(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     finished = make_run(tmp_path / "run", "a red ball", "none", disc_video((1, 0, 0), 1.0))
