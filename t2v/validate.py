@@ -20,6 +20,38 @@ MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 16, 4096, 8
 MAX_CLIP_FRAMES = 256
 MAX_VIDEO_FRAMES = 100_000
 RESOLUTION_KEYS = ("name", "width", "height", "frames", "sr_width", "sr_height")
+PRETRAIN_KEYS = (
+    "stages",
+    "genres",
+    "frames",
+    "size",
+    "sr_factor",
+    "text_encoder",
+    "num_threads",
+    "checkpoint_every",
+    "export_only",
+    "export",
+    "ema_decay",
+    "text_dropout",
+    "genre_dropout",
+    "scheduler",
+    "data",
+    "video",
+    "sr",
+)
+PRETRAIN_STAGE_KEYS = (
+    "max_steps",
+    "batch_size",
+    "foreground_weight",
+    "attribute_weight",
+    "init_from",
+    "pool_size",
+    "pool_refresh",
+    "lr",
+    "weight_decay",
+    "model",
+    "crop_size",
+)
 HYDRA_KEYS = ("_target_", "_partial_", "_convert_", "_recursive_", "_args_")
 # Trainer arguments the stages and pre-training set themselves (steps come from the schedule).
 RESERVED_TRAINER_KEYS = (
@@ -94,6 +126,7 @@ def validate_evaluate(cfg: DictConfig, run_dir: Path | None) -> None:
 def validate_pretrain(cfg: DictConfig, run_dir: Path | None) -> None:
     _required_text(cfg, "output_dir", "pass where the prior goes, e.g. output_dir=priors/mine")
     check_trainer(cfg)
+    check_pretrain_keys(cfg)
 
 
 VALIDATORS: dict[str, Callable[[DictConfig, Path | None], None]] = {
@@ -156,6 +189,33 @@ def check_field_and_renderer(cfg: DictConfig) -> None:
         RendererConfig.from_config(OmegaConf.to_container(cfg.renderer, resolve=True))
 
 
+def check_known_keys(where: str, node: Any, known: Iterable[str]) -> None:
+    """A typo in a config node must not be ignored: one line naming the unknown key(s)."""
+    if not isinstance(node, DictConfig):
+        raise ConfigError(f"{where} must be a mapping, got {node!r}")
+    unknown = sorted(set(map(str, node.keys())) - set(known))
+    if unknown:
+        raise ConfigError(f"{where} has unknown key(s) {', '.join(unknown)}")
+
+
+def check_pretrain_keys(cfg: DictConfig) -> None:
+    """`pretrain.*`, its stages' options and model arguments, and the data source's."""
+    from t2v.models import PixelSRUNet, PixelVideoUNet
+
+    node = cfg.get("pretrain")
+    if node is None:
+        return
+    check_known_keys("pretrain", node, PRETRAIN_KEYS)
+    if isinstance(node.get("data"), DictConfig):
+        check_target_node("pretrain.data", node.data)
+    for stage, model_class in (("video", PixelVideoUNet), ("sr", PixelSRUNet)):
+        if node.get(stage) is None:
+            continue
+        check_known_keys(f"pretrain.{stage}", node[stage], PRETRAIN_STAGE_KEYS)
+        if isinstance(node[stage].get("model"), DictConfig):
+            check_keywords(f"pretrain.{stage}.model", model_class, node[stage].model.keys())
+
+
 def check_trainer(cfg: DictConfig) -> None:
     """`trainer.*` become Lightning `Trainer` arguments: a typo, or a key t2v sets itself, would
     fail as a TypeError once the run directory exists."""
@@ -206,9 +266,7 @@ def check_keywords(where: str, target: Callable[..., Any], keys: Iterable[Any]) 
 
 def check_resolution(resolution: Any) -> None:
     name = resolution.get("name", "?")
-    unknown = sorted(set(map(str, resolution.keys())) - set(RESOLUTION_KEYS))
-    if unknown:
-        raise ConfigError(f"resolution has unknown key(s) {', '.join(unknown)}")
+    check_known_keys("resolution", resolution, RESOLUTION_KEYS)
     for key in ("width", "height", "sr_width", "sr_height"):
         if key not in resolution:
             raise ConfigError(f"resolution '{name}' is missing {key}")

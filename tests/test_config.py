@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,13 @@ from omegaconf import OmegaConf
 from t2v import cli
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset, Grading
-from t2v.validate import check_field_and_renderer, check_schedule, check_trainer, validate_generate
+from t2v.validate import (
+    check_field_and_renderer,
+    check_pretrain_keys,
+    check_schedule,
+    check_trainer,
+    validate_generate,
+)
 
 CONF = Path(cli.__file__).parents[1] / "conf"
 GENRES = sorted(p.stem for p in (CONF / "genre").glob("*.yaml"))
@@ -65,6 +72,21 @@ def test_every_shipped_option_passes_the_key_checks(group: str) -> None:
     )
     with pytest.raises(ConfigError, match="unknown key"):
         check[group](typo)
+
+
+def test_every_pretrain_preset_passes_the_key_checks() -> None:
+    presets = sorted(p.stem for p in (CONF / "pretrain").glob("*.yaml"))
+    assert {"bundled", "debug"} <= set(presets)
+    for preset in presets:
+        check_pretrain_keys(cli.compose("pretrain", ["output_dir=x", f"pretrain={preset}"]))
+    for typo, message in [
+        ("+pretrain.vidoe.lr=1", "pretrain has unknown key(s) vidoe"),
+        ("+pretrain.sr.lrr=1", "pretrain.sr has unknown key(s) lrr"),
+        ("+pretrain.video.model.chanels=3", "pretrain.video.model has unknown key(s) chanels"),
+        ("+pretrain.data.colors=[red]", "pretrain.data has unknown key(s) colors"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            check_pretrain_keys(cli.compose("pretrain", ["output_dir=x", typo]))
 
 
 def test_debug_overlay_switches_to_tiny_cpu_without_logger() -> None:

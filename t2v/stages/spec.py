@@ -12,6 +12,7 @@ from t2v.genres import GenrePreset
 from t2v.priors.reference import ReferenceSettings
 from t2v.render import CameraSamplerConfig, ClipTimeConfig
 from t2v.schedules import Ramp
+from t2v.validate import check_known_keys
 
 STAGE_ORDER = ("static", "dynamic", "superres", "temporal")
 PARAMETER_GROUPS = ("static", "dynamic", "heads", "background", "trajectory", "exposure")
@@ -68,13 +69,13 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
     genre = GenrePreset.from_config(cfg.genre)
     resolution = cfg.resolution
     reference = _reference_settings(cfg)  # parsed once, weighed per stage
-    _refuse_unknown("schedule", schedule, SCHEDULE_KEYS)  # a typo must not be ignored
+    check_known_keys("schedule", schedule, SCHEDULE_KEYS)  # a typo must not be ignored
     specs = []
     for index, name in enumerate(STAGE_ORDER):
         node = schedule.get(name)
         if node is None:
             continue
-        _refuse_unknown(f"schedule.{name}", node, STAGE_KEYS)
+        check_known_keys(f"schedule.{name}", node, STAGE_KEYS)
         if int(node.get("steps", 0)) <= 0:
             continue
         high_res = name in ("superres", "temporal")
@@ -108,14 +109,6 @@ def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
     if not specs:
         raise ConfigError(f"schedule '{schedule.get('name')}' has no stage with steps > 0")
     return specs
-
-
-def _refuse_unknown(where: str, node: Any, known: tuple[str, ...]) -> None:
-    if not isinstance(node, DictConfig):
-        raise ConfigError(f"{where} must be a mapping, got {node!r}")
-    unknown = sorted(set(node.keys()) - set(known))
-    if unknown:
-        raise ConfigError(f"{where} has unknown key(s) {', '.join(map(str, unknown))}")
 
 
 def _reference_settings(cfg: DictConfig) -> ReferenceSettings | None:
