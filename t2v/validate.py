@@ -77,6 +77,7 @@ def validate_generate(cfg: DictConfig, run_dir: Path | None) -> None:
     check_priors(cfg)
     check_schedule(cfg)
     check_trainer(cfg)
+    check_logger(cfg)
     if not isinstance(cfg.prior.get("export_grading", True), bool):
         raise ConfigError(
             f"prior.export_grading = {cfg.prior.export_grading!r} must be true or false"
@@ -126,6 +127,7 @@ def validate_evaluate(cfg: DictConfig, run_dir: Path | None) -> None:
 def validate_pretrain(cfg: DictConfig, run_dir: Path | None) -> None:
     _required_text(cfg, "output_dir", "pass where the prior goes, e.g. output_dir=priors/mine")
     check_trainer(cfg)
+    check_logger(cfg)
     check_pretrain_keys(cfg)
 
 
@@ -230,6 +232,12 @@ def check_trainer(cfg: DictConfig) -> None:
             f"trainer.{reserved[0]} is set by t2v (steps: schedule.<stage>.steps); remove it"
         )
     check_keywords("trainer", pl.Trainer, node.keys())
+
+
+def check_logger(cfg: DictConfig) -> None:
+    """`logger.*` are the logger class's arguments (W&B's take anything)."""
+    if isinstance(cfg.get("logger"), DictConfig):
+        check_target_node("logger", cfg.logger)
 
 
 def check_target_node(where: str, node: DictConfig) -> None:

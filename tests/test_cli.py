@@ -110,6 +110,7 @@ BAD_INPUTS = [
     (["prompt=a ball", "+field.hidden_dimm=3"], "field has unknown key(s) hidden_dimm; known:"),
     (["prompt=a ball", "+resolution.widht=64"], "resolution has unknown key(s) widht"),
     (["prompt=a ball", "+trainer.max_steps=5"], "trainer.max_steps is set by t2v"),
+    (["prompt=a ball", "+logger.flush_every=3"], "logger has unknown key(s) flush_every"),
     (["prompt=a ball", "field._target_=t2v.field.Nope"], "'t2v.field.Nope' cannot be imported"),
 ]
 

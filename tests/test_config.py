@@ -14,6 +14,7 @@ from t2v.errors import ConfigError
 from t2v.genres import GenrePreset, Grading
 from t2v.validate import (
     check_field_and_renderer,
+    check_logger,
     check_pretrain_keys,
     check_schedule,
     check_trainer,
@@ -55,13 +56,14 @@ def test_every_trainer_and_logger_composes(group: str) -> None:
         assert group in cfg
 
 
-@pytest.mark.parametrize("group", ["trainer", "field", "schedule"])
+@pytest.mark.parametrize("group", ["trainer", "field", "schedule", "logger"])
 def test_every_shipped_option_passes_the_key_checks(group: str) -> None:
     # The checks that refuse unknown keys (typos) must accept every key the project ships.
     check = {
         "trainer": check_trainer,
         "field": check_field_and_renderer,
         "schedule": check_schedule,
+        "logger": check_logger,
     }
     options = sorted(p.stem for p in (CONF / group).glob("*.yaml"))
     assert len(options) >= 3
