@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,7 @@ def check_field_and_renderer(cfg: DictConfig) -> None:
 
 def check_known_keys(where: str, node: Any, known: Iterable[str]) -> None:
     """A typo in a config node must not be ignored: one line naming the unknown key(s)."""
-    if not isinstance(node, DictConfig):
+    if not isinstance(node, Mapping):
         raise ConfigError(f"{where} must be a mapping, got {node!r}")
     unknown = sorted(set(map(str, node.keys())) - set(known))
     if unknown:

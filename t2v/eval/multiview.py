@@ -27,6 +27,7 @@ from torch import Tensor
 from t2v.errors import ConfigError
 from t2v.eval.clip import ClipEncoder, embedding_spread
 from t2v.render import Cameras, VolumeRenderer, camera_rays, orbit_cameras
+from t2v.validate import check_known_keys
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,7 @@ OPTION_KEYS = ("enabled", "time", "azimuths_deg", "size", "opacity_threshold", "
 def multiview_options(node: Mapping[str, Any]) -> dict[str, Any]:
     """`t2v evaluate`'s `multiview.*`, checked, as MultiViewConfig arguments (the camera's
     elevation, distance and field of view come from each run's genre)."""
-    unknown = sorted(set(map(str, node)) - set(OPTION_KEYS))
-    if unknown:
-        raise ConfigError(f"multiview has unknown key(s) {', '.join(unknown)}")
+    check_known_keys("multiview", node, OPTION_KEYS)
     try:
         time = float(node.get("time", 0.5))
         azimuths = tuple(float(a) for a in node.get("azimuths_deg", MultiViewConfig.azimuths_deg))
