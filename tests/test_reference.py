@@ -16,7 +16,7 @@ from t2v.generation import GuidanceFactory, build_field, build_renderer
 from t2v.genres import GenrePreset
 from t2v.priors.reference import ReferenceSettings
 from t2v.priors.tiny import save_tiny_bundled
-from t2v.render import genre_trajectory_cameras
+from t2v.render import Cameras, genre_trajectory_cameras
 from t2v.stages import STAGE_MODULES, STAGE_ORDER, build_stage_specs
 from t2v.validate import check_reference
 
@@ -72,12 +72,20 @@ def test_reference_clip_is_the_priors_seeded_sample(prior: Path, tmp_path: Path)
         assert GuidanceFactory(cfg, preset, tmp_path)(torch.device("cpu")).reference is None
 
 
-def front_error(module, frames: int) -> float:
+def front_error(module, frames: int, between: bool = False) -> float:
+    """Mean squared error of the front view against the clip at its frame times, or halfway
+    between them (`between`: the clip is constant there, so its frames are the target too)."""
     clip = module.guidance.reference
     cameras = module.reference_cameras(frames)
-    times = torch.linspace(0, 1, frames)[None]
+    times = torch.linspace(0, 1, frames)
+    if between:
+        times = (times[:-1] + times[1:]) / 2
+        clip = clip[:, 1:]
+        cameras = Cameras(
+            cameras.c2w[:, 1:], cameras.fov_y_deg[:, 1:], cameras.width, cameras.height
+        )
     with torch.no_grad():
-        rgb = module.renderer.render(module.field, cameras, times).rgb
+        rgb = module.renderer.render(module.field, cameras, times[None]).rgb
     return float((rgb - clip).pow(2).mean())
 
 
@@ -107,7 +115,7 @@ def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: 
     module.reference_cameras = lambda frames: genre_trajectory_cameras(
         genre.camera, frames, spec.base_width, spec.base_height, trajectory="static"
     )
-    before = front_error(module, 4)
+    before = front_error(module, 4), front_error(module, 4, between=True)
     trainer = pl.Trainer(
         accelerator="cpu",
         max_steps=spec.steps,
@@ -121,8 +129,11 @@ def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: 
         num_sanity_val_steps=0,
     )
     trainer.fit(module)
-    after = front_error(module, 4)
-    assert after < 0.1 * before, (before, after)
+    after = front_error(module, 4), front_error(module, 4, between=True)
+    # Fitted at every time, not only at the clip's frames (fixed frame times left the field
+    # 60 times closer there than between them, where it flickered away from the clip).
+    assert after[0] < 0.4 * before[0] and after[1] < 0.4 * before[1], (before, after)
+    assert after[1] < 2 * after[0], after
 
 
 def test_reference_weight_comes_from_the_prior_preset(prior: Path, tmp_path: Path) -> None:

@@ -152,29 +152,31 @@ class StageModule(pl.LightningModule):
         return terms
 
     def reference_term(self, generator: torch.Generator) -> torch.Tensor:
-        """Squared error between the front view and the prior's own sample of the prompt, on a
-        few of its frames (the static stage: the frame at its scene time). Where SDS alone
-        washes out what the prior samples (experiments/genres), this pins the front view to
-        one sample."""
+        """Squared error between the front view and the prior's own sample of the prompt at a
+        few times, the clip read between its frames (the static stage: its first frame). Where SDS
+        alone washes out what the prior samples (experiments/genres), this pins the front view
+        to one sample."""
         clip = self.guidance.reference if self.guidance is not None else None
         if clip is None or self.reference_cameras is None:
             raise RuntimeError("the reference term needs guidance.reference and reference_cameras")
         frames = clip.shape[1]
-        times = torch.linspace(0.0, 1.0, frames, device=self.device)
         if self.spec.static_time is not None:
-            picked = (times - self.spec.static_time).abs().argmin()[None]
+            index = round(self.spec.static_time * (frames - 1))
+            times = torch.tensor([index / max(frames - 1, 1)])
         else:
+            # One continuous time per equal slice of [0, 1], the target read between the clip's
+            # frames: at its T fixed frame times alone the field matched the clip there and the
+            # SDS look in between, which the exported video showed as frame-to-frame flicker.
             count = min(REFERENCE_FRAMES, frames)
-            picked = torch.randperm(frames, generator=generator)[:count].sort().values
-        picked = picked.to(self.device)
+            times = (torch.arange(count) + torch.rand(count, generator=generator)) / count
+        nearest = (times * (frames - 1)).round().long().to(self.device)
         front = self.reference_cameras(frames).to(self.device)
         cameras = Cameras(
-            front.c2w[:, picked], front.fov_y_deg[:, picked], front.width, front.height
+            front.c2w[:, nearest], front.fov_y_deg[:, nearest], front.width, front.height
         )
-        rendered = self.renderer.render(
-            self.field, cameras, times[picked][None], generator=generator
-        )
-        target = clip[:, picked].to(self.device)
+        times = times.to(self.device)
+        rendered = self.renderer.render(self.field, cameras, times[None], generator=generator)
+        target = clip_at(clip.to(self.device), times)
         size = tuple(target.shape[-2:])
         rgb = rendered.rgb
         if tuple(rgb.shape[-2:]) != size:
@@ -272,3 +274,14 @@ class StageModule(pl.LightningModule):
         finally:
             self.renderer.train(was_training)
         return frames[0]
+
+
+def clip_at(clip: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """Frames of `clip` `(B, T, C, H, W)` at continuous `times` in [0, 1] (frame k sits at
+    k / (T - 1)), linearly interpolated between its two nearest frames."""
+    frames = clip.shape[1]
+    position = times.clamp(0.0, 1.0) * (frames - 1)
+    lower = position.floor().long().clamp(max=frames - 1)
+    upper = (lower + 1).clamp(max=frames - 1)
+    weight = (position - lower).to(clip.dtype).view(1, -1, 1, 1, 1)
+    return (1 - weight) * clip[:, lower] + weight * clip[:, upper]
