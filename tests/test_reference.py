@@ -18,6 +18,7 @@ from t2v.priors.reference import ReferenceSettings
 from t2v.priors.tiny import save_tiny_bundled
 from t2v.render import Cameras, genre_trajectory_cameras
 from t2v.stages import STAGE_MODULES, STAGE_ORDER, build_stage_specs
+from t2v.stages.base import clip_at
 from t2v.validate import check_reference
 
 PROMPT = "a red ball moving to the left"
@@ -163,3 +164,15 @@ def test_a_latent_video_prior_needs_the_reference_off() -> None:
     check_reference({"steps": 4}, "pixel_video")
     with pytest.raises(ConfigError, match=r"prior\.reference=null turns it off"):
         check_reference({"steps": 4}, "latent_video")
+
+
+def test_clip_at_reads_the_clip_between_its_frames() -> None:
+    clip = torch.rand(2, 5, 3, 4, 4)  # frame k sits at time k / 4
+    frame_times = torch.linspace(0, 1, 5)
+    assert torch.allclose(clip_at(clip, frame_times), clip, atol=1e-6)
+    halfway = clip_at(clip, torch.tensor([0.125, 0.875]))
+    assert torch.allclose(halfway[:, 0], (clip[:, 0] + clip[:, 1]) / 2, atol=1e-6)
+    assert torch.allclose(halfway[:, 1], (clip[:, 3] + clip[:, 4]) / 2, atol=1e-6)
+    quarter = clip_at(clip, torch.tensor([0.3]))  # 1.2 frames: 0.8 of frame 1, 0.2 of frame 2
+    assert torch.allclose(quarter[:, 0], 0.8 * clip[:, 1] + 0.2 * clip[:, 2], atol=1e-6)
+    assert torch.allclose(clip_at(clip, torch.tensor([-0.5, 1.5])), clip[:, [0, 4]], atol=1e-6)
