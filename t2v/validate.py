@@ -122,6 +122,9 @@ def validate_evaluate(cfg: DictConfig, run_dir: Path | None) -> None:
         from t2v.eval.multiview import multiview_options
 
         multiview_options(cfg.multiview)
+    from t2v.commands.evaluate import front_view_enabled
+
+    front_view_enabled(cfg)
 
 
 def validate_pretrain(cfg: DictConfig, run_dir: Path | None) -> None:

@@ -2,9 +2,10 @@
 
 Per run: CLIP R-precision and CLIP score of sampled video frames (`t2v.eval.clip`), temporal
 consistency and motion (`t2v.eval.temporal`), attribute accuracy where the prompt is in the
-bundled prior's domain (`t2v.eval.attributes`), and multi-view consistency of the final field
-(`t2v.eval.multiview`). Whatever cannot be measured for a run is left out with a note in
-its "notes" list, never guessed.
+bundled prior's domain (`t2v.eval.attributes`), of the video and of the final field seen from
+the genre's front camera, and multi-view consistency of the final field (`t2v.eval.multiview`).
+Whatever cannot be measured for a run is left out with a note in its "notes" list, never
+guessed.
 """
 
 from __future__ import annotations
@@ -171,12 +172,15 @@ def evaluate_run(
     attributes = attribute_scores(frames, finished.prompt, finished.genre, notes)
     if attributes is not None:
         evaluation["attributes"] = attributes
-    if multiview_enabled(cfg):
-        multiview = field_consistency(finished, cfg, clip, notes)
-        if multiview is not None:
-            evaluation["multiview"] = multiview
-    else:
+    front = attributes is not None and front_view_enabled(cfg)
+    multiview = multiview_enabled(cfg)
+    if not multiview:
         notes.append("multiview: skipped (multiview.enabled=false)")
+    final = load_final_field(finished, cfg, notes) if front or multiview else None
+    if final is not None and front:
+        evaluation["attributes_front"] = front_view_attributes(final, frames.shape, notes)
+    if final is not None and multiview:
+        evaluation["multiview"] = field_consistency(final, cfg, clip)
     evaluation["notes"] = notes
     return evaluation
 
@@ -184,6 +188,13 @@ def evaluate_run(
 def multiview_enabled(cfg: DictConfig) -> bool:
     node = cfg.get("multiview")
     return node is not None and bool(node.get("enabled", True))
+
+
+def front_view_enabled(cfg: DictConfig) -> bool:
+    value = cfg.get("front_view", True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"front_view = {value!r} must be true or false")
+    return value
 
 
 def attribute_scores(
@@ -216,35 +227,80 @@ def attribute_scores(
     }
 
 
-def field_consistency(
-    finished: FinishedRun, cfg: DictConfig, clip: ClipEncoder | None, notes: list[str]
-) -> dict[str, Any] | None:
-    """Multi-view consistency of the run's last field checkpoint, from its genre's camera."""
+@dataclass
+class FinalField:
+    """A run's field and renderer as its last finished stage left them."""
+
+    run: FinishedRun
+    field: torch.nn.Module
+    renderer: Any  # t2v.render.VolumeRenderer
+    checkpoint: Path
+
+
+def load_final_field(finished: FinishedRun, cfg: DictConfig, notes: list[str]) -> FinalField | None:
+    """The run's last stage checkpoint loaded on `cfg.device`; None (and a note) without one."""
     from t2v.commands.render import last_stage_checkpoint
     from t2v.generation import build_field, build_renderer, load_stage_state
-    from t2v.genres import GenrePreset
 
     saved = finished.config
+    skipped = "(front view and multiview skipped)"
     if saved.get("field") is None or saved.get("renderer") is None:
-        notes.append("multiview: config.yaml has no field/renderer node")
+        notes.append(f"field: config.yaml has no field/renderer node {skipped}")
         return None
     try:
         checkpoint = last_stage_checkpoint(finished.run_dir)
     except T2VError:
-        notes.append("multiview: the run has no checkpoints/<stage>.pt")
+        notes.append(f"field: the run has no checkpoints/<stage>.pt {skipped}")
         return None
     field = build_field(saved)
     renderer = build_renderer(saved)
     load_stage_state(checkpoint, field, renderer)
     device = torch.device(str(cfg.get("device") or "cpu"))
-    field.to(device)
-    renderer.to(device)
-    camera = GenrePreset.from_config(saved.genre).camera
+    return FinalField(finished, field.to(device), renderer.to(device), checkpoint)
+
+
+def front_view_attributes(
+    final: FinalField, video_shape: torch.Size, notes: list[str]
+) -> dict[str, Any] | None:
+    """Attribute accuracy of the scene seen from the genre's front camera (`trajectory=static`),
+    over the video's length, at its aspect ratio and graded as it was.
+
+    The evaluator is fitted and validated on still-camera clips, and motion words are
+    screen-space seen from the front (DESIGN.md); the exported video's own camera (an orbit, a
+    dolly) adds its motion to what the evaluator reads there. Rendered at the evaluator's
+    analysis size, so it costs the same for an HD run.
+    """
+    from t2v.eval.attributes import ANALYSIS_SIDE
+    from t2v.generation import export_frames, export_grading
+    from t2v.genres import GenrePreset
+
+    saved = final.run.config
+    frames, _, height, width = video_shape
+    scale = min(1.0, ANALYSIS_SIDE / min(height, width))
+    video = export_frames(
+        final.field,
+        final.renderer,
+        GenrePreset.from_config(saved.genre),
+        int(frames),
+        max(1, round(width * scale)),
+        max(1, round(height * scale)),
+        trajectory="static",
+        grading=export_grading(saved),
+        seed=int(saved.seed),
+    )
+    return attribute_scores(video, final.run.prompt, final.run.genre, notes)
+
+
+def field_consistency(final: FinalField, cfg: DictConfig, clip: ClipEncoder | None) -> dict:
+    """Multi-view consistency of the run's last field checkpoint, from its genre's camera."""
+    from t2v.genres import GenrePreset
+
+    camera = GenrePreset.from_config(final.run.config.genre).camera
     config = MultiViewConfig(
         **multiview_options(cfg.multiview),
         elevation_deg=float(camera.elevation_deg),
         distance=float(camera.distance),
         fov_deg=float(camera.fov_deg),
     )
-    metrics = multiview_consistency(field, renderer, config, clip).to_dict()
-    return {**metrics, "checkpoint": checkpoint.name}
+    metrics = multiview_consistency(final.field, final.renderer, config, clip).to_dict()
+    return {**metrics, "checkpoint": final.checkpoint.name}

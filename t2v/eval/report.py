@@ -34,6 +34,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("R@5", ("clip", "r_precision_at_5")),
     Column("CLIP score", ("clip", "clip_score"), 2),
     Column("attr acc", ("attributes", "accuracy")),
+    Column("front attr acc", ("attributes_front", "accuracy")),
     Column("flicker", ("temporal", "brightness_flicker"), 4),
     Column("low-pass flicker", ("temporal", "lowpass_flicker"), 4),
     Column("warp err", ("temporal", "warping_error"), 4),

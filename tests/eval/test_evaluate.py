@@ -39,10 +39,12 @@ def disc_video(colour: tuple[float, float, float], step: float) -> torch.Tensor:
     return torch.stack(frames).clamp(0, 1)
 
 
-def make_run(run_dir, prompt, genre, video, checkpoint=False, metrics=None):
+def make_run(run_dir, prompt, genre, video, checkpoint=False, metrics=None, overrides=()):
     """A finished run as `t2v generate` leaves it (config.yaml, video.mp4, metrics.json)."""
     register_resolvers()
-    cfg = compose("generate", [f"prompt={prompt}", f"genre={genre}", f"run_dir={run_dir}"])
+    cfg = compose(
+        "generate", [f"prompt={prompt}", f"genre={genre}", f"run_dir={run_dir}", *overrides]
+    )
     OmegaConf.set_struct(cfg, False)
     cfg.pop("hydra")
     run_dir.mkdir(parents=True)
@@ -132,6 +134,59 @@ def test_evaluate_scores_runs_merges_metrics_and_writes_a_table(tmp_path, tiny_c
     assert table in capsys.readouterr().out
 
 
+def save_moving_ball(run_dir, colour_logits, start_x, end_x):
+    """checkpoints/superres.pt of the run's own field, set by hand: a ball of one colour (its
+    density is the field's blob, its colour a constant head) on a grey background, carried
+    along world x from `start_x` to `end_x` over the scene time by the global trajectory."""
+    cfg = OmegaConf.load(run_dir / "config.yaml")
+    field, renderer = build_field(cfg), build_renderer(cfg)
+    with torch.no_grad():
+        for head in (field.density_head[-1], field.color_head[-1], field.background_head[-1]):
+            head.weight.zero_()
+            head.bias.zero_()
+        field.color_head[-1].bias.copy_(torch.tensor(colour_logits))
+        offsets = field.trajectory.offsets
+        offsets[:, 0] = torch.linspace(start_x, end_x, offsets.shape[0])
+    state = {"field": field.state_dict(), "renderer": renderer.state_dict()}
+    (run_dir / "checkpoints").mkdir()
+    torch.save(state, run_dir / "checkpoints" / "superres.pt")
+
+
+def test_attributes_are_also_read_from_the_front_of_the_final_field(tmp_path):
+    # The videos show a still blue disc; the fields hold a red ball moving left, and a green
+    # one moving right: the front-view reads must come from the fields.
+    small_ball = ["field.density_blob_radius=0.25"]
+    still_blue = disc_video((0.1, 0.2, 0.9), step=0.0)
+    left = make_run(
+        tmp_path / "left", "a red ball moving to the left", "none", still_blue, overrides=small_ball
+    )
+    right = make_run(
+        tmp_path / "right",
+        "a green cube moving to the right",
+        "cartoon",
+        still_blue,
+        overrides=small_ball,
+    )
+    save_moving_ball(left, (4.0, -4.0, -4.0), 0.4, -0.4)
+    save_moving_ball(right, (-4.0, 4.0, -4.0), -0.4, 0.4)
+    run(evaluate_config(f"run_dirs=[{left},{right}]", "clip_model=null", "multiview.size=16"))
+
+    for run_dir, colour, motion in ((left, "red", "left"), (right, "green", "right")):
+        evaluation = json.loads((run_dir / "metrics.json").read_text())["evaluation"]
+        video, front = evaluation["attributes"], evaluation["attributes_front"]
+        assert video["predicted"]["colour"] == "blue" and video["predicted"]["motion"] == "none"
+        assert front["expected"] == video["expected"]
+        assert front["predicted"]["colour"] == colour and front["predicted"]["motion"] == motion
+        assert front["correct"]["colour"] and front["correct"]["motion"]
+        assert evaluation["multiview"]["checkpoint"] == "superres.pt"
+    table = (tmp_path / "evaluation.md").read_text().splitlines()
+    assert "| front attr acc |" in table[0]
+
+    run(evaluate_config(f"run_dir={left}", "clip_model=null", "front_view=false"))
+    evaluation = json.loads((left / "metrics.json").read_text())["evaluation"]
+    assert "attributes_front" not in evaluation and "attributes" in evaluation
+
+
 def test_the_cli_refuses_bad_runs_in_one_line(tmp_path, capsys):
     broken = tmp_path / "unfinished"
     broken.mkdir()
@@ -152,6 +207,7 @@ def test_the_cli_refuses_bad_runs_in_one_line(tmp_path, capsys):
         ("multiview.time=2", "multiview.time = 2.0 must lie in [0, 1]"),
         ("multiview.azimuths_deg=[0]", "needs at least two views"),
         ("multiview.depth_tolerance=0", "depth_tolerance > 0"),
+        ("front_view=maybe", "front_view = 'maybe' must be true or false"),
     ],
 )
 def test_bad_multiview_settings_are_refused_before_anything_is_written(
