@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -28,6 +28,9 @@ from t2v.eval.report import atomic_write_text, log_wandb_table, markdown_table, 
 from t2v.eval.temporal import FlowConfig, temporal_metrics
 from t2v.rundir import CONFIG_FILE, VIDEO_FILE
 from t2v.video import read_video
+
+if TYPE_CHECKING:
+    from t2v.render import VolumeRenderer
 
 log = logging.getLogger(__name__)
 TABLE_FILE = "evaluation.md"
@@ -233,7 +236,7 @@ class FinalField:
 
     run: FinishedRun
     field: torch.nn.Module
-    renderer: Any  # t2v.render.VolumeRenderer
+    renderer: VolumeRenderer
     checkpoint: Path
 
 
