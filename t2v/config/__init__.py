@@ -1,0 +1,1 @@
+"""The typed configuration of each command, parsed once at the door from the composed config."""
