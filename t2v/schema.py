@@ -63,10 +63,12 @@ def parse(cls: Any, data: Any, where: str = "") -> Any:
         raise ConfigError(describe(error, where)) from None
 
 
-def describe(error: ValidationError, where: str = "") -> str:
-    """The first problem of a validation error, as one line that names its key."""
+def describe(error: ValidationError, where: str = "", nested: bool = True) -> str:
+    """The first problem of a validation error, as one line that names its key (`nested`
+    False: `where` is the key, and the rest of pydantic's location names union members)."""
     first = error.errors(include_url=False)[0]
     loc = [str(part) for part in first["loc"] if not str(part).startswith("function-")]
+    loc = loc if nested else []
     key = ".".join(p for p in [where, *loc] if p) or "config"
     kind = first["type"]
     if kind in ("unexpected_keyword_argument", "extra_forbidden"):

@@ -103,7 +103,8 @@ def check_arguments(
             try:
                 TypeAdapter(hint, config=STRICT).validate_python(_as_hinted(value, hint))
             except ValidationError as error:
-                raise ConfigError(describe(error, f"{where}.{key}")) from None
+                nested = isinstance(value, Mapping | list | tuple)
+                raise ConfigError(describe(error, f"{where}.{key}", nested=nested)) from None
             except Exception:  # a hint pydantic cannot read (a Protocol, a module): skip
                 continue
 
