@@ -11,7 +11,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from t2v.data.video_io import read_video
+from t2v.video import read_clip
 
 
 def haar_detail(frames: torch.Tensor) -> float:
@@ -24,6 +24,6 @@ def haar_detail(frames: torch.Tensor) -> float:
 
 if __name__ == "__main__":
     for path in sys.argv[1:]:
-        video = read_video(path)
+        video = read_clip(path)
         fine, coarse = haar_detail(video), haar_detail(F.avg_pool2d(video, 2))
         print(f"{path}: detail {fine:.4f}, at half size {coarse:.4f}, ratio {fine / coarse:.2f}")

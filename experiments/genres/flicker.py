@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from t2v.data.video_io import read_video
 from t2v.eval.attributes import describe
 from t2v.eval.temporal import luma, temporal_metrics
+from t2v.video import read_clip
 
 
 def alternation(frames: torch.Tensor) -> float:
@@ -47,7 +47,7 @@ def front_render(run_dir: Path) -> Path:
 
 def main(run_dirs: list[str]) -> None:
     for run_dir in map(Path, run_dirs):
-        front = read_video(front_render(run_dir))
+        front = read_clip(front_render(run_dir))
         metrics = temporal_metrics(front)
         reads = {}
         for name, source in (("video", run_dir / "video.mp4"), ("front", front)):

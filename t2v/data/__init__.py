@@ -2,7 +2,6 @@
 
 from t2v.data.looks import GENRES
 from t2v.data.procedural import ProceduralVideoText
-from t2v.data.video_io import read_video, write_video
 from t2v.data.vocabulary import COLOURS, MOTIONS, SHAPES, SPLITS, make_caption
 from t2v.data.webvid import WebVidDataset
 
@@ -15,6 +14,4 @@ __all__ = [
     "ProceduralVideoText",
     "WebVidDataset",
     "make_caption",
-    "read_video",
-    "write_video",
 ]

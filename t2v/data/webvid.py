@@ -14,8 +14,8 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from t2v.data.looks import GENRES
-from t2v.data.video_io import read_video
 from t2v.errors import ConfigError
+from t2v.video import read_clip
 
 
 class WebVidDataset(Dataset):
@@ -55,7 +55,7 @@ class WebVidDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         caption, path, genre = self.rows[index]
         return {
-            "video": read_video(path, self.frames, self.height, self.width),
+            "video": read_clip(path, self.frames, self.height, self.width),
             "caption": caption,
             "genre": genre,
             "colour": "",

@@ -33,6 +33,7 @@ from t2v.eval.video_features import (
     motion_features,
     track_object,
 )
+from t2v.video import read_clip, resize_video
 
 # Motions the evaluator tells apart. Approach/recede look like grow/shrink on screen.
 SCREEN_MOTIONS = ("left", "right", "up", "down", "bounce", "grow", "shrink", "spin", "none")
@@ -74,9 +75,7 @@ def screen_motion(motion: str) -> str:
 def load_video(source: torch.Tensor | str | Path) -> torch.Tensor:
     """`(T, 3, H, W)` float in [0, 1] from a tensor (a leading batch of 1 is dropped) or a file."""
     if isinstance(source, str | Path):
-        from t2v.data.video_io import read_video
-
-        return read_video(source)
+        return read_clip(source)
     video = source.detach().float().cpu()
     if video.dim() == 5 and video.shape[0] == 1:
         video = video[0]
@@ -98,8 +97,6 @@ def analysis_size(video: torch.Tensor) -> torch.Tensor:
     short = min(height, width)
     if short <= ANALYSIS_SIDE:
         return video
-    from t2v.data.video_io import resize_video
-
     return resize_video(
         video, round(height * ANALYSIS_SIDE / short), round(width * ANALYSIS_SIDE / short)
     )

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from t2v.data.webvid import WebVidDataset
-from t2v.errors import ConfigError
+from t2v.errors import ConfigError, T2VError
 
 
 def _write_ramp(path: Path, frames: int = 12, height: int = 48, width: int = 64) -> Path:
@@ -91,7 +91,7 @@ def test_missing_csv_column_file_and_unreadable_video_are_one_line_errors(
     (tmp_path / "broken.mp4").write_bytes(b"this is not a video")
     (tmp_path / "broken.csv").write_text("caption,path\nx,broken.mp4\n")
     dataset = WebVidDataset(tmp_path / "broken.csv")
-    with pytest.raises(ConfigError, match=r"cannot read video .*broken\.mp4") as error:
+    with pytest.raises(T2VError, match=r"video .*broken\.mp4 cannot be decoded") as error:
         dataset[0]
     assert "\n" not in str(error.value)
     (tmp_path / "genre.csv").write_text("caption,path,genre\nx,b.mp4,opera\n")

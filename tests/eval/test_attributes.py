@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from t2v.data.procedural import ProceduralVideoText
-from t2v.data.video_io import write_video
 from t2v.eval.attributes import (
     classify_motion,
     describe,
@@ -12,6 +11,7 @@ from t2v.eval.attributes import (
     validate,
 )
 from t2v.eval.video_features import MotionFeatures
+from t2v.video import write_video
 
 
 @pytest.mark.slow
@@ -26,7 +26,7 @@ def test_mp4_round_trip_keeps_colour_and_direction(tmp_path) -> None:
     dataset = ProceduralVideoText(seed=11, genres=["none"], motions=["left", "up"])
     for index in range(2):
         item = dataset.item(index)
-        path = write_video(tmp_path / f"clip{index}.mp4", item["video"])
+        path = write_video(tmp_path / f"clip{index}.mp4", item["video"], fps=8)
         found = describe(path)
         assert (found.colour, found.motion) == (item["colour"], item["motion"])
 
