@@ -16,18 +16,17 @@ views' image embeddings from their normalised mean (`t2v.eval.clip.embedding_spr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import Tensor
 
-from t2v.errors import ConfigError
 from t2v.eval.clip import ClipEncoder, embedding_spread
 from t2v.render import Cameras, VolumeRenderer, camera_rays, orbit_cameras
-from t2v.validate import check_known_keys
+from t2v.schema import Bool, Float, Int, PositiveFloat, UnitFloat, settings
 
 
 @dataclass(frozen=True)
@@ -45,37 +44,34 @@ class MultiViewConfig:
     depth_tolerance: float = 0.05  # relative to the distance from the other camera
 
 
-OPTION_KEYS = ("enabled", "time", "azimuths_deg", "size", "opacity_threshold", "depth_tolerance")
+@settings
+class MultiViewOptions:
+    """`t2v evaluate`'s `multiview.*`: whether to score a run's field, and which views of it.
 
+    The camera's elevation, distance and field of view come from each run's genre:
+    `for_camera` completes the options into a `MultiViewConfig`.
+    """
 
-def multiview_options(node: Mapping[str, Any]) -> dict[str, Any]:
-    """`t2v evaluate`'s `multiview.*`, checked, as MultiViewConfig arguments (the camera's
-    elevation, distance and field of view come from each run's genre)."""
-    check_known_keys("multiview", node, OPTION_KEYS)
-    try:
-        time = float(node.get("time", 0.5))
-        azimuths = tuple(float(a) for a in node.get("azimuths_deg", MultiViewConfig.azimuths_deg))
-        size = node.get("size", 64)
-        threshold = float(node.get("opacity_threshold", 0.5))
-        tolerance = float(node.get("depth_tolerance", 0.05))
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"multiview settings must be numbers ({error})") from None
-    if not 0.0 <= time <= 1.0:
-        raise ConfigError(f"multiview.time = {time} must lie in [0, 1]")
-    if len(azimuths) < 2:
-        raise ConfigError("multiview.azimuths_deg needs at least two views to compare")
-    if not isinstance(size, int) or isinstance(size, bool) or not 8 <= size <= 1024:
-        raise ConfigError(f"multiview.size = {size!r} must be a whole number in [8, 1024]")
-    if not 0.0 < threshold <= 1.0 or tolerance <= 0.0:
-        raise ConfigError("multiview needs opacity_threshold in (0, 1] and depth_tolerance > 0")
-    return {
-        "time": time,
-        "azimuths_deg": azimuths,
-        "width": size,
-        "height": size,
-        "opacity_threshold": threshold,
-        "depth_tolerance": tolerance,
-    }
+    enabled: Bool = True
+    time: UnitFloat = MultiViewConfig.time
+    azimuths_deg: Annotated[tuple[Float, ...], Field(min_length=2)] = MultiViewConfig.azimuths_deg
+    size: Annotated[Int, Field(ge=8, le=1024)] = MultiViewConfig.width  # each view's side
+    opacity_threshold: Annotated[Float, Field(gt=0, le=1)] = MultiViewConfig.opacity_threshold
+    depth_tolerance: PositiveFloat = MultiViewConfig.depth_tolerance
+
+    def for_camera(self, elevation_deg: float, distance: float, fov_deg: float) -> MultiViewConfig:
+        """The views to compare, seen from a camera at this elevation, distance and fov."""
+        return MultiViewConfig(
+            time=float(self.time),
+            azimuths_deg=tuple(float(azimuth) for azimuth in self.azimuths_deg),
+            elevation_deg=float(elevation_deg),
+            distance=float(distance),
+            fov_deg=float(fov_deg),
+            width=self.size,
+            height=self.size,
+            opacity_threshold=float(self.opacity_threshold),
+            depth_tolerance=float(self.depth_tolerance),
+        )
 
 
 @dataclass(frozen=True)

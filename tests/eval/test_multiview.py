@@ -1,4 +1,5 @@
-"""Multi-view consistency on analytic fields: a solid-coloured sphere agrees with itself."""
+"""Multi-view consistency on analytic fields (a solid-coloured sphere agrees with itself), and
+`t2v evaluate`'s multiview options."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from t2v.errors import ConfigError
 from t2v.eval.clip import load_clip, save_tiny_clip
 from t2v.eval.multiview import (
     MultiViewConfig,
+    MultiViewOptions,
     multiview_consistency,
     render_views,
     reproject_pair,
 )
 from t2v.render import RendererConfig, VolumeRenderer
+from t2v.schema import parse
 
 RADIUS = 0.6
 
@@ -118,3 +122,41 @@ def test_clip_spread_is_zero_for_identical_views(renderer, tmp_path):
 def test_one_view_is_refused(renderer):
     with pytest.raises(ValueError, match="at least two views"):
         multiview_consistency(ColouredSphere(), renderer, small_config(azimuths_deg=(0.0,)))
+
+
+def test_options_complete_into_a_config_for_the_genre_camera():
+    options = parse(MultiViewOptions, {"time": 1, "azimuths_deg": [0, 45], "size": 16}, "multiview")
+    config = options.for_camera(elevation_deg=12, distance=2.6, fov_deg=38.0)
+    assert config == MultiViewConfig(
+        time=1.0,
+        azimuths_deg=(0.0, 45.0),
+        elevation_deg=12.0,
+        distance=2.6,
+        fov_deg=38.0,
+        width=16,
+        height=16,
+    )
+    assert isinstance(config.time, float) and isinstance(config.azimuths_deg[0], float)
+    defaults = parse(MultiViewOptions, {}, "multiview").for_camera(10.0, 2.5, 40.0)
+    assert defaults == MultiViewConfig() and parse(MultiViewOptions, {}).enabled
+
+
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        ({"azimuth": 3}, "multiview has unknown key 'azimuth'"),
+        ({"size": "abc"}, "multiview.size = 'abc'"),
+        ({"size": 4}, "multiview.size = 4"),
+        ({"size": 16.0}, "multiview.size = 16.0"),
+        ({"time": 2}, "multiview.time = 2"),
+        ({"azimuths_deg": [0]}, "multiview.azimuths_deg: Tuple should have at least 2 items"),
+        ({"azimuths_deg": [0, "left"]}, "multiview.azimuths_deg.1 = 'left'"),
+        ({"opacity_threshold": 0}, "multiview.opacity_threshold = 0"),
+        ({"depth_tolerance": 0}, "multiview.depth_tolerance = 0"),
+        ({"enabled": "maybe"}, "multiview.enabled = 'maybe'"),
+    ],
+)
+def test_bad_options_are_one_line_naming_the_key(node, message):
+    with pytest.raises(ConfigError) as error:
+        parse(MultiViewOptions, node, "multiview")
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
