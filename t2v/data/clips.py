@@ -109,11 +109,6 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def render_clip(spec: ClipSpec, frames: int, height: int, width: int) -> torch.Tensor:
-    """The clip `(frames, 3, height, width)` in [0, 1]."""
-    return render_clip_and_mask(spec, frames, height, width)[0]
-
-
 def render_clip_and_mask(
     spec: ClipSpec, frames: int, height: int, width: int
 ) -> tuple[torch.Tensor, torch.Tensor]:

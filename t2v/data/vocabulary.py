@@ -411,17 +411,3 @@ def canonical_caption(colour: str, shape: str, motion: str) -> str:
     present = _phrase(third_person(verb), complement)
     shape_word = SHAPE_WORDS[shape].train[0]
     return f"{article(colour)} {COLOUR_WORDS[colour].train[0]} {shape_word} {present}"
-
-
-def all_words(split: str) -> set[str]:
-    """Every word a split's captions can contain (to check that the splits are disjoint)."""
-    check_split(split)
-    words: set[str] = set()
-    for table in (COLOUR_WORDS, SHAPE_WORDS):
-        for entry in table.values():
-            for phrase in entry.heldout if split == "heldout" else entry.train:
-                words.update(phrase.split())
-    for motion in MOTION_WORDS.values():
-        for verb, complement in motion.heldout if split == "heldout" else motion.train:
-            words.update({third_person(verb), gerund(verb), *complement.split()})
-    return words

@@ -35,8 +35,7 @@ from t2v.eval.video_features import (
 )
 from t2v.video import read_clip, resize_video
 
-# Motions the evaluator tells apart. Approach/recede look like grow/shrink on screen.
-SCREEN_MOTIONS = ("left", "right", "up", "down", "bounce", "grow", "shrink", "spin", "none")
+# Approach and recede look like grow and shrink on screen.
 SCREEN_MOTION_OF = {"approach": "grow", "recede": "shrink"}
 
 # Decision thresholds, in fractions of the frame (measured on procedural clips: every
@@ -60,7 +59,7 @@ class VideoAttributes:
     """What the evaluator reads from one video."""
 
     colour: str  # a canonical colour, or "none" when no coloured object stands out
-    motion: str  # one of SCREEN_MOTIONS
+    motion: str  # left, right, up, down, bounce, grow, shrink, spin or none
     genre: str
     hue_deg: float
     motion_features: MotionFeatures
@@ -119,18 +118,6 @@ def _describe(video: torch.Tensor) -> VideoAttributes:
         motion_features=motion,
         object_fraction=found,
     )
-
-
-def dominant_colour(source: torch.Tensor | str | Path) -> str:
-    return describe(source).colour
-
-
-def motion_direction(source: torch.Tensor | str | Path) -> str:
-    return describe(source).motion
-
-
-def genre_look(source: torch.Tensor | str | Path) -> str:
-    return describe(source).genre
 
 
 def classify_motion(features: MotionFeatures) -> str:

@@ -15,12 +15,6 @@ def embedding_key(model_id: str, text: str) -> str:
     return hashlib.sha256(f"{model_id}\0{text}".encode()).hexdigest()
 
 
-def default_cache_dir() -> Path:
-    """`$T2V_CACHE/text`, else `~/.cache/t2v/text`."""
-    root = os.environ.get("T2V_CACHE") or Path.home() / ".cache" / "t2v"
-    return Path(root) / "text"
-
-
 class EmbeddingCache:
     """Embeddings on disk (CPU float32); writes are atomic so parallel jobs can share a folder."""
 
