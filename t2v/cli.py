@@ -1,60 +1,68 @@
-"""The `t2v` command: one Hydra composition root per subcommand, checked before anything runs.
+"""The `t2v` command: one Hydra composition root per subcommand, parsed once at the door.
 
-`t2v SUB [hydra args]` first composes every job of the invocation with Hydra's compose API and
-validates it (bad input: one line on stderr, exit 2, nothing written), then hands the same
-arguments to `hydra.main`, so sweeps, launchers and every Hydra flag behave as usual.
+`t2v SUB [overrides] [-m] [--config-dir DIR]` composes every job of the invocation with Hydra's
+compose API and parses it into the command's typed configuration (bad input: one line on
+stderr, exit 2, nothing written). A single job then runs in this process from that one
+composition. A sweep (`-m`) is handed to `hydra.main`, whose sweeper and launcher (local,
+submitit, Slurm) run each job where it belongs; each job parses its configuration again there,
+since a remote worker composes its own. Flags that only print (`--help`, `--cfg`, `--info`)
+go to `hydra.main` as they are.
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import importlib
 import itertools
+import logging.config
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from t2v.errors import ConfigError, NotLandedError, T2VError
+from t2v.errors import ConfigError, T2VError
 
 CONFIG_MODULE = "t2v.conf"
-# Hydra flags that print something instead of running a job: no validation for them.
-INFO_FLAGS = frozenset(
-    {"-h", "--help", "--hydra-help", "-c", "--cfg", "-i", "--info", "-sc", "--shell-completion"}
-)
 MAX_SWEEP_JOBS = 10_000
 
 
 @dataclass(frozen=True)
 class Command:
     summary: str
-    module: str  # module with `run(cfg: DictConfig) -> None`
-    issue: int  # where its machinery is built, named while it has not landed
+    # A module with `settings(cfg: DictConfig) -> S` (parse and check; writes nothing) and
+    # `run(settings: S) -> None`.
+    module: str
+    # Whether the job's output folder is the command's `run_dir` (generate, pretrain), rather
+    # than an input it reads (render, evaluate).
+    writes_run_dir: bool
 
 
 COMMANDS: dict[str, Command] = {
     "generate": Command(
         "optimise a 4D scene from a prompt and a genre, render it to video.mp4",
         "t2v.commands.generate",
-        6,
+        writes_run_dir=True,
     ),
     "render": Command(
         "re-render a finished run at any trajectory, length, size and fps",
         "t2v.commands.render",
-        6,
+        writes_run_dir=False,
     ),
     "evaluate": Command(
         "score finished runs (CLIP R-precision, consistency, motion) into metrics.json",
         "t2v.commands.evaluate",
-        7,
+        writes_run_dir=False,
     ),
     "pretrain": Command(
         "pre-train a video diffusion prior and its SR prior on video-text data",
         "t2v.commands.pretrain",
-        5,
+        writes_run_dir=True,
     ),
 }
 
@@ -90,21 +98,118 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name not in COMMANDS:
             raise ConfigError(f"unknown command '{name}'; choose one of: {', '.join(COMMANDS)}")
         register_resolvers()
-        if not INFO_FLAGS.intersection(rest):
-            check_invocation(name, rest)
-            run_module(name)  # a command that has not landed says so before Hydra writes
+        invocation = parse_flags(name, rest)
+        if invocation.prints_only:
+            return run_hydra(name, rest)
+        command = importlib.import_module(COMMANDS[name].module)
+        jobs = check_invocation(name, invocation, command)
+        if invocation.multirun:
+            return run_hydra(name, rest)
+        cfg, settings = jobs[0]
+        start_job(cfg)
+        command.run(settings)
     except T2VError as error:
         print(f"t2v {name}: {error}", file=sys.stderr)
         return error.exit_code
-    return run_hydra(name, rest)
+    return 0
+
+
+# --- the invocation ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invocation:
+    overrides: list[str]
+    multirun: bool
+    config_dir: Path | None
+    prints_only: bool  # --help, --cfg, --info, ...: Hydra prints, no job runs
+
+
+def parse_flags(name: str, rest: list[str]) -> Invocation:
+    """Hydra's command-line flags that t2v supports (its own parser is internal to Hydra)."""
+    parser = argparse.ArgumentParser(prog=f"t2v {name}", add_help=False, exit_on_error=False)
+    parser.add_argument("overrides", nargs="*")
+    parser.add_argument("-m", "--multirun", action="store_true")
+    parser.add_argument("-cd", "--config-dir")
+    for flag in (("-h", "--help"), ("--hydra-help",), ("-i", "--info"), ("--resolve",)):
+        parser.add_argument(*flag, action="store_true")
+    parser.add_argument("-c", "--cfg", choices=("job", "hydra", "all"))
+    parser.add_argument("-p", "--package")
+    parser.add_argument("-sc", "--shell-completion", action="store_true")
+    try:
+        parsed, unknown = parser.parse_known_args(rest)
+    except (argparse.ArgumentError, SystemExit) as error:
+        raise ConfigError(f"cannot read the arguments {' '.join(rest)!r} ({error})") from None
+    if unknown:
+        raise ConfigError(f"unknown flag(s) {' '.join(unknown)}; see `t2v {name} --help`")
+    prints = parsed.help or parsed.hydra_help or parsed.info or parsed.cfg or parsed.shell_completion
+    config_dir = None
+    if parsed.config_dir and not prints:
+        config_dir = Path(parsed.config_dir).expanduser().resolve()
+        if not config_dir.is_dir():
+            raise ConfigError(f"--config-dir {parsed.config_dir} is not a directory")
+    return Invocation(parsed.overrides, parsed.multirun, config_dir, bool(prints))
+
+
+def check_invocation(
+    name: str, invocation: Invocation, command: ModuleType
+) -> list[tuple[DictConfig, Any]]:
+    """Compose and parse every job the invocation would run; the first bad one raises."""
+    jobs = expand_jobs(invocation.overrides, invocation.multirun, command=name)
+    if invocation.config_dir is not None:
+        search = f"hydra.searchpath=[file://{invocation.config_dir}]"
+        jobs = [[*job, search] for job in jobs]
+    checked = []
+    for number, overrides in enumerate(jobs):
+        try:
+            cfg = compose(name, overrides)
+            run_dir = job_run_dir(cfg, number, multirun=invocation.multirun)
+            checked.append((cfg, job_settings(name, command, cfg, run_dir)))
+        except T2VError as error:
+            prefix = f"job {number} ({' '.join(overrides)}): " if len(jobs) > 1 else ""
+            raise type(error)(f"{prefix}{error}") from None
+    return checked
+
+
+def job_settings(name: str, command: ModuleType, cfg: DictConfig, run_dir: Path | None) -> Any:
+    """The command's typed configuration of one composed job (its `hydra` node left out)."""
+    job = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+    OmegaConf.set_struct(job, False)
+    if COMMANDS[name].writes_run_dir and run_dir is not None:
+        job.run_dir = str(run_dir)
+    return command.settings(job)
+
+
+def start_job(cfg: DictConfig) -> None:
+    """What `hydra.main` does before a job, for the one job run here: the job's logging
+    (console, and a log file in its folder) and `HydraConfig` (Lightning's DDP launcher asks
+    it where the job runs, so that every rank uses the same run folder)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    output_dir = Path(str(cfg.hydra.run.dir)).absolute()
+    with open_dict(cfg.hydra):
+        cfg.hydra.runtime.output_dir = str(output_dir)
+        cfg.hydra.runtime.cwd = os.getcwd()
+    logging_node = OmegaConf.to_container(cfg.hydra.job_logging, resolve=True)
+    if isinstance(logging_node, dict) and logging_node:
+        for handler in logging_node.get("handlers", {}).values():
+            if "filename" in handler:
+                Path(handler["filename"]).parent.mkdir(parents=True, exist_ok=True)
+        logging.config.dictConfig(logging_node)
+    HydraConfig.instance().set_config(cfg)
 
 
 def run_hydra(name: str, rest: list[str]) -> int:
     import hydra
+    from hydra.core.hydra_config import HydraConfig
+
+    command = COMMANDS[name]
 
     def task(cfg: DictConfig) -> None:
         try:
-            run_module(name)(cfg)
+            module = importlib.import_module(command.module)
+            run_dir = Path(HydraConfig.get().runtime.output_dir)
+            module.run(job_settings(name, module, cfg, run_dir))
         except T2VError as error:
             print(f"t2v {name}: {error}", file=sys.stderr)
             raise SystemExit(error.exit_code) from None
@@ -112,19 +217,6 @@ def run_hydra(name: str, rest: list[str]) -> int:
     sys.argv = [f"t2v-{name}", *rest]
     hydra.main(version_base=None, config_path=f"pkg://{CONFIG_MODULE}", config_name=name)(task)()
     return 0
-
-
-def run_module(name: str):  # -> Callable[[DictConfig], None]
-    command = COMMANDS[name]
-    try:
-        module = importlib.import_module(command.module)
-    except ModuleNotFoundError as error:
-        if error.name != command.module:
-            raise
-        raise NotLandedError(
-            f"not available yet: its machinery lands with issue #{command.issue}"
-        ) from None
-    return module.run
 
 
 def register_resolvers() -> None:
@@ -142,37 +234,7 @@ def register_resolvers() -> None:
         )
 
 
-# --- validation of an invocation, before Hydra runs ------------------------------------
-
-
-def check_invocation(name: str, rest: list[str]) -> None:
-    """Compose and validate every job `t2v NAME REST` would run; raise T2VError on the first bad."""
-    from hydra._internal.utils import get_args_parser
-
-    try:
-        parsed, unknown = get_args_parser().parse_known_args(rest)
-    except SystemExit:
-        raise ConfigError(f"cannot read the arguments {' '.join(rest)!r}") from None
-    if unknown:
-        raise ConfigError(f"unknown flag(s) {' '.join(unknown)}; see `t2v {name} --help`")
-    jobs = expand_jobs(parsed.overrides, multirun=parsed.multirun, command=name)
-    if parsed.config_dir:
-        extra = Path(parsed.config_dir).expanduser().resolve()
-        if not extra.is_dir():
-            raise ConfigError(f"--config-dir {parsed.config_dir} is not a directory")
-        jobs = [[*job, f"hydra.searchpath=[file://{extra}]"] for job in jobs]
-    from t2v.validate import VALIDATORS
-
-    for number, overrides in enumerate(jobs):
-        cfg = compose(name, overrides)
-        run_dir = job_run_dir(cfg, number, multirun=parsed.multirun)
-        OmegaConf.set_struct(cfg, False)
-        cfg.pop("hydra", None)
-        try:
-            VALIDATORS[name](cfg, run_dir)
-        except T2VError as error:
-            prefix = f"job {number} ({' '.join(overrides)}): " if len(jobs) > 1 else ""
-            raise type(error)(f"{prefix}{error}") from None
+# --- sweeps and composition --------------------------------------------------------------
 
 
 def expand_jobs(overrides: list[str], multirun: bool, command: str = "") -> list[list[str]]:
@@ -236,7 +298,7 @@ def compose(name: str, overrides: list[str]) -> DictConfig:
         GlobalHydra.instance().clear()
 
 
-def missing_option_message(error) -> str:
+def missing_option_message(error: Any) -> str:
     missing = str(error.missing_cfg_file or "")
     group, _, option = missing.rpartition("/")
     options = sorted(error.options or [])

@@ -15,22 +15,25 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from t2v.errors import ConfigError, RunDirError, T2VError
+from t2v.commands.door import resolved
+from t2v.config.evaluate import EvaluateConfig
+from t2v.config.generate import GenerateConfig
+from t2v.config.targets import check_target
+from t2v.errors import RunDirError
 from t2v.eval.clip import ClipEncoder, clip_metrics, load_clip, sample_frame_indices
-from t2v.eval.multiview import MultiViewConfig, multiview_consistency, multiview_options
+from t2v.eval.multiview import multiview_consistency
 from t2v.eval.prompts import build_prompt_set, normalise, prompt_attributes
-from t2v.eval.report import atomic_write_text, log_wandb_table, markdown_table, merge_evaluation
+from t2v.eval.report import json_ready, log_wandb_table, markdown_table
 from t2v.eval.temporal import FlowConfig, temporal_metrics
-from t2v.rundir import CONFIG_FILE, VIDEO_FILE
+from t2v.rundir import RunDir, atomic_write_text
+from t2v.scene import Scene
+from t2v.schema import parse
 from t2v.video import read_video
-
-if TYPE_CHECKING:
-    from t2v.render import VolumeRenderer
 
 log = logging.getLogger(__name__)
 TABLE_FILE = "evaluation.md"
@@ -38,34 +41,36 @@ TABLE_FILE = "evaluation.md"
 
 @dataclass
 class FinishedRun:
-    """A run dir checked for evaluation: its saved config and where its video is.
+    """A run folder checked for evaluation: its configuration and its video.
 
     Videos are decoded one run at a time, so a sweep of long HD runs never sits in memory.
     """
 
-    run_dir: Path
-    config: DictConfig
-    video: Path
+    run: RunDir
+    config: GenerateConfig
 
     @property
     def prompt(self) -> str:
-        return str(self.config.get("prompt") or "")
+        return self.config.prompt
 
     @property
     def genre(self) -> str:
-        genre = self.config.get("genre")
-        if isinstance(genre, DictConfig):
-            return str(genre.get("name") or "none")
-        return str(genre or "none")
+        return self.config.genre.name
 
 
-def run(cfg: DictConfig) -> None:
-    from t2v.cli import register_resolvers
+def settings(cfg: DictConfig) -> EvaluateConfig:
+    """The typed options, and every requested run readable and finished."""
+    config = parse(EvaluateConfig, resolved(cfg), "")
+    if config.logger is not None:
+        check_target("logger", config.logger)
+    for run_dir in config.runs():
+        load_run(run_dir)
+    return config
 
-    register_resolvers()  # the logger node interpolates t2v resolvers
-    threads = cfg.get("threads")
-    with torch_threads(int(threads) if threads else None):
-        evaluate_runs(cfg)
+
+def run(config: EvaluateConfig) -> None:
+    with torch_threads(config.threads):
+        evaluate_runs(config)
 
 
 @contextlib.contextmanager
@@ -80,69 +85,46 @@ def torch_threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def evaluate_runs(cfg: DictConfig) -> None:
+def evaluate_runs(config: EvaluateConfig) -> None:
     """Score every requested run, merge each metrics.json, write and print the table."""
-    run_dirs = requested_run_dirs(cfg)
+    run_dirs = config.runs()
     runs = [load_run(run_dir) for run_dir in run_dirs]  # every run is checked before any write
-    device = torch.device(str(cfg.get("device") or "cpu"))
-    torch.manual_seed(int(cfg.get("seed") or 0))
-    clip = load_clip(str(cfg.clip_model), device) if cfg.get("clip_model") else None
-    prompt_set = build_prompt_set([r.prompt for r in runs], cfg.get("prompt_set"))
+    device = torch.device(config.device)
+    torch.manual_seed(config.seed)
+    clip = load_clip(config.clip_model, device) if config.clip_model else None
+    prompt_set = build_prompt_set([r.prompt for r in runs], config.prompt_set)
     text_embeds = clip.embed_texts(prompt_set) if clip is not None else None
     results = []
     for finished in runs:
-        frames, fps = read_video(finished.video)
-        evaluation = evaluate_run(finished, frames, fps, cfg, clip, prompt_set, text_embeds)
-        merge_evaluation(finished.run_dir, evaluation)
-        results.append((finished.run_dir.name or str(finished.run_dir), evaluation))
+        frames, fps = read_video(finished.run.video_file)
+        evaluation = evaluate_run(finished, frames, fps, config, clip, prompt_set, text_embeds)
+        finished.run.update_metrics({"evaluation": json_ready(evaluation)})
+        results.append((finished.run.root.name or str(finished.run.root), evaluation))
     table = markdown_table(results)
-    output = Path(cfg.output) if cfg.get("output") else run_dirs[0].resolve().parent / TABLE_FILE
-    output.parent.mkdir(parents=True, exist_ok=True)
+    output = Path(config.output) if config.output else run_dirs[0].resolve().parent / TABLE_FILE
     atomic_write_text(output, table)
     print(table, end="")
     print(f"t2v evaluate: scored {len(runs)} run(s); table in {output}")
-    logger = cfg.get("logger")
+    logger = config.logger
     if logger is not None and str(logger.get("_target_", "")).endswith("WandbLogger"):
-        node = OmegaConf.to_container(logger, resolve=True)
-        save_dir = Path(node.get("save_dir") or output.parent)  # type: ignore[union-attr]
-        where = log_wandb_table(results, node, save_dir)  # type: ignore[arg-type]
+        save_dir = Path(logger.get("save_dir") or output.parent)
+        where = log_wandb_table(results, logger, save_dir)
         print(f"t2v evaluate: logged the table to W&B ({where})")
 
 
-def requested_run_dirs(cfg: DictConfig) -> list[Path]:
-    dirs = [Path(str(item)) for item in (cfg.get("run_dirs") or [])]
-    if cfg.get("run_dir"):
-        dirs.insert(0, Path(str(cfg.run_dir)))
-    if not dirs:
-        raise ConfigError("no run to evaluate: pass run_dir=DIR or run_dirs=[DIR,DIR]")
-    unique: list[Path] = []
-    for item in dirs:
-        if item.resolve() not in {d.resolve() for d in unique}:
-            unique.append(item)
-    return unique
-
-
 def load_run(run_dir: Path) -> FinishedRun:
-    config_file = run_dir / CONFIG_FILE
-    if not config_file.is_file():
-        raise RunDirError(f"{run_dir} holds no t2v run (no {CONFIG_FILE})")
-    try:
-        config = OmegaConf.load(config_file)
-    except Exception as error:  # any YAML failure means the same to the user
-        raise RunDirError(f"{config_file} cannot be read ({error})") from None
-    if not isinstance(config, DictConfig) or not config.get("prompt"):
-        raise RunDirError(f"{config_file} is not a t2v generate config (no prompt)")
-    video = run_dir / VIDEO_FILE
-    if not video.is_file():
-        raise RunDirError(f"{run_dir} has no {VIDEO_FILE} yet: finish it with t2v generate")
-    return FinishedRun(run_dir, config, video)
+    run = RunDir(run_dir)
+    config = run.load_config()
+    if not run.video_file.is_file():
+        raise RunDirError(f"{run_dir} has no {run.video_file.name} yet: finish it with t2v generate")
+    return FinishedRun(run, config)
 
 
 def evaluate_run(
     finished: FinishedRun,
     frames: torch.Tensor,
     fps: float,
-    cfg: DictConfig,
+    config: EvaluateConfig,
     clip: ClipEncoder | None,
     prompt_set: list[str],
     text_embeds: torch.Tensor | None,
@@ -160,44 +142,32 @@ def evaluate_run(
         },
     }
     if clip is not None and text_embeds is not None:
-        chosen = sample_frame_indices(frames.shape[0], int(cfg.get("frames") or 0))
+        chosen = sample_frame_indices(frames.shape[0], config.frames)
         image_embeds = clip.embed_images(frames[chosen])
         target = [normalise(p) for p in prompt_set].index(normalise(finished.prompt))
         evaluation["clip"] = {
             **clip_metrics(image_embeds, text_embeds.to(image_embeds.device), target).to_dict(),
             "model": clip.name,
-            "prompt_set": str(cfg.get("prompt_set") or "built-in"),
+            "prompt_set": config.prompt_set or "built-in",
         }
     else:
         notes.append("clip: skipped (clip_model=null)")
-    flow = FlowConfig(max_side=int(cfg.get("flow_max_side") or FlowConfig.max_side))
+    flow = FlowConfig(max_side=config.flow_max_side)
     evaluation["temporal"] = temporal_metrics(frames, flow).to_dict()
     attributes = attribute_scores(frames, finished.prompt, finished.genre, notes)
     if attributes is not None:
         evaluation["attributes"] = attributes
-    front = attributes is not None and front_view_enabled(cfg)
-    multiview = multiview_enabled(cfg)
+    front = attributes is not None and config.front_view
+    multiview = config.multiview.enabled
     if not multiview:
         notes.append("multiview: skipped (multiview.enabled=false)")
-    final = load_final_field(finished, cfg, notes) if front or multiview else None
-    if final is not None and front:
-        evaluation["attributes_front"] = front_view_attributes(final, frames.shape, notes)
-    if final is not None and multiview:
-        evaluation["multiview"] = field_consistency(final, cfg, clip)
+    scene = final_scene(finished, config.device, notes) if front or multiview else None
+    if scene is not None and front:
+        evaluation["attributes_front"] = front_view_attributes(finished, scene, frames.shape, notes)
+    if scene is not None and multiview:
+        evaluation["multiview"] = field_consistency(scene, config, clip)
     evaluation["notes"] = notes
     return evaluation
-
-
-def multiview_enabled(cfg: DictConfig) -> bool:
-    node = cfg.get("multiview")
-    return node is not None and bool(node.get("enabled", True))
-
-
-def front_view_enabled(cfg: DictConfig) -> bool:
-    value = cfg.get("front_view", True)
-    if not isinstance(value, bool):
-        raise ConfigError(f"front_view = {value!r} must be true or false")
-    return value
 
 
 def attribute_scores(
@@ -230,40 +200,18 @@ def attribute_scores(
     }
 
 
-@dataclass
-class FinalField:
-    """A run's field and renderer as its last finished stage left them."""
-
-    run: FinishedRun
-    field: torch.nn.Module
-    renderer: VolumeRenderer
-    checkpoint: Path
-
-
-def load_final_field(finished: FinishedRun, cfg: DictConfig, notes: list[str]) -> FinalField | None:
-    """The run's last stage checkpoint loaded on `cfg.device`; None (and a note) without one."""
-    from t2v.commands.render import last_stage_checkpoint
-    from t2v.generation import build_field, build_renderer, load_stage_state
-
-    saved = finished.config
-    skipped = "(front view and multiview skipped)"
-    if saved.get("field") is None or saved.get("renderer") is None:
-        notes.append(f"field: config.yaml has no field/renderer node {skipped}")
-        return None
+def final_scene(finished: FinishedRun, device: str, notes: list[str]) -> Scene | None:
+    """The run's field after its last finished stage, on `device`; None (and a note) without
+    one."""
     try:
-        checkpoint = last_stage_checkpoint(finished.run_dir)
-    except T2VError:
-        notes.append(f"field: the run has no checkpoints/<stage>.pt {skipped}")
+        return finished.run.load_scene(device=device)
+    except RunDirError:
+        notes.append("field: the run has no checkpoints/<stage>.pt (front view and multiview skipped)")
         return None
-    field = build_field(saved)
-    renderer = build_renderer(saved)
-    load_stage_state(checkpoint, field, renderer)
-    device = torch.device(str(cfg.get("device") or "cpu"))
-    return FinalField(finished, field.to(device), renderer.to(device), checkpoint)
 
 
 def front_view_attributes(
-    final: FinalField, video_shape: torch.Size, notes: list[str]
+    finished: FinishedRun, scene: Scene, video_shape: torch.Size, notes: list[str]
 ) -> dict[str, Any] | None:
     """Attribute accuracy of the scene seen from the genre's front camera (`trajectory=static`),
     over the video's length, at its aspect ratio and graded as it was.
@@ -274,36 +222,18 @@ def front_view_attributes(
     analysis size, so it costs the same for an HD run.
     """
     from t2v.eval.attributes import ANALYSIS_SIDE
-    from t2v.generation import export_frames, export_grading
-    from t2v.genres import GenrePreset
 
-    saved = final.run.config
     frames, _, height, width = video_shape
     scale = min(1.0, ANALYSIS_SIDE / min(height, width))
-    video = export_frames(
-        final.field,
-        final.renderer,
-        GenrePreset.from_config(saved.genre),
-        int(frames),
-        max(1, round(width * scale)),
-        max(1, round(height * scale)),
-        trajectory="static",
-        grading=export_grading(saved),
-        seed=int(saved.seed),
+    video = scene.frames(
+        int(frames), max(1, round(width * scale)), max(1, round(height * scale)), trajectory="static"
     )
-    return attribute_scores(video, final.run.prompt, final.run.genre, notes)
+    return attribute_scores(video, finished.prompt, finished.genre, notes)
 
 
-def field_consistency(final: FinalField, cfg: DictConfig, clip: ClipEncoder | None) -> dict:
+def field_consistency(scene: Scene, config: EvaluateConfig, clip: ClipEncoder | None) -> dict:
     """Multi-view consistency of the run's last field checkpoint, from its genre's camera."""
-    from t2v.genres import GenrePreset
-
-    camera = GenrePreset.from_config(final.run.config.genre).camera
-    config = MultiViewConfig(
-        **multiview_options(cfg.multiview),
-        elevation_deg=float(camera.elevation_deg),
-        distance=float(camera.distance),
-        fov_deg=float(camera.fov_deg),
-    )
-    metrics = multiview_consistency(final.field, final.renderer, config, clip).to_dict()
-    return {**metrics, "checkpoint": final.checkpoint.name}
+    views = config.multiview.for_camera(scene.config.genre.camera)
+    metrics = multiview_consistency(scene.field, scene.renderer, views, clip).to_dict()
+    checkpoint = scene.checkpoint.name if scene.checkpoint is not None else None
+    return {**metrics, "checkpoint": checkpoint}

@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from t2v.rundir import RunDirState, check_run_dir
-from t2v.validate import validate_generate
+from t2v.commands.door import resolved
+from t2v.config.generate import GenerateConfig, parse_generate
+from t2v.rundir import RunDir, RunDirState
 
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig) -> None:
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    OmegaConf.set_struct(cfg, False)
-    cfg.run_dir = str(run_dir)
-    validate_generate(cfg, run_dir=None)  # again: a launcher may run jobs we never saw
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    state = check_run_dir(run_dir, resolved)
-    if state is RunDirState.RESUME:
-        log.info("resuming the unfinished run in %s", run_dir)
+def settings(cfg: DictConfig) -> GenerateConfig:
+    """The typed configuration, and the run folder checked: fresh, resumable or refused."""
+    config = parse_generate(resolved(cfg))
+    if config.run_dir is not None:
+        RunDir(config.run_dir).check_new_run(config.resolved)
+    return config
+
+
+def run(config: GenerateConfig) -> None:
     from t2v.generation import run_generate  # heavy imports only once the input is good
 
-    metrics = run_generate(cfg, run_dir)
+    assert config.run_dir is not None, "the door sets run_dir to the job's folder"
+    run_dir = RunDir(config.run_dir)
+    # Again: a launcher may run jobs the door never saw, and a DDP sibling arrives later.
+    if run_dir.check_new_run(config.resolved) is RunDirState.RESUME:
+        log.info("resuming the unfinished run in %s", run_dir.root)
+    metrics = run_generate(config, run_dir)
     if not metrics:
         return  # a DDP rank other than zero: rank zero writes and reports
     stages = ", ".join(f"{k} {v['it_per_s']} it/s" for k, v in metrics["stages"].items())
-    print(f"t2v generate: wrote {run_dir / 'video.mp4'} ({stages or 'all stages resumed'})")
+    print(f"t2v generate: wrote {run_dir.video_file} ({stages or 'all stages resumed'})")

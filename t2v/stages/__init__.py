@@ -1,7 +1,7 @@
 """The optimisation stages of `t2v generate`, one LightningModule each over one shared field."""
 
-from t2v.stages.base import Guidance, StageModule
-from t2v.stages.spec import STAGE_ORDER, StageSpec, build_stage_specs
+from t2v.stages.base import Guidance, Preview, StageContext, StageModule
+from t2v.stages.spec import STAGE_ORDER, ScheduleSettings, SpecInputs, StageSpec, build_stage_specs
 from t2v.stages.stages import STAGE_MODULES, DynamicStage, StaticStage, SuperResStage, TemporalStage
 
 __all__ = [
@@ -9,6 +9,10 @@ __all__ = [
     "STAGE_ORDER",
     "DynamicStage",
     "Guidance",
+    "Preview",
+    "ScheduleSettings",
+    "SpecInputs",
+    "StageContext",
     "StageModule",
     "StageSpec",
     "StaticStage",

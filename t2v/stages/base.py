@@ -1,8 +1,9 @@
 """`StageModule`: what every stage shares (cameras, rendering, regularizers, optimiser, seeding).
 
-The field and the renderer (with its occupancy grid) are submodules, so Lightning checkpoints
-hold them; the frozen priors live in `Guidance`, a plain object attached after construction,
-so their weights never enter a checkpoint or the optimiser.
+A stage is built complete from a `StageContext`: the field and the renderer (with its occupancy
+grid) are submodules, so Lightning checkpoints hold them; the frozen priors live in `Guidance`,
+a plain object built on the module's device at fit start from `context.guidance`, so their
+weights never enter a checkpoint or the optimiser.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import torch.nn.functional as F
 from torch.utils.data import IterableDataset
 
 from t2v import regularizers
+from t2v.field.base import Field
 from t2v.priors.base import ImagePrior, SRPrior, VideoPrior
+from t2v.priors.reference import ReferenceClip
 from t2v.priors.sds import SDSOutput
 from t2v.render import (
     Cameras,
@@ -31,7 +34,45 @@ from t2v.stages.spec import StageSpec
 from t2v.text.conditioning import TextConditioning
 from t2v.text.views import view_bucket
 
-REFERENCE_FRAMES = 4  # reference frames rendered per step (half the bundled prior's 8)
+
+@dataclass
+class Guidance:
+    """Frozen priors and the prompt's conditioning for each (each prior has its own encoder)."""
+
+    video: VideoPrior
+    video_cond: TextConditioning
+    image: ImagePrior
+    image_cond: TextConditioning
+    sr: SRPrior | None = None
+    sr_cond: TextConditioning | None = None
+    # The video prior's own sample of the prompt (`prior.reference`): the scene seen from the
+    # front camera should look like it (the `reference` term).
+    reference: ReferenceClip | None = None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Cameras `(1, T)` and times `(1, T)` of the preview videos (the export trajectory)."""
+
+    cameras: Cameras
+    times: torch.Tensor
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """Everything a stage is built from."""
+
+    field: Field
+    renderer: VolumeRenderer
+    spec: StageSpec
+    seed: int
+    # Builds Guidance on the module's device at fit start (each DDP rank on its own GPU).
+    guidance: Callable[[torch.device], Guidance]
+    # The optimiser, given the parameter groups `[{"params", "lr", "name"}, ...]`.
+    optimizer: Callable[[list[dict[str, Any]]], torch.optim.Optimizer]
+    # Front cameras `(1, T)` at the base size, for a reference clip of T frames.
+    reference_cameras: Callable[[int], Cameras]
+    preview: Preview | None = None
 
 
 @dataclass
@@ -59,32 +100,25 @@ class StepStream(IterableDataset):
 class StageModule(pl.LightningModule):
     """One stage over the shared field. Subclasses define `guidance_terms`."""
 
-    def __init__(
-        self, field: torch.nn.Module, renderer: VolumeRenderer, spec: StageSpec, seed: int
-    ):
+    def __init__(self, context: StageContext) -> None:
         super().__init__()
-        self.field = field
-        self.renderer = renderer
-        self.spec = spec
-        self.seed = seed
+        self.field = context.field
+        self.renderer = context.renderer
+        self.spec = context.spec
+        self.seed = context.seed
+        self.context = context
         self.guidance: Guidance | None = None
-        # Builds Guidance on this module's device at fit start (each DDP rank on its own GPU).
-        self.guidance_factory: Callable[[torch.device], Guidance] | None = None
-        self.regularizer_weights = {name: ramp(0) for name, ramp in spec.regularizers.items()}
-        self.render_size = (spec.height, spec.width)
-        self.guidance_weights = {"base": spec.base_weight, "sr": spec.sr_weight}
-        self.preview_cameras: Cameras | None = None
-        self.preview_times: torch.Tensor | None = None
-        # Front cameras (1, T) at the base size for the reference clip's T frames.
-        self.reference_cameras: Callable[[int], Cameras] | None = None
-        self.field.static_only = not spec.trains_motion
+        self.regularizer_weights = {name: ramp(0) for name, ramp in self.spec.regularizers.items()}
+        self.render_size = (self.spec.height, self.spec.width)
+        self.guidance_weights = {"base": self.spec.base_weight, "sr": self.spec.sr_weight}
+        self.field.static_only = not self.spec.trains_motion
         self.freeze_untrained_groups()
 
     # --- Lightning hooks ----------------------------------------------------------------
 
     def on_fit_start(self) -> None:
-        if self.guidance is None and self.guidance_factory is not None:
-            self.guidance = self.guidance_factory(self.device)
+        if self.guidance is None:
+            self.guidance = self.context.guidance(self.device)
 
     def train_dataloader(self) -> torch.utils.data.DataLoader:
         return torch.utils.data.DataLoader(StepStream(), batch_size=None)
@@ -103,8 +137,7 @@ class StageModule(pl.LightningModule):
             rate = self.spec.lr.get(name, 0.0)
             if rate > 0 and parameters:
                 groups.append({"params": parameters, "lr": rate, "name": name})
-        # eps 1e-15: grid features get tiny, rare gradients; Adam's default eps would mute them.
-        return torch.optim.Adam(groups, betas=(0.9, 0.99), eps=1e-15)
+        return self.context.optimizer(groups)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """Mean over this rank's clips of (SDS terms + weighted regularizers).
@@ -114,7 +147,7 @@ class StageModule(pl.LightningModule):
         what one process computes on N x B clips, and DDP's gradient average is that mean.
         """
         if self.guidance is None:
-            raise RuntimeError("set guidance or guidance_factory before fitting a stage")
+            raise RuntimeError("a stage's guidance is built at fit start")
         step = self.global_step
         weights = {
             **self.guidance_weights,
@@ -152,57 +185,26 @@ class StageModule(pl.LightningModule):
         return terms
 
     def reference_term(self, generator: torch.Generator) -> torch.Tensor:
-        """Squared error between the front view and the prior's own sample of the prompt at a
-        few times, the clip read between its frames (the static stage: its first frame). Where SDS
-        alone washes out what the prior samples (experiments/genres), this pins the front view
-        to one sample."""
-        clip = self.guidance.reference if self.guidance is not None else None
-        if clip is None or self.reference_cameras is None:
-            raise RuntimeError("the reference term needs guidance.reference and reference_cameras")
-        frames = clip.shape[1]
-        if self.spec.static_time is not None:
-            index = round(self.spec.static_time * (frames - 1))
-            times = torch.tensor([index / max(frames - 1, 1)])
-        else:
-            # One continuous time per equal slice of [0, 1], the target read between the clip's
-            # frames: at its T fixed frame times alone the field matched the clip there and the
-            # SDS look in between, which the exported video showed as frame-to-frame flicker.
-            count = min(REFERENCE_FRAMES, frames)
-            times = (torch.arange(count) + torch.rand(count, generator=generator)) / count
-        nearest = (times * (frames - 1)).round().long().to(self.device)
-        front = self.reference_cameras(frames).to(self.device)
+        """The front view against the prior's own sample of the prompt (`ReferenceClip`)."""
+        reference = self.guidance.reference if self.guidance is not None else None
+        if reference is None:
+            raise RuntimeError("the reference term needs the prior's reference clip")
+        times, frames = reference.sample_times(self.spec.static_time, generator)
+        front = self.context.reference_cameras(reference.frames).to(self.device)
         cameras = Cameras(
-            front.c2w[:, nearest], front.fov_y_deg[:, nearest], front.width, front.height
+            front.c2w[:, frames.to(self.device)],
+            front.fov_y_deg[:, frames.to(self.device)],
+            front.width,
+            front.height,
         )
         times = times.to(self.device)
         rendered = self.renderer.render(self.field, cameras, times[None], generator=generator)
-        target = clip_at(clip.to(self.device), times)
-        size = tuple(target.shape[-2:])
-        rgb = rendered.rgb
-        if tuple(rgb.shape[-2:]) != size:
-            flat = F.interpolate(rgb.flatten(0, 1), size=size, mode="bilinear", antialias=True)
-            rgb = flat.unflatten(0, rgb.shape[:2])
-        # 0.5·Σ squared error: each pixel's gradient is (render − reference), on the scale of
-        # an SDS gradient per pixel, whatever the size and the number of frames.
-        return 0.5 * (rgb - target).pow(2).sum()
+        return reference.loss(rendered.rgb, times)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         # The same generator on every rank: ranks hold equal fields, so equal grids.
         generator = self.step_generator(self.global_step, clip=-1)
         self.renderer.update_occupancy(self.field, self.global_step, generator)
-        trajectory = getattr(self.field, "trajectory", None)
-        if trajectory is not None and self.spec.trains_motion:
-            # How far the global trajectory carries the scene from start to end (world units).
-            travel = (trajectory.offsets[-1] - trajectory.offsets[0]).detach()
-            for axis, value in zip("xyz", travel.tolist(), strict=True):
-                self.log(f"trajectory/{axis}", value, on_step=True)
-        exposure = getattr(self.field, "exposure", None)
-        if exposure is not None and self.spec.trains_motion:
-            gains = exposure.gains.detach()[:, 0]
-            self.log("exposure/mean", gains.mean(), on_step=True)
-            if gains.numel() >= 3:  # knot-to-knot jumps a straight line through neighbours misses
-                jumps = gains[1:-1] - (gains[:-2] + gains[2:]) / 2
-                self.log("exposure/flicker", jumps.abs().mean(), on_step=True)
         optimizer = self.optimizers()
         if not isinstance(optimizer, list):
             for group in optimizer.param_groups:
@@ -265,23 +267,13 @@ class StageModule(pl.LightningModule):
 
     def preview_video(self) -> torch.Tensor:
         """`(T, 3, H, W)` along the export trajectory (for video logs)."""
-        if self.preview_cameras is None or self.preview_times is None:
-            raise RuntimeError("preview cameras are not set")
+        preview = self.context.preview
+        if preview is None:
+            raise RuntimeError("this stage was built without preview cameras")
         was_training = self.renderer.training
         self.renderer.eval()
         try:
-            frames = self.renderer.render(self.field, self.preview_cameras, self.preview_times).rgb
+            frames = self.renderer.render(self.field, preview.cameras, preview.times).rgb
         finally:
             self.renderer.train(was_training)
         return frames[0]
-
-
-def clip_at(clip: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
-    """Frames of `clip` `(B, T, C, H, W)` at continuous `times` in [0, 1] (frame k sits at
-    k / (T - 1)), linearly interpolated between its two nearest frames."""
-    frames = clip.shape[1]
-    position = times.clamp(0.0, 1.0) * (frames - 1)
-    lower = position.floor().long().clamp(max=frames - 1)
-    upper = (lower + 1).clamp(max=frames - 1)
-    weight = (position - lower).to(clip.dtype).view(1, -1, 1, 1, 1)
-    return (1 - weight) * clip[:, lower] + weight * clip[:, upper]

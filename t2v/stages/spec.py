@@ -1,36 +1,96 @@
-"""`StageSpec`: one stage's resolved settings, from schedule x resolution x genre x video length."""
+"""`StageSpec`: one stage's resolved settings, from schedule x resolution x genre x video length.
+
+`ScheduleSettings` is the typed `schedule` node (steps, learning rates per parameter group,
+cameras, clip lengths, regularizer ramps per stage); `build_stage_specs` resolves it once per
+run against the resolution, the genre's motion and camera style and the prior preset.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
-
-from omegaconf import DictConfig, OmegaConf
 
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
-from t2v.priors.reference import ReferenceSettings
 from t2v.render import CameraSamplerConfig, ClipTimeConfig
 from t2v.schedules import Ramp
-from t2v.validate import check_known_keys
+from t2v.schema import (
+    Float,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Text,
+    UnitFloat,
+    parse,
+    settings,
+)
 
 STAGE_ORDER = ("static", "dynamic", "superres", "temporal")
-PARAMETER_GROUPS = ("static", "dynamic", "heads", "background", "trajectory", "exposure")
 MOTION_REGULARIZERS = ("temporal_smoothness", "dynamic_sparsity", "frame_consistency")
 REGULARIZERS = (*MOTION_REGULARIZERS, "opacity_sparsity")
-SCHEDULE_KEYS = ("name", "batch_size", "checkpoint_every", "preview_every", *STAGE_ORDER)
-STAGE_KEYS = (
-    "steps",
-    "batch_size",
-    "lr",
-    "cameras",
-    "clip_seconds",
-    "static_time",
-    "sr_weight",
-    "base_weight",
-    "regularizers",
-    "regularizer_points",
-)
+HIGH_RESOLUTION_STAGES = ("superres", "temporal")
+
+
+@settings
+class LearningRates:
+    """Learning rate per parameter group of the field (0: the group is frozen)."""
+
+    static: NonNegativeFloat = 0.0
+    dynamic: NonNegativeFloat = 0.0
+    heads: NonNegativeFloat = 0.0
+    background: NonNegativeFloat = 0.0
+    trajectory: NonNegativeFloat = 0.0
+    exposure: NonNegativeFloat = 0.0
+
+
+RampOrNumber = Ramp | Float
+
+
+@settings
+class Regularizers:
+    """Weight ramps of the regularizers (a number is a constant weight; absent: off)."""
+
+    temporal_smoothness: RampOrNumber | None = None
+    dynamic_sparsity: RampOrNumber | None = None
+    frame_consistency: RampOrNumber | None = None
+    opacity_sparsity: RampOrNumber | None = None
+
+
+@settings
+class StageSettings:
+    """One stage of a schedule, as written in `conf/schedule/*.yaml` (steps 0: skipped)."""
+
+    steps: NonNegativeInt = 0
+    batch_size: PositiveInt | None = None  # None: the schedule's batch_size
+    lr: LearningRates = field(default_factory=LearningRates)
+    cameras: dict[str, Any] | None = None  # patches the renderer's training cameras
+    clip_seconds: tuple[PositiveFloat, PositiveFloat] = (1.0, 2.0)
+    static_time: UnitFloat = 0.0  # the static stage's one scene time
+    sr_weight: NonNegativeFloat | None = None  # None: 1 at high resolution, else 0
+    base_weight: NonNegativeFloat = 1.0
+    regularizers: Regularizers = field(default_factory=Regularizers)
+    regularizer_points: PositiveInt = 4096
+
+    def __post_init__(self) -> None:
+        low, high = self.clip_seconds
+        if low > high:
+            raise ValueError(f"clip_seconds ({low}, {high}) must not fall")
+
+
+@settings
+class ScheduleSettings:
+    """The `schedule` node: its stages in `STAGE_ORDER`, and what they share."""
+
+    name: Text = "custom"
+    batch_size: PositiveInt = 1
+    checkpoint_every: PositiveInt = 50  # steps between resume points
+    preview_every: NonNegativeInt = 0  # steps between preview videos (0: off)
+    static: StageSettings | None = None
+    dynamic: StageSettings | None = None
+    superres: StageSettings | None = None
+    temporal: StageSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -63,110 +123,94 @@ class StageSpec:
         return self.static_time is None
 
 
-def build_stage_specs(cfg: DictConfig) -> list[StageSpec]:
-    """Every stage of `cfg.schedule` with steps > 0, in order, scaled by the genre's style."""
-    schedule = cfg.schedule
-    genre = GenrePreset.from_config(cfg.genre)
-    resolution = cfg.resolution
-    reference = _reference_settings(cfg)  # parsed once, weighed per stage
-    check_known_keys("schedule", schedule, SCHEDULE_KEYS)  # a typo must not be ignored
+@dataclass(frozen=True)
+class SpecInputs:
+    """What a schedule is resolved against (all typed, from the run's configuration)."""
+
+    width: int  # base render size
+    height: int
+    sr_width: int  # high-resolution render size
+    sr_height: int
+    frames: int  # frames per training clip
+    duration: float  # seconds of scene time in the video
+    genre: GenrePreset
+    static_cameras: CameraSamplerConfig  # the renderer's defaults per kind of stage
+    dynamic_cameras: CameraSamplerConfig
+    reference_weights: Mapping[str, float] = field(default_factory=dict)
+    image_probability: float = 0.0  # the prior preset's hybrid steps (dynamic stage)
+    image_frames: int | None = None
+
+
+def build_stage_specs(schedule: ScheduleSettings, inputs: SpecInputs) -> tuple[StageSpec, ...]:
+    """Every stage of `schedule` with steps > 0, in order, scaled by the genre's style."""
     specs = []
     for index, name in enumerate(STAGE_ORDER):
-        node = schedule.get(name)
-        if node is None:
+        stage: StageSettings | None = getattr(schedule, name)
+        if stage is None or stage.steps <= 0:
             continue
-        check_known_keys(f"schedule.{name}", node, STAGE_KEYS)
-        if int(node.get("steps", 0)) <= 0:
-            continue
-        high_res = name in ("superres", "temporal")
-        width = resolution.sr_width if high_res else resolution.width
-        height = resolution.sr_height if high_res else resolution.height
+        rates = asdict(stage.lr)
+        if not any(rates.values()):
+            raise ConfigError(f"schedule.{name}.lr needs at least one rate > 0")
+        high_res = name in HIGH_RESOLUTION_STAGES
+        defaults = inputs.static_cameras if name == "static" else inputs.dynamic_cameras
         spec = StageSpec(
             name=name,
             index=index,
-            steps=int(node.steps),
-            batch_size=int(node.get("batch_size", schedule.get("batch_size", 1))),
-            width=int(width),
-            height=int(height),
-            frames=1 if name == "static" else int(resolution.frames),
-            base_width=int(resolution.width),
-            base_height=int(resolution.height),
-            lr=_learning_rates(name, node.get("lr")),
-            cameras=_cameras(cfg, name, node),
-            times=_clip_times(node, cfg.duration),
-            static_time=float(node.static_time) if name == "static" else None,
-            image_probability=_hybrid_probability(cfg) if name == "dynamic" else 0.0,
-            image_frames=OmegaConf.select(cfg, "prior.hybrid.image_frames", default=None),
-            sr_weight=float(node.get("sr_weight", 1.0 if high_res else 0.0)),
-            base_weight=float(node.get("base_weight", 1.0)),
-            regularizers=_regularizers(name, node.get("regularizers"), genre),
-            regularizer_points=int(node.get("regularizer_points", 4096)),
-            reference_weight=reference.weight(name) if reference is not None else 0.0,
-            checkpoint_every=int(schedule.get("checkpoint_every", 50)),
-            preview_every=int(schedule.get("preview_every", 0)),
+            steps=stage.steps,
+            batch_size=stage.batch_size or schedule.batch_size,
+            width=inputs.sr_width if high_res else inputs.width,
+            height=inputs.sr_height if high_res else inputs.height,
+            frames=1 if name == "static" else inputs.frames,
+            base_width=inputs.width,
+            base_height=inputs.height,
+            lr=rates,
+            cameras=patched(defaults, stage.cameras, f"schedule.{name}.cameras"),
+            times=clip_times(stage.clip_seconds, inputs.duration),
+            static_time=stage.static_time if name == "static" else None,
+            image_probability=inputs.image_probability if name == "dynamic" else 0.0,
+            image_frames=inputs.image_frames,
+            sr_weight=stage.sr_weight if stage.sr_weight is not None else float(high_res),
+            base_weight=stage.base_weight,
+            regularizers=regularizer_ramps(stage.regularizers, inputs.genre),
+            regularizer_points=stage.regularizer_points,
+            reference_weight=inputs.reference_weights.get(name, 0.0),
+            checkpoint_every=schedule.checkpoint_every,
+            preview_every=schedule.preview_every,
         )
-        specs.append(_styled(spec, genre))
+        specs.append(styled(spec, inputs.genre))
     if not specs:
-        raise ConfigError(f"schedule '{schedule.get('name')}' has no stage with steps > 0")
-    return specs
+        raise ConfigError(f"schedule '{schedule.name}' has no stage with steps > 0")
+    return tuple(specs)
 
 
-def _reference_settings(cfg: DictConfig) -> ReferenceSettings | None:
-    """`prior.reference`: the clip belongs to the prior preset (only a pixel video prior
-    samples one), so its pull per stage does too; None without a reference clip."""
-    return ReferenceSettings.from_config(OmegaConf.select(cfg, "prior.reference"), STAGE_ORDER)
+def patched(
+    defaults: CameraSamplerConfig, overrides: Mapping[str, Any] | None, where: str
+) -> CameraSamplerConfig:
+    """The renderer's training cameras with a stage's own values on top, checked again."""
+    if not overrides:
+        return defaults
+    return parse(CameraSamplerConfig, {**asdict(defaults), **overrides}, where)
 
 
-def _learning_rates(stage: str, node: Any) -> dict[str, float]:
-    values = _plain(node) or {}
-    unknown = sorted(set(values) - set(PARAMETER_GROUPS))
-    if unknown:
-        raise ConfigError(f"schedule.{stage}.lr has unknown group(s) {', '.join(unknown)}")
-    rates = {group: float(values.get(group, 0.0)) for group in PARAMETER_GROUPS}
-    if any(rate < 0 for rate in rates.values()) or not any(rates.values()):
-        raise ConfigError(f"schedule.{stage}.lr needs rates >= 0, at least one > 0")
-    return rates
-
-
-def _hybrid_probability(cfg: DictConfig) -> float:
-    """4D-fy's hybrid steps belong to the prior preset: worth it with a real image prior
-    (SD, IF), not with a still-clip view of the video prior itself (the bundled preset)."""
-    probability = float(OmegaConf.select(cfg, "prior.hybrid.p_image", default=0.0) or 0.0)
-    if not 0.0 <= probability <= 1.0:
-        raise ConfigError(f"prior.hybrid.p_image = {probability} must lie in [0, 1]")
-    return probability
-
-
-def _cameras(cfg: DictConfig, stage: str, node: DictConfig) -> CameraSamplerConfig:
-    """The renderer's camera defaults for static / moving stages, patched by the schedule."""
-    defaults = (cfg.renderer.get("cameras") or {}).get("static" if stage == "static" else "dynamic")
-    merged = OmegaConf.merge(defaults or {}, node.get("cameras") or {})
-    return CameraSamplerConfig.from_config(OmegaConf.to_container(merged, resolve=True))
-
-
-def _clip_times(node: DictConfig, duration: float) -> ClipTimeConfig:
+def clip_times(clip_seconds: tuple[float, float], duration: float) -> ClipTimeConfig:
     """Clips cover `clip_seconds` of scene time, as a fraction of the whole video's duration.
 
     A video longer than the prior's window is thus trained by windows at random offsets and
     strides across its whole span.
     """
-    low, high = (float(v) for v in node.get("clip_seconds", (1.0, 2.0)))
-    return ClipTimeConfig.from_config(
-        {"span": (min(low / duration, 1.0), min(high / duration, 1.0))}
-    )
+    low, high = clip_seconds
+    return ClipTimeConfig(span=(min(low / duration, 1.0), min(high / duration, 1.0)))
 
 
-def _regularizers(stage: str, node: Any, genre: GenrePreset) -> dict[str, Ramp]:
-    values = _plain(node) or {}
-    unknown = sorted(set(values) - set(REGULARIZERS))
-    if unknown:
-        raise ConfigError(
-            f"schedule.{stage}.regularizers has unknown term(s) {', '.join(unknown)}; "
-            f"known: {', '.join(REGULARIZERS)}"
-        )
-    ramps = {name: Ramp.from_config(value) for name, value in values.items()}
-    # Genre motion style: more motion loosens the motion regularizers, smoothness tightens them;
-    # opacity sparsity is not about motion and keeps its weight.
+def regularizer_ramps(values: Regularizers, genre: GenrePreset) -> dict[str, Ramp]:
+    """The stage's ramps, the motion terms scaled by the genre's motion style: more motion
+    loosens them, smoothness tightens them; opacity sparsity is not about motion."""
+    given = {item.name: getattr(values, item.name) for item in fields(values)}
+    ramps = {
+        name: value if isinstance(value, Ramp) else Ramp.constant(float(value))
+        for name, value in given.items()
+        if value is not None
+    }
     scale = dict.fromkeys(REGULARIZERS, 1.0) | {
         "temporal_smoothness": genre.motion.smoothness / max(genre.motion.amount, 1e-3),
         "frame_consistency": genre.motion.smoothness / max(genre.motion.amount, 1e-3),
@@ -178,7 +222,7 @@ def _regularizers(stage: str, node: Any, genre: GenrePreset) -> dict[str, Ramp]:
     }
 
 
-def _styled(spec: StageSpec, genre: GenrePreset) -> StageSpec:
+def styled(spec: StageSpec, genre: GenrePreset) -> StageSpec:
     """Genre speed: faster motion covers more scene time per clip; camera speed moves cameras."""
     low, high = spec.times.span
     speed = genre.motion.speed
@@ -190,7 +234,3 @@ def _styled(spec: StageSpec, genre: GenrePreset) -> StageSpec:
         dynamic_distance=spec.cameras.dynamic_distance * genre.camera.speed,
     )
     return replace(spec, times=times, cameras=cameras)
-
-
-def _plain(node: Any) -> Any:
-    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node

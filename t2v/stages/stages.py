@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from t2v.priors.hybrid import HybridGuidance
 from t2v.render import RenderOutput
 from t2v.stages.base import StageModule
 
@@ -23,28 +24,26 @@ class StaticStage(StageModule):
 
 
 class DynamicStage(StageModule):
-    """Video-prior SDS over clips of T frames, hybrid with image-prior steps, plus regularizers."""
+    """Video-prior SDS over clips of T frames, hybrid with image-prior steps (4D-fy: the image
+    prior keeps each frame a plausible image while motion forms), plus regularizers."""
 
     def guidance_terms(
         self, rendered: RenderOutput, views: list[str], step: int, generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
         guidance = self.guidance
         assert guidance is not None
-        use_image = float(torch.rand((), generator=generator)) < self.spec.image_probability
-        if use_image:  # 4D-fy's hybrid: keep each frame a plausible image while motion forms
-            frames = rendered.rgb
-            count = self.spec.image_frames
-            if count is not None and count < frames.shape[1]:
-                chosen = torch.randperm(frames.shape[1], generator=generator)[:count].sort().values
-                frames = frames[:, chosen.to(frames.device)]
-            output = guidance.image.sds(
-                frames, guidance.image_cond, views=views, step=step, generator=generator
-            )
-            return {"sds_image": self.log_sds("sds_image", output)}
-        output = guidance.video.sds(
-            rendered.rgb, guidance.video_cond, views=views, step=step, generator=generator
+        hybrid = HybridGuidance(
+            guidance.image, guidance.video, self.spec.image_probability, self.spec.image_frames
         )
-        return {"sds_video": self.log_sds("sds_video", output)}
+        kind, output = hybrid.sds(
+            rendered.rgb,
+            guidance.image_cond,
+            guidance.video_cond,
+            views=views,
+            step=step,
+            generator=generator,
+        )
+        return {f"sds_{kind}": self.log_sds(f"sds_{kind}", output)}
 
 
 class SuperResStage(StageModule):

@@ -1,0 +1,175 @@
+"""`GenerateConfig`: the typed configuration of `t2v generate`, parsed once from the composed one.
+
+Everything a run reads (prompt, genre, resolution, video length, field, renderer, priors,
+stages, trainer, logger, optimiser) is checked here before anything is written; below this
+layer nothing reads a config node again. `resolved` keeps the plain composed configuration:
+it is what `config.yaml` holds and what decides whether a run directory may be resumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from t2v.config.lightning import logger_target, trainer_arguments
+from t2v.config.targets import Target, check_target
+from t2v.errors import ConfigError
+from t2v.genres import GenrePreset
+from t2v.priors import PriorPreset
+from t2v.render import RendererSettings
+from t2v.schema import Int, PositiveInt, Text, parse, settings
+from t2v.stages.spec import ScheduleSettings, SpecInputs, StageSpec, build_stage_specs
+
+MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 16, 4096, 8
+MAX_CLIP_FRAMES = 256
+MAX_VIDEO_FRAMES = 100_000
+MAX_PROMPT = 1000
+# The optimiser's parameters come from the stage (its parameter groups and rates).
+OPTIMIZER_TAKES = ("params", "lr")
+
+Side = Annotated[int, Field(strict=True, ge=MIN_SIDE, le=MAX_SIDE, multiple_of=SIDE_MULTIPLE)]
+Seconds = Annotated[float, Field(strict=True, gt=0)]
+FramesPerSecond = Annotated[float, Field(strict=True, gt=0, le=240)]
+
+
+@settings
+class Resolution:
+    """Render sizes of the base and the high-resolution stages, and frames per training clip."""
+
+    name: Text
+    width: Side
+    height: Side
+    frames: Annotated[PositiveInt, Field(le=MAX_CLIP_FRAMES)]
+    sr_width: Side
+    sr_height: Side
+
+    def __post_init__(self) -> None:
+        if self.sr_width < self.width or self.sr_height < self.height:
+            raise ValueError(
+                f"sr_width x sr_height ({self.sr_width}x{self.sr_height}) must be at least "
+                f"width x height ({self.width}x{self.height})"
+            )
+
+
+@settings
+class GenerateNode:
+    """The top level of `conf/generate.yaml`: its scalars typed, its groups read below."""
+
+    prompt: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_PROMPT)]
+    run_dir: Text | None = None
+    seed: Int = 0
+    duration: Seconds = 2.0
+    fps: FramesPerSecond = 8.0
+    cache_dir: Text | None = None
+    genre: dict[str, Any] | None = None
+    resolution: dict[str, Any] | None = None
+    schedule: dict[str, Any] | None = None
+    prior: dict[str, Any] | None = None
+    field: dict[str, Any] | None = None
+    renderer: dict[str, Any] | None = None
+    trainer: dict[str, Any] | None = None
+    logger: dict[str, Any] | None = None
+    optimizer: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.prompt.strip():
+            raise ValueError('the prompt is empty: pass one, e.g. prompt="a red ball bouncing"')
+        frames = round(self.duration * self.fps)
+        if not 1 <= frames <= MAX_VIDEO_FRAMES:
+            raise ValueError(
+                f"duration x fps = {self.duration} x {self.fps} gives {frames} frames; "
+                f"it must give between 1 and {MAX_VIDEO_FRAMES}"
+            )
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    prompt: str
+    run_dir: Path | None
+    seed: int
+    duration: float  # seconds of scene time in the video
+    fps: float
+    cache_dir: Path | None  # prompt embeddings, keyed by (model, text)
+    genre: GenrePreset
+    resolution: Resolution
+    field: Target
+    renderer: RendererSettings
+    prior: PriorPreset
+    stages: tuple[StageSpec, ...]
+    trainer: Mapping[str, Any]  # Lightning Trainer arguments
+    logger: Target | None
+    optimizer: Target  # a `_partial_` optimiser: called with the stage's parameter groups
+    resolved: Mapping[str, Any]  # the composed configuration, interpolations resolved
+
+    @property
+    def video_frames(self) -> int:
+        """Frames of the exported video: duration x fps."""
+        return max(1, round(self.duration * self.fps))
+
+    @property
+    def export_grading(self) -> bool:
+        """Whether exports get the genre's colour grading (a prior that learned the genres'
+        looks itself, like the bundled one, says no)."""
+        return self.prior.export_grading
+
+
+def parse_generate(resolved: Mapping[str, Any]) -> GenerateConfig:
+    """`resolved`, the composed `t2v generate` configuration as plain containers (no `hydra`
+    node), as a GenerateConfig; one ConfigError naming the first bad key."""
+    top = parse(GenerateNode, {key: value for key, value in resolved.items()}, "")
+    genre = parse(GenrePreset, required(top.genre, "genre"), "genre")
+    resolution = parse(Resolution, required(top.resolution, "resolution"), "resolution")
+    field = check_target("field", required(top.field, "field"))
+    renderer = parse(RendererSettings, required(top.renderer, "renderer"), "renderer")
+    prior = parse(PriorPreset, required(top.prior, "prior"), "prior")
+    schedule = parse(ScheduleSettings, required(top.schedule, "schedule"), "schedule")
+    stages = build_stage_specs(
+        schedule,
+        SpecInputs(
+            width=resolution.width,
+            height=resolution.height,
+            sr_width=resolution.sr_width,
+            sr_height=resolution.sr_height,
+            frames=resolution.frames,
+            duration=top.duration,
+            genre=genre,
+            static_cameras=renderer.cameras.static,
+            dynamic_cameras=renderer.cameras.dynamic,
+            reference_weights=prior.reference_weights(),
+            image_probability=prior.hybrid.p_image,
+            image_frames=prior.hybrid.image_frames,
+        ),
+    )
+    optimizer = check_target(
+        "optimizer", required(top.optimizer, "optimizer"), takes=OPTIMIZER_TAKES
+    )
+    if optimizer.node.get("_partial_") is not True:
+        raise ConfigError("optimizer needs _partial_: true (the stage passes its parameters)")
+    return GenerateConfig(
+        prompt=top.prompt,
+        run_dir=Path(top.run_dir) if top.run_dir else None,
+        seed=top.seed,
+        duration=top.duration,
+        fps=top.fps,
+        cache_dir=Path(top.cache_dir).expanduser() if top.cache_dir else None,
+        genre=genre,
+        resolution=resolution,
+        field=field,
+        renderer=renderer,
+        prior=prior,
+        stages=stages,
+        trainer=trainer_arguments(top.trainer),
+        logger=logger_target(top.logger),
+        optimizer=optimizer,
+        resolved=dict(resolved),
+    )
+
+
+def required(node: Any, name: str) -> Any:
+    if node is None:
+        raise ConfigError(f"{name} is missing: pick one of conf/{name}/ (e.g. {name}=...)")
+    return node

@@ -1,0 +1,33 @@
+"""`RenderConfig`: the typed configuration of `t2v render` (every value optional: the run's own)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from t2v.render import TRAJECTORIES
+from t2v.rundir import STAGE_ORDER
+from t2v.schema import Bool, PositiveFloat, Text, settings
+
+MAX_SIDE = 4096
+MAX_VIDEO_FRAMES = 100_000
+
+# H.264 (yuv420p) needs even sides.
+EvenSide = Annotated[int, Field(strict=True, ge=2, le=MAX_SIDE, multiple_of=2)]
+Trajectory = Literal[TRAJECTORIES]  # type: ignore[valid-type]
+Stage = Literal[STAGE_ORDER]  # type: ignore[valid-type]
+
+
+@settings
+class RenderConfig:
+    run_dir: Text  # a finished `t2v generate` run
+    trajectory: Trajectory | None = None  # None: the genre's own
+    speed: PositiveFloat | None = None  # trajectory speed multiplier; None: the genre's own
+    frames: Annotated[int, Field(strict=True, ge=1, le=MAX_VIDEO_FRAMES)] | None = None
+    fps: Annotated[float, Field(strict=True, gt=0, le=240)] | None = None
+    width: EvenSide | None = None
+    height: EvenSide | None = None
+    output: Text | None = None  # default: <run_dir>/renders/<trajectory>_<W>x<H>_<frames>f.mp4
+    stage: Stage | None = None  # the field after that stage; None: after the last finished
+    grading: Bool | None = None  # None: as the run did (the prior preset's export_grading)

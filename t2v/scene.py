@@ -1,0 +1,115 @@
+"""`Scene`: a run's field and renderer as a stage left them, and the stage hand-off file.
+
+Stages hand the field on through `checkpoints/<stage>.pt` (field and renderer state, i.e. the
+occupancy grid, loaded with `weights_only=True`). A finished scene renders along its genre's
+export cameras at any length and size (`frames`), graded or not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from t2v.config.generate import GenerateConfig
+from t2v.errors import ConfigError
+from t2v.field.base import Field
+from t2v.genres import GenrePreset
+from t2v.render import VolumeRenderer, genre_trajectory_cameras
+
+
+@dataclass
+class Scene:
+    """A field, its renderer and the configuration of the run that made them."""
+
+    config: GenerateConfig
+    field: Field
+    renderer: VolumeRenderer
+    checkpoint: Path | None = None
+
+    @classmethod
+    def build(cls, config: GenerateConfig) -> Scene:
+        """A fresh field and renderer for `config` (what the first stage starts from)."""
+        return cls(config, config.field.build(), config.renderer.build())
+
+    @classmethod
+    def load(cls, config: GenerateConfig, checkpoint: Path, device: str = "cpu") -> Scene:
+        scene = cls.build(config)
+        load_stage_state(checkpoint, scene.field, scene.renderer)
+        scene.field.to(device)
+        scene.renderer.to(device)
+        scene.checkpoint = checkpoint
+        return scene
+
+    def frames(
+        self,
+        frames: int,
+        width: int,
+        height: int,
+        trajectory: str | None = None,
+        speed: float | None = None,
+        grading: bool | None = None,
+    ) -> torch.Tensor:
+        """`(frames, 3, H, W)` along the genre's camera (or `trajectory`) over the whole scene
+        time; graded as the run's exports are unless `grading` says otherwise."""
+        grade = self.config.export_grading if grading is None else grading
+        return render_along_trajectory(
+            self.field,
+            self.renderer,
+            self.config.genre,
+            frames,
+            width,
+            height,
+            trajectory=trajectory,
+            speed=speed,
+            grading=grade,
+            seed=self.config.seed,
+        )
+
+
+def render_along_trajectory(
+    field: Field,
+    renderer: VolumeRenderer,
+    genre: GenrePreset,
+    frames: int,
+    width: int,
+    height: int,
+    trajectory: str | None = None,
+    speed: float | None = None,
+    grading: bool = True,
+    seed: int = 0,
+) -> torch.Tensor:
+    """`(frames, 3, H, W)` along a trajectory over the whole scene time, graded by the genre."""
+    parameter = next(iter(renderer.buffers()), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    cameras = genre_trajectory_cameras(
+        genre.camera, frames, width, height, trajectory=trajectory, speed=speed, seed=seed
+    ).to(device)
+    times = torch.linspace(0.0, 1.0, frames, device=device)[None]
+    renderer.eval()
+    field.static_only = False
+    with torch.no_grad():
+        video = renderer.render(field, cameras, times).rgb[0]
+    return genre.grading.apply(video, seed=seed) if grading else video
+
+
+def save_stage_state(path: Path, field: Field, renderer: VolumeRenderer, stage: str, steps: int) -> None:
+    partial = path.with_suffix(".partial")
+    state = {
+        "field": field.state_dict(),
+        "renderer": renderer.state_dict(),
+        "stage": stage,
+        "steps": steps,
+    }
+    torch.save(state, partial)
+    partial.replace(path)
+
+
+def load_stage_state(path: Path, field: Field, renderer: VolumeRenderer) -> None:
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        field.load_state_dict(state["field"])
+        renderer.load_state_dict(state["renderer"])
+    except Exception as error:  # corrupt, truncated, or from another field configuration
+        raise ConfigError(f"checkpoint {path} cannot be loaded ({error})") from None
