@@ -233,7 +233,8 @@ def front_view_attributes(
 
 def field_consistency(scene: Scene, config: EvaluateConfig, clip: ClipEncoder | None) -> dict:
     """Multi-view consistency of the run's last field checkpoint, from its genre's camera."""
-    views = config.multiview.for_camera(scene.config.genre.camera)
+    camera = scene.config.genre.camera
+    views = config.multiview.for_camera(camera.elevation_deg, camera.distance, camera.fov_deg)
     metrics = multiview_consistency(scene.field, scene.renderer, views, clip).to_dict()
     checkpoint = scene.checkpoint.name if scene.checkpoint is not None else None
     return {**metrics, "checkpoint": checkpoint}
