@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from t2v.errors import RunDirError
+from t2v.stages.spec import STAGE_ORDER
 
 if TYPE_CHECKING:
     from t2v.config.generate import GenerateConfig
     from t2v.scene import Scene
 
-STAGE_ORDER = ("static", "dynamic", "superres", "temporal")
 # Keys that say how a run is executed, not what it produces: they may differ on resume.
 EXECUTION_KEYS = frozenset({"run_dir", "trainer", "logger", "hydra", "cache_dir"})
 # Files Hydra or a launcher may put into a run dir before the run itself writes anything.

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from t2v.render import TRAJECTORIES
-from t2v.rundir import STAGE_ORDER
 from t2v.schema import Bool, PositiveFloat, Text, settings
+from t2v.stages.spec import STAGE_ORDER
 
 MAX_SIDE = 4096
 MAX_VIDEO_FRAMES = 100_000
