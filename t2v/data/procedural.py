@@ -183,13 +183,13 @@ def genre_prompt_templates() -> dict[str, str]:
     """`prompt_template` of each genre in conf/genre, so captions read like composed prompts."""
     import importlib.resources
 
-    from omegaconf import OmegaConf
+    import yaml
 
     folder = importlib.resources.files("t2v.conf") / "genre"
     templates = {}
     for genre in GENRES:
-        node = OmegaConf.load(str(folder / f"{genre}.yaml"))
-        templates[genre] = str(node.prompt_template)
+        node = yaml.safe_load((folder / f"{genre}.yaml").read_text(encoding="utf-8"))
+        templates[genre] = str(node["prompt_template"])
     return templates
 
 
