@@ -3,24 +3,40 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import model_validator
+
+from t2v.schema import Float, NonNegativeInt, settings
 
 
-@dataclass(frozen=True)
+@settings
 class Ramp:
-    """`start` until `start_step`, then linear (or cosine) to `end` at `end_step`, then `end`."""
+    """`start` until `start_step`, then linear (or cosine) to `end` at `end_step`, then `end`.
 
-    start_step: int
-    end_step: int
-    start: float
-    end: float
-    shape: str = "linear"  # "linear" | "cosine"
+    Read from a config node, a number is a constant weight and a mapping gives the fields:
+    `parse(Ramp, 0.3, where)` or `parse(Ramp, {"start_step": 0, "end_step": 500, ...}, where)`.
+    """
+
+    start_step: NonNegativeInt
+    end_step: NonNegativeInt
+    start: Float
+    end: Float
+    shape: Literal["linear", "cosine"] = "linear"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number_is_constant(cls, data: Any) -> Any:
+        if isinstance(data, int | float) and not isinstance(data, bool):
+            return {"start_step": 0, "end_step": 0, "start": data, "end": data}
+        return data
 
     def __post_init__(self) -> None:
         if self.end_step < self.start_step:
-            raise ValueError(f"Ramp end_step {self.end_step} < start_step {self.start_step}")
-        if self.shape not in ("linear", "cosine"):
-            raise ValueError(f"Ramp shape must be 'linear' or 'cosine', got {self.shape!r}")
+            raise ValueError(
+                f"the ramp ends (end_step {self.end_step}) before it starts "
+                f"(start_step {self.start_step})"
+            )
 
     def __call__(self, step: int) -> float:
         if step <= self.start_step:
@@ -35,17 +51,3 @@ class Ramp:
     @classmethod
     def constant(cls, value: float) -> Ramp:
         return cls(0, 0, value, value)
-
-    @classmethod
-    def from_config(cls, node: object) -> Ramp:
-        """A number means a constant; a mapping gives the fields."""
-        if isinstance(node, int | float):
-            return cls.constant(float(node))
-        values = dict(node)  # type: ignore[call-overload]
-        return cls(
-            start_step=int(values["start_step"]),
-            end_step=int(values["end_step"]),
-            start=float(values["start"]),
-            end=float(values["end"]),
-            shape=str(values.get("shape", "linear")),
-        )

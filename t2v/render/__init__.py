@@ -8,7 +8,7 @@ Usage (any field with `density`, `__call__` and `background`, e.g. `t2v.field.Sc
         trajectory_cameras,
     )
 
-    renderer = VolumeRenderer(num_samples=64, chunk_rays=4096)
+    renderer = VolumeRenderer(num_samples=64, chunk_rays=4096)  # or RendererSettings.build()
     # Training: random frontal views, sometimes moving within the clip, random frame rate.
     generator = torch.Generator().manual_seed(0)
     views = sample_training_cameras(
@@ -43,6 +43,7 @@ from t2v.render.samplers import (
     sample_training_cameras,
 )
 from t2v.render.sampling import RaySamples, intersect_box, stratified_samples
+from t2v.render.settings import RendererSettings, StageCameras
 from t2v.render.trajectories import TRAJECTORIES, genre_trajectory_cameras, trajectory_cameras
 
 __all__ = [
@@ -60,7 +61,9 @@ __all__ = [
     "Rays",
     "RenderOutput",
     "RendererConfig",
+    "RendererSettings",
     "SampledCameras",
+    "StageCameras",
     "VolumeRenderer",
     "camera_rays",
     "composite",

@@ -11,57 +11,28 @@ Until the first update after `warmup_steps` the grid is not used: everything is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from t2v.errors import ConfigError
+from t2v.schema import Bool, NonNegativeFloat, NonNegativeInt, PositiveInt, UnitFloat, settings
 
 
-class DensityField(Protocol):
-    def density(self, points: Tensor, times: Tensor) -> Tensor: ...
-
-
-@dataclass(frozen=True)
+@settings
 class OccupancyConfig:
-    """Occupancy grid settings; `enabled=False` renders every sample."""
+    """Occupancy grid settings (`renderer.occupancy`); `enabled=False` renders every sample."""
 
-    enabled: bool = True
-    resolution: int = 32
-    time_bins: int = 4
-    update_every: int = 16
-    warmup_steps: int = 256
-    decay: float = 0.95
-    density_threshold: float = 0.05
-    dilation: int = 1  # cells added around occupied cells, in space
-    chunk_points: int = 65536  # field evaluations per chunk during an update
-
-    def check(self) -> None:
-        if self.resolution < 1 or self.time_bins < 1 or self.update_every < 1:
-            raise ConfigError("occupancy resolution, time_bins and update_every must be >= 1")
-        if self.warmup_steps < 0 or self.dilation < 0 or self.chunk_points < 1:
-            raise ConfigError("occupancy warmup_steps and dilation must be >= 0, chunk >= 1")
-        if not 0.0 <= self.decay <= 1.0:
-            raise ConfigError(f"occupancy decay {self.decay} must lie in [0, 1]")
-        if self.density_threshold < 0:
-            raise ConfigError(f"occupancy density_threshold {self.density_threshold} is < 0")
-
-    @classmethod
-    def from_config(cls, node: Any) -> OccupancyConfig:
-        values = dict(node or {})
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"renderer.occupancy has unknown key(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(known))}"
-            )
-        config = cls(**values)
-        config.check()
-        return config
+    enabled: Bool = True
+    resolution: PositiveInt = 32  # cells per side
+    time_bins: PositiveInt = 4
+    update_every: PositiveInt = 16  # steps between updates
+    warmup_steps: NonNegativeInt = 256  # everything occupied before this step
+    decay: UnitFloat = 0.95  # estimate = max(decay * old, new)
+    density_threshold: NonNegativeFloat = 0.05
+    dilation: NonNegativeInt = 1  # cells added around occupied cells, in space
+    chunk_points: PositiveInt = 65536  # field evaluations per chunk during an update
 
 
 class OccupancyGrid(nn.Module):
@@ -70,7 +41,6 @@ class OccupancyGrid(nn.Module):
     def __init__(self, config: OccupancyConfig | None = None, box_radius: float = 1.0) -> None:
         super().__init__()
         self.config = config or OccupancyConfig()
-        self.config.check()
         self.box_radius = box_radius
         res, bins = self.config.resolution, self.config.time_bins
         self.register_buffer("density_ema", torch.zeros(bins, res, res, res))
@@ -103,7 +73,7 @@ class OccupancyGrid(nn.Module):
         return self.occupied.reshape(-1)[flat]
 
     def maybe_update(
-        self, field: DensityField, step: int, generator: torch.Generator | None = None
+        self, field: nn.Module, step: int, generator: torch.Generator | None = None
     ) -> bool:
         """Update on schedule (every `update_every` steps, from `warmup_steps`); True if done."""
         config = self.config
@@ -115,7 +85,7 @@ class OccupancyGrid(nn.Module):
     @torch.no_grad()
     def update(
         self,
-        field: DensityField,
+        field: nn.Module,
         decay: float | None = None,
         rounds: int = 1,
         generator: torch.Generator | None = None,
@@ -140,12 +110,12 @@ class OccupancyGrid(nn.Module):
         self.ready.fill_(True)
 
     def refresh(
-        self, field: DensityField, rounds: int = 4, generator: torch.Generator | None = None
+        self, field: nn.Module, rounds: int = 4, generator: torch.Generator | None = None
     ) -> None:
         """Rebuild the grid from scratch (e.g. before rendering a loaded field)."""
         self.update(field, decay=0.0, rounds=rounds, generator=generator)
 
-    def _sample_density(self, field: DensityField, generator: torch.Generator | None) -> Tensor:
+    def _sample_density(self, field: nn.Module, generator: torch.Generator | None) -> Tensor:
         res, bins = self.config.resolution, self.config.time_bins
         device = self.density_ema.device
         cells = torch.arange(res**3, device=device)

@@ -10,19 +10,27 @@ A field may also have `expose(colour (R,3), times (R,1))`, applied to every comp
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from t2v.errors import ConfigError
 from t2v.render.cameras import Cameras
 from t2v.render.compositing import composite
 from t2v.render.occupancy import OccupancyConfig, OccupancyGrid
 from t2v.render.rays import num_rays, rays_for_indices
 from t2v.render.sampling import intersect_box, stratified_samples
+from t2v.schema import (
+    Bool,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    parse,
+    settings,
+)
 
 
 class FieldSamples(Protocol):
@@ -36,50 +44,22 @@ class RenderableField(Protocol):
     def background(self, directions: Tensor) -> Tensor: ...
 
 
-@dataclass(frozen=True)
+@settings
 class RendererConfig:
-    """Renderer settings (the `renderer` config node)."""
+    """What a VolumeRenderer is built with (the `renderer` config node, less its cameras)."""
 
-    num_samples: int = 64  # samples per ray across the scene box
-    chunk_rays: int = 4096  # rays rendered at once; bounds peak memory at any resolution
-    box_radius: float = 1.0  # the scene box is [-r, r]^3
-    min_near: float = 0.0  # closest sample distance from the camera
-    checkpoint_chunks: bool = True  # recompute chunks in backward: bounded training memory
+    num_samples: PositiveInt = 64  # samples per ray across the scene box
+    chunk_rays: PositiveInt = 4096  # rays rendered at once; bounds peak memory at any resolution
+    box_radius: PositiveFloat = 1.0  # the scene box is [-r, r]^3
+    min_near: NonNegativeFloat = 0.0  # closest sample distance from the camera
+    checkpoint_chunks: Bool = True  # recompute chunks in backward: bounded training memory
     # ...in renders of at least this many rays (0: all): 64^2 x 16-frame clips keep their speed.
-    checkpoint_min_rays: int = 262144
+    checkpoint_min_rays: NonNegativeInt = 262144
     # Training rays through a random point of their pixel, not its centre: the field is then
     # fitted over each pixel's area, so a render at a higher resolution shows no grid of
     # untrained gaps between the training resolution's pixel centres (eval: centres).
-    # Measured on the genre sweep in experiments/genres.
-    pixel_jitter: bool = True
+    pixel_jitter: Bool = True
     occupancy: OccupancyConfig = field(default_factory=OccupancyConfig)
-
-    def check(self) -> None:
-        for switch in ("checkpoint_chunks", "pixel_jitter"):  # a typo must not read as "on"
-            if not isinstance(getattr(self, switch), bool):
-                value = getattr(self, switch)
-                raise ConfigError(f"renderer {switch} must be true or false, got {value!r}")
-        if self.num_samples < 1 or self.chunk_rays < 1:
-            raise ConfigError("renderer num_samples and chunk_rays must be >= 1")
-        if self.checkpoint_min_rays < 0:
-            raise ConfigError("renderer checkpoint_min_rays must be >= 0")
-        if self.box_radius <= 0 or self.min_near < 0:
-            raise ConfigError("renderer box_radius must be > 0 and min_near >= 0")
-        self.occupancy.check()
-
-    @classmethod
-    def from_config(cls, node: Any) -> RendererConfig:
-        """From an OmegaConf node or dict; keys `cameras` and `times` (samplers) are skipped."""
-        values = {k: v for k, v in dict(node or {}).items() if k not in ("cameras", "times")}
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            listed = ", ".join(sorted(known))
-            raise ConfigError(f"renderer has unknown key(s) {', '.join(unknown)}; known: {listed}")
-        values["occupancy"] = OccupancyConfig.from_config(values.get("occupancy"))
-        config = cls(**values)
-        config.check()
-        return config
 
 
 @dataclass
@@ -118,13 +98,12 @@ class VolumeRenderer(nn.Module):
     saved with the renderer.
     """
 
-    def __init__(self, config: RendererConfig | None = None, **overrides: Any) -> None:
+    def __init__(self, config: RendererConfig | None = None, **changes: Any) -> None:
+        """`changes`: RendererConfig fields by name, over `config` (what a `_target_` node
+        passes; `occupancy` may be a mapping). A bad one is a ConfigError naming the key."""
         super().__init__()
-        config = config or RendererConfig()
-        if "occupancy" in overrides and not isinstance(overrides["occupancy"], OccupancyConfig):
-            overrides["occupancy"] = OccupancyConfig.from_config(overrides["occupancy"])
-        self.config = replace(config, **overrides)
-        self.config.check()
+        base = asdict(config or RendererConfig())
+        self.config: RendererConfig = parse(RendererConfig, {**base, **changes}, "renderer")
         self.occupancy = OccupancyGrid(self.config.occupancy, self.config.box_radius)
 
     def update_occupancy(

@@ -8,21 +8,39 @@ no motion to protect, asks for FULL_AZIMUTH_DEG.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
 
 import torch
+from pydantic import AfterValidator, Field
 from torch import Tensor
 
-from t2v.errors import ConfigError
 from t2v.render.cameras import Cameras, orbit_cameras
+from t2v.schema import Float, PositiveFloat, UnitFloat, parse, settings
 
 FRONTAL_AZIMUTH_DEG = (-30.0, 30.0)
 FULL_AZIMUTH_DEG = (-180.0, 180.0)
 MAX_ELEVATION_DEG = 85.0
 
 
-@dataclass(frozen=True)
+def _rising(pair: tuple[float, float]) -> tuple[float, float]:
+    low, high = pair
+    if low > high:
+        raise ValueError(f"range ({low}, {high}) has low > high")
+    return pair
+
+
+Elevation = Annotated[Float, Field(ge=-MAX_ELEVATION_DEG, le=MAX_ELEVATION_DEG)]
+FieldOfView = Annotated[Float, Field(gt=0, lt=180)]
+AngleRange = Annotated[tuple[Float, Float], AfterValidator(_rising)]
+ElevationRange = Annotated[tuple[Elevation, Elevation], AfterValidator(_rising)]
+DistanceRange = Annotated[tuple[PositiveFloat, PositiveFloat], AfterValidator(_rising)]
+FieldOfViewRange = Annotated[tuple[FieldOfView, FieldOfView], AfterValidator(_rising)]
+SpanRange = Annotated[tuple[UnitFloat, UnitFloat], AfterValidator(_rising)]
+
+
+@settings
 class CameraSamplerConfig:
     """Ranges (low, high) of the random training views, and how cameras move within a clip.
 
@@ -31,46 +49,29 @@ class CameraSamplerConfig:
     interpolated linearly over the T frames.
     """
 
-    azimuth_deg: tuple[float, float] = FRONTAL_AZIMUTH_DEG
-    elevation_deg: tuple[float, float] = (0.0, 30.0)
-    distance: tuple[float, float] = (2.0, 2.8)
-    fov_deg: tuple[float, float] = (35.0, 50.0)
-    dynamic_probability: float = 0.0
-    dynamic_azimuth_deg: float = 15.0
-    dynamic_elevation_deg: float = 5.0
-    dynamic_distance: float = 0.2
+    azimuth_deg: AngleRange = FRONTAL_AZIMUTH_DEG
+    elevation_deg: ElevationRange = (0.0, 30.0)
+    distance: DistanceRange = (2.0, 2.8)
+    fov_deg: FieldOfViewRange = (35.0, 50.0)
+    dynamic_probability: UnitFloat = 0.0
+    dynamic_azimuth_deg: Float = 15.0
+    dynamic_elevation_deg: Float = 5.0
+    dynamic_distance: Float = 0.2
 
     @classmethod
     def full(cls, **overrides: Any) -> CameraSamplerConfig:
         """Views from all around (the static stage)."""
         return cls(azimuth_deg=FULL_AZIMUTH_DEG, **overrides)
 
-    @classmethod
-    def from_config(cls, node: Any) -> CameraSamplerConfig:
-        values = _known_values(cls, node, "cameras")
-        for name in ("azimuth_deg", "elevation_deg", "distance", "fov_deg"):
-            if name in values:
-                values[name] = tuple(float(v) for v in values[name])
-        config = cls(**values)
-        config.check()
-        return config
-
-    def check(self) -> None:
-        for name in ("azimuth_deg", "elevation_deg", "distance", "fov_deg"):
-            low, high = getattr(self, name)
-            if low > high:
-                raise ConfigError(f"cameras.{name} range ({low}, {high}) has low > high")
-        if self.elevation_deg[0] < -MAX_ELEVATION_DEG or self.elevation_deg[1] > MAX_ELEVATION_DEG:
-            raise ConfigError(f"cameras.elevation_deg must stay within +-{MAX_ELEVATION_DEG}")
-        if self.distance[0] <= 0:
-            raise ConfigError("cameras.distance must be > 0")
-        if self.fov_deg[0] <= 0 or self.fov_deg[1] >= 180:
-            raise ConfigError("cameras.fov_deg must lie in (0, 180)")
-        if not 0.0 <= self.dynamic_probability <= 1.0:
-            raise ConfigError("cameras.dynamic_probability must lie in [0, 1]")
+    def patched(self, overrides: Mapping[str, Any] | None, where: str) -> CameraSamplerConfig:
+        """These settings with `overrides` (some keys, e.g. a schedule stage's `cameras`) on
+        top, checked as a whole; a bad key or value is one ConfigError naming `where.<key>`."""
+        if not overrides:
+            return self
+        return parse(CameraSamplerConfig, {**asdict(self), **overrides}, where)
 
 
-@dataclass(frozen=True)
+@settings
 class ClipTimeConfig:
     """Random frame rate: a clip of T frames covers a random fraction of scene time [0, 1].
 
@@ -78,21 +79,7 @@ class ClipTimeConfig:
     stride between frames is span / (T - 1): a larger span is a lower frame rate.
     """
 
-    span: tuple[float, float] = (0.5, 1.0)
-
-    @classmethod
-    def from_config(cls, node: Any) -> ClipTimeConfig:
-        values = _known_values(cls, node, "times")
-        if "span" in values:
-            values["span"] = tuple(float(v) for v in values["span"])
-        config = cls(**values)
-        config.check()
-        return config
-
-    def check(self) -> None:
-        low, high = self.span
-        if not 0.0 <= low <= high <= 1.0:
-            raise ConfigError(f"times.span ({low}, {high}) must satisfy 0 <= low <= high <= 1")
+    span: SpanRange = (0.5, 1.0)
 
 
 @dataclass
@@ -117,7 +104,6 @@ def sample_training_cameras(
 ) -> SampledCameras:
     """Random views looking at the origin; deterministic given `generator`."""
     config = config or CameraSamplerConfig()
-    config.check()
 
     def uniform(low: float, high: float, shape: tuple[int, ...]) -> Tensor:
         return low + (high - low) * torch.rand(shape, generator=generator)
@@ -163,7 +149,6 @@ def sample_clip_times(
     clip stays inside [0, 1]. A single frame gets a uniform random time.
     """
     config = config or ClipTimeConfig()
-    config.check()
     low, high = config.span
     span = low + (high - low) * torch.rand(batch, generator=generator)
     if frames == 1:
@@ -172,14 +157,3 @@ def sample_clip_times(
     steps = torch.arange(frames, dtype=torch.float32) / max(frames - 1, 1)
     times = start[:, None] + span[:, None] * steps
     return times.clamp(0.0, 1.0).to(device)
-
-
-def _known_values(cls: type, node: Any, where: str) -> dict[str, Any]:
-    values = dict(node or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where} has unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
-    return values

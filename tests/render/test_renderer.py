@@ -9,12 +9,15 @@ from t2v.errors import ConfigError
 from t2v.render import (
     Cameras,
     RendererConfig,
+    RendererSettings,
+    StageCameras,
     VolumeRenderer,
     camera_rays,
     composite,
     intersect_box,
     stratified_samples,
 )
+from t2v.schema import parse
 
 
 def front_camera(width: int, height: int, fov_y: float = 40.0, distance: float = 3.0) -> Cameras:
@@ -272,27 +275,43 @@ def test_training_jitter_is_seeded_and_eval_is_deterministic(make_grid_field):
     assert torch.equal(midpoint, renderer.render(field, cameras, times).rgb)
 
 
-def test_renderer_config_from_hydra_and_bad_keys():
+def test_renderer_settings_from_hydra_build_the_renderer_and_refuse_bad_keys():
     from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
 
-    from t2v.render import CameraSamplerConfig
+    def node(name: str) -> dict:
+        with initialize_config_module("t2v.conf", version_base=None):
+            composed = compose(overrides=[f"+renderer={name}"]).renderer
+        return OmegaConf.to_container(composed, resolve=True)
 
-    with initialize_config_module("t2v.conf", version_base=None):
-        default = compose(overrides=["+renderer=default"]).renderer
-        cpu = compose(overrides=["+renderer=cpu"]).renderer
-    assert RendererConfig.from_config(default) == RendererConfig()
-    cpu_config = RendererConfig.from_config(cpu)
-    assert (cpu_config.num_samples, cpu_config.occupancy.resolution) == (32, 24)
-    assert cpu_config.occupancy.time_bins == 4  # inherited from default
-    static = CameraSamplerConfig.from_config(default.cameras.static)
-    dynamic = CameraSamplerConfig.from_config(default.cameras.dynamic)
-    assert static.azimuth_deg == (-180.0, 180.0)
+    default = parse(RendererSettings, node("default"), "renderer")
+    cpu = parse(RendererSettings, node("cpu"), "renderer")
+    assert default.renderer == RendererConfig()
+    assert (cpu.num_samples, cpu.occupancy.resolution) == (32, 24)
+    assert cpu.occupancy.time_bins == 4  # inherited from default
+    assert cpu.cameras == default.cameras == StageCameras()
+    assert default.cameras.static.azimuth_deg == (-180.0, 180.0)
+    dynamic = default.cameras.for_stage("dynamic")
     assert dynamic.azimuth_deg == (-30.0, 30.0) and dynamic.dynamic_probability == 0.5
-    with pytest.raises(ConfigError, match="unknown key"):
-        RendererConfig.from_config({"num_sample": 3})
-    with pytest.raises(ConfigError, match="occupancy has unknown"):
-        RendererConfig.from_config({"occupancy": {"res": 3}})
-    with pytest.raises(ConfigError, match=">= 1"):
+    renderer = cpu.build()
+    assert type(renderer) is VolumeRenderer and renderer.config == cpu.renderer
+    bad = {
+        "num_sample": "renderer has unknown key 'num_sample'",
+        "occupancy": "renderer.occupancy has unknown key 'res'",
+        "_target_": "renderer._target_: 'torch.nn.Linear' is not a VolumeRenderer",
+        "cameras": "renderer.cameras.static.distance.0 = 0.0: Input should be greater than 0",
+    }
+    values = {
+        "num_sample": 3,
+        "occupancy": {"res": 3},
+        "_target_": "torch.nn.Linear",
+        "cameras": {"static": {"distance": [0.0, 1.0]}},
+    }
+    for key, message in bad.items():
+        with pytest.raises(ConfigError) as error:
+            parse(RendererSettings, {**node("default"), key: values[key]}, "renderer")
+        assert str(error.value) == message
+    with pytest.raises(ConfigError, match=r"renderer.num_samples = 0"):
         VolumeRenderer(num_samples=0)
 
 
@@ -337,8 +356,8 @@ def test_chunks_are_checkpointed_only_in_renders_of_enough_rays(make_grid_field,
     assert len(calls) == 4  # 64 rays in chunks of 16
     with pytest.raises(ConfigError, match="checkpoint_min_rays"):
         VolumeRenderer(checkpoint_min_rays=-1)
-    with pytest.raises(ConfigError, match="pixel_jitter must be true or false, got 'maybe'"):
-        RendererConfig.from_config({"pixel_jitter": "maybe"})
+    with pytest.raises(ConfigError, match=r"renderer.pixel_jitter = 'maybe'"):
+        VolumeRenderer(pixel_jitter="maybe")
 
 
 def test_pixel_jitter_averages_to_the_pixels_area_coverage(make_sphere):

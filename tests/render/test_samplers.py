@@ -10,6 +10,7 @@ from t2v.render import (
     sample_clip_times,
     sample_training_cameras,
 )
+from t2v.schema import parse
 
 
 def sample(config=None, seed=0, batch=256, frames=4):
@@ -103,11 +104,30 @@ def test_clip_times_use_a_random_frame_rate_inside_scene_time():
 
 
 def test_sampler_configs_reject_bad_ranges():
-    with pytest.raises(ConfigError, match="low > high"):
-        CameraSamplerConfig.from_config({"azimuth_deg": [30, -30]})
-    with pytest.raises(ConfigError, match="unknown key"):
-        CameraSamplerConfig.from_config({"azimuth": [0, 1]})
-    with pytest.raises(ConfigError, match="dynamic_probability"):
-        CameraSamplerConfig(dynamic_probability=1.5).check()
-    with pytest.raises(ConfigError, match="span"):
-        ClipTimeConfig.from_config({"span": [0.5, 1.5]})
+    with pytest.raises(ConfigError, match=r"cameras.azimuth_deg: range \(30.0, -30.0\) has low"):
+        parse(CameraSamplerConfig, {"azimuth_deg": [30, -30]}, "cameras")
+    with pytest.raises(ConfigError, match="cameras has unknown key 'azimuth'"):
+        parse(CameraSamplerConfig, {"azimuth": [0, 1]}, "cameras")
+    with pytest.raises(ConfigError, match=r"cameras.dynamic_probability = 1.5"):
+        parse(CameraSamplerConfig, {"dynamic_probability": 1.5}, "cameras")
+    with pytest.raises(ConfigError, match=r"cameras.elevation_deg.1 = 90"):
+        parse(CameraSamplerConfig, {"elevation_deg": [0, 90]}, "cameras")
+    with pytest.raises(ConfigError, match=r"times.span.1 = 1.5"):
+        parse(ClipTimeConfig, {"span": [0.5, 1.5]}, "times")
+    with pytest.raises(ValueError, match="dynamic_probability"):
+        CameraSamplerConfig(dynamic_probability=1.5)
+
+
+def test_a_stage_patches_the_renderer_cameras_and_is_checked_as_a_whole():
+    defaults = CameraSamplerConfig(dynamic_probability=0.5)
+    assert defaults.patched(None, "schedule.dynamic.cameras") is defaults
+    patched = defaults.patched(
+        {"azimuth_deg": [-45, 45], "dynamic_probability": 0}, "schedule.dynamic.cameras"
+    )
+    assert patched == CameraSamplerConfig(azimuth_deg=(-45.0, 45.0), dynamic_probability=0.0)
+    assert isinstance(patched.azimuth_deg[0], float)
+    with pytest.raises(ConfigError) as error:
+        defaults.patched({"fov_deg": [60, 40]}, "schedule.dynamic.cameras")
+    assert str(error.value) == "schedule.dynamic.cameras.fov_deg: range (60.0, 40.0) has low > high"
+    with pytest.raises(ConfigError, match=r"schedule.static.cameras has unknown key 'fov'"):
+        defaults.patched({"fov": [30, 40]}, "schedule.static.cameras")

@@ -11,8 +11,13 @@ from omegaconf import OmegaConf
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
 from t2v.render import TRAJECTORIES, genre_trajectory_cameras, trajectory_cameras
+from t2v.schema import parse
 
 FRAMES = 9
+
+
+def genre(path: Path) -> GenrePreset:
+    return parse(GenrePreset, OmegaConf.to_container(OmegaConf.load(path)), "genre")
 
 
 def cams(name, frames=FRAMES, **kw):
@@ -125,7 +130,7 @@ def test_unknown_trajectory_and_bad_values_raise_config_errors():
 
 def test_genre_presets_pick_their_trajectory():
     genre_dir = Path(str(files("t2v.conf") / "genre"))
-    action = GenrePreset.from_config(OmegaConf.load(genre_dir / "action.yaml"))
+    action = genre(genre_dir / "action.yaml")
     cameras = genre_trajectory_cameras(action.camera, 6, 16, 16, seed=0)
     expected = cams(
         action.camera.trajectory,
@@ -142,7 +147,7 @@ def test_genre_presets_pick_their_trajectory():
     overridden = genre_trajectory_cameras(action.camera, 6, 16, 16, trajectory="static")
     assert torch.equal(overridden.c2w[0, 0], overridden.c2w[0, -1])
     for path in sorted(genre_dir.glob("*.yaml")):
-        preset = GenrePreset.from_config(OmegaConf.load(path))
+        preset = genre(path)
         cameras = genre_trajectory_cameras(preset.camera, 4, 8, 8)
         distance = cameras.positions[0, 0].norm().item()
         assert distance == pytest.approx(preset.camera.distance, rel=1e-5), path.stem

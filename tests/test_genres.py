@@ -1,0 +1,61 @@
+"""Genre presets read from `conf/genre/*.yaml`: every shipped genre parses, bad values are one
+line naming the key."""
+
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from t2v.errors import ConfigError
+from t2v.genres import GenrePreset, Grading
+from t2v.schema import parse
+
+GENRE_DIR = Path(str(files("t2v.conf") / "genre"))
+
+
+def node(name: str) -> dict:
+    return OmegaConf.to_container(OmegaConf.load(GENRE_DIR / f"{name}.yaml"))
+
+
+def test_every_shipped_genre_parses_and_composes_its_prompt() -> None:
+    for path in sorted(GENRE_DIR.glob("*.yaml")):
+        preset = parse(GenrePreset, node(path.stem), "genre")
+        assert preset.name == path.stem
+        assert preset.compose_prompt("  a dog ").startswith("a dog")
+        assert isinstance(preset.grading.tint[0], float)  # YAML ints become floats
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"camera": {"speed": 20}}, "genre.camera.speed = 20: Input should be less than or equal"),
+        ({"camera": {"trajectory": "zoom"}}, "genre.camera.trajectory = 'zoom': Input should be"),
+        ({"motion": {"amount": -1.0}}, "genre.motion.amount = -1.0: Input should be greater"),
+        ({"grading": {"tint": [1.0, 4.0, 1.0]}}, "genre.grading.tint.1 = 4.0: Input should be"),
+        ({"grading": {"gamma": "high"}}, "genre.grading.gamma = 'high': Input should be"),
+        ({"grading": {"glow": 1.0}}, "genre.grading has unknown key 'glow'"),
+        ({"look": "dark"}, "genre has unknown key 'look'"),
+        (
+            {"prompt_template": "no slot"},
+            "genre.prompt_template: 'no slot' must contain '{prompt}'",
+        ),
+    ],
+)
+def test_a_bad_genre_value_is_one_line_naming_its_key(change: dict, message: str) -> None:
+    data = node("horror")
+    for key, value in change.items():
+        data[key] = {**data[key], **value} if isinstance(data.get(key), dict) else value
+    with pytest.raises(ConfigError) as error:
+        parse(GenrePreset, data, "genre")
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+def test_grading_is_seeded_and_a_neutral_grading_changes_nothing() -> None:
+    frames = torch.rand(2, 4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(Grading().apply(frames), frames, atol=1e-6)
+    horror = parse(GenrePreset, node("horror"), "genre").grading
+    assert torch.equal(horror.apply(frames, seed=1), horror.apply(frames, seed=1))
+    assert not torch.equal(horror.apply(frames, seed=1), horror.apply(frames, seed=2))
