@@ -45,7 +45,7 @@ BOUNCE_RISE = 0.07
 SIZE_CHANGE = 0.15  # |log(end size / start size)|
 SPIN = 0.09  # silhouette change + 2 x shading-pattern change per frame
 # Below this share of the frame an "object" is a few stray pixels (grain on a black frame),
-# not an object: procedural objects cover >= 2% (300 clips at 64x64, smallest: receding).
+# not an object: procedural objects cover at least 2% of the frame.
 MIN_OBJECT_FRACTION = 0.005
 
 ANALYSIS_SIDE = 64  # pixels; larger videos are shrunk to this before measuring

@@ -192,7 +192,8 @@ class ConditionEmbedding(nn.Module):
         elif text_pathway == "mlp":
             # Standardise each sentence vector (unit norm -> unit-variance components), then a
             # 2-layer MLP: the text moves the FiLM vector as much as the genre does from step 0
-            # (measured: through one linear layer it moved it 5x less, and colour went unlearned).
+            # (one linear layer moves it several times less, and colour goes unlearned:
+            # experiments/bundled_prior).
             self.text_proj = nn.Sequential(
                 nn.LayerNorm(text_dim, elementwise_affine=False),
                 nn.Linear(text_dim, embed_dim),
@@ -202,8 +203,8 @@ class ConditionEmbedding(nn.Module):
         elif text_pathway == "attention":
             # Token states in, one learned softmax over the tokens per head: the mean of MiniLM's
             # tokens mixes an unseen verb into the direction, a learned weighting reads the
-            # direction word wherever it sits (linear probes on held-out captions: direction
-            # 77% from the mean, 92-95% from 4-head pooling; experiments/bundled_prior).
+            # direction word wherever it sits (linear probes on held-out captions read the
+            # direction far better from pooled heads than from the mean: experiments/bundled_prior).
             self.text_proj = nn.Sequential(
                 TokenAttentionPool(text_dim, ATTENTION_HEADS),
                 nn.Linear(text_dim * ATTENTION_HEADS, embed_dim),
@@ -276,9 +277,10 @@ class LayoutMap(nn.Module):
 
     FiLM is the same at every pixel, so a UNet conditioned only through FiLM must build "the
     object is right of centre in frame 0 of a leftward clip" from coordinate ramps and
-    thresholds; measured, it had not after 5,000 steps (2,600 of them with coordinates and a
-    frame MLP). An MLP from the per-frame embedding to a `size` x `size` grid states it
-    directly. Zero-init output: off at the start, so weights trained without it load unchanged.
+    thresholds, which training runs of thousands of steps did not find
+    (experiments/bundled_prior). An MLP from the per-frame embedding to a `size` x `size` grid
+    states it directly. Zero-init output: off at the start, so weights trained without it load
+    unchanged.
     """
 
     def __init__(self, embed_dim: int, channels: int, out_channels: int, size: int = 8) -> None:

@@ -14,8 +14,8 @@ from t2v.models.blocks import (
     coordinate_channels,
 )
 
-# genres[0] is the genre a classifier-free dropout drops to: "" (a slot of its own) or, in the
-# priors up to v11, "none" (which then also had to be the plain look: t2v.pretrain.genre_slot).
+# genres[0] is the genre a classifier-free dropout drops to: "" (a slot of its own) or "none"
+# (then the plain look doubles as the unconditional genre: t2v.pretrain.genre_slot).
 UNCONDITIONAL_GENRE = ""
 UNCONDITIONAL_GENRES = (UNCONDITIONAL_GENRE, "none")
 

@@ -9,7 +9,7 @@ import torch
 
 from t2v.text.views import NO_VIEW, check_views
 
-UNCONDITIONAL_GENRE_ID = 0  # the genre a prior drops to unconditioned ("", or "none" up to v11)
+UNCONDITIONAL_GENRE_ID = 0  # genres[0]: the genre a prior's condition dropout drops to
 
 
 @dataclass
