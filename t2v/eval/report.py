@@ -1,23 +1,16 @@
-"""Evaluation output: merge into a run's metrics.json, a markdown table, a W&B table.
+"""Evaluation output: metrics made strict JSON, a markdown table and a W&B table of runs.
 
-`metrics.json` belongs to `t2v generate`: evaluation only replaces its own "evaluation" key,
-keeps every other key, and writes through a temporary file so a reader never sees half a file.
+Where the numbers are stored (metrics.json's "evaluation" key) is the run folder's business
+(`t2v.rundir.RunDir.update_metrics`); this module only shapes and tabulates them.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from t2v.errors import RunDirError
-from t2v.rundir import METRICS_FILE
-
-EVALUATION_KEY = "evaluation"
 
 
 @dataclass(frozen=True)
@@ -42,34 +35,6 @@ COLUMNS: tuple[Column, ...] = (
     Column("MV err", ("multiview", "reprojection_error"), 4),
     Column("MV CLIP spread", ("multiview", "clip_spread"), 4),
 )
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-
-
-def read_metrics(run_dir: Path) -> dict[str, Any]:
-    """The run's metrics.json as a dict ({} if there is none); refuses to guess at a bad one."""
-    path = run_dir / METRICS_FILE
-    if not path.is_file():
-        return {}
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RunDirError(f"{path} is not valid JSON ({error}); fix or remove it") from None
-    if not isinstance(metrics, dict):
-        raise RunDirError(f"{path} does not hold a JSON object; fix or remove it")
-    return metrics
-
-
-def merge_evaluation(run_dir: Path, evaluation: Mapping[str, Any]) -> dict[str, Any]:
-    """Write `evaluation` under metrics.json's "evaluation" key; every other key is kept."""
-    metrics = read_metrics(run_dir)
-    metrics[EVALUATION_KEY] = json_ready(evaluation)
-    atomic_write_text(run_dir / METRICS_FILE, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
-    return metrics
 
 
 def json_ready(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""metrics.json merging (keeps generate's keys, strict JSON, atomic) and the markdown table."""
+"""Evaluation into metrics.json (generate's keys kept, strict JSON, atomic) and the table."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ import math
 import pytest
 
 from t2v.errors import RunDirError
-from t2v.eval.report import markdown_table, merge_evaluation, read_metrics
+from t2v.eval.report import json_ready, markdown_table
+from t2v.rundir import RunDir
+
+
+def merge_evaluation(run_dir, evaluation):
+    """What `t2v evaluate` does with one run's scores."""
+    return RunDir(run_dir).update_metrics({"evaluation": json_ready(evaluation)})
 
 
 def test_merge_keeps_every_other_key_and_replaces_only_evaluation(tmp_path):
@@ -23,7 +29,7 @@ def test_merge_keeps_every_other_key_and_replaces_only_evaluation(tmp_path):
 
 def test_merge_creates_metrics_json_and_refuses_a_corrupt_one(tmp_path):
     merge_evaluation(tmp_path, {"a": 1})
-    assert read_metrics(tmp_path) == {"evaluation": {"a": 1}}
+    assert RunDir(tmp_path).read_metrics() == {"evaluation": {"a": 1}}
     (tmp_path / "metrics.json").write_text("{not json")
     with pytest.raises(RunDirError, match="not valid JSON"):
         merge_evaluation(tmp_path, {"a": 2})
