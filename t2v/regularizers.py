@@ -1,18 +1,19 @@
 """Regularizers of the stages: MAV3D's motion and temporal-consistency terms, and an opacity
 sparsity term that keeps the volume empty where the prior asks for no object.
 
-Each works through the field's public contract (`density`, `forward`, `parameter_groups`)
-or on rendered frames, so it applies to the hash-grid and the HexPlane field alike.
+Each works through the `t2v.field.Field` contract (the field at points and times, its parameter
+groups and declared motion groups) or on rendered frames, so it applies to any field.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
+
+from t2v.field.base import Field
 
 
 def temporal_smoothness(
-    field: nn.Module, points: torch.Tensor, times: torch.Tensor, dt: float
+    field: Field, points: torch.Tensor, times: torch.Tensor, dt: float
 ) -> torch.Tensor:
     """Mean squared change of density (log-scaled) and colour at fixed points between t and t+dt.
 
@@ -29,9 +30,11 @@ def temporal_smoothness(
     return density_change.square().mean() + colour_change.square().sum(-1).mean()
 
 
-def dynamic_sparsity(field: nn.Module) -> torch.Tensor:
-    """Mean absolute value of the dynamic encoding's parameters: motion only where it is needed."""
-    parameters = field.parameter_groups()["dynamic"]
+def dynamic_sparsity(field: Field) -> torch.Tensor:
+    """Mean absolute value of the parameters of the field's motion groups (its dynamic encoding or
+    deformation): motion only where it is needed."""
+    groups = field.parameter_groups()
+    parameters = [p for name in field.capabilities.motion_groups for p in groups[name]]
     if not parameters:
         return torch.zeros(())
     total = sum(p.abs().sum() for p in parameters)
@@ -59,10 +62,9 @@ def opacity_sparsity(opacity: torch.Tensor) -> torch.Tensor:
     Summed like the SDS loss (`t2v.priors.sds`), so each pixel's gradient is the weight itself
     and one weight means the same at any resolution and frame count. Why: without it, SDS may
     paint a dark or hazy backdrop as thin density filling the whole scene box instead of with
-    the background model (noir and horror runs: every occupancy cell stayed occupied, nothing
-    was skipped and the stages ran twice as long). The prior pays for the object's opacity
-    through SDS; this term makes haze cost something. Off in the presets: it clears the noir
-    fog but no object forms there, and it changed a none run's colour (experiments/genres).
+    the background model, and then the occupancy grid skips nothing. The prior pays for the
+    object's opacity through SDS; this term makes haze cost something. Off in the presets: it can
+    clear a fog without an object forming in its place, and shift colours (experiments/genres).
     """
     return opacity.flatten(1).sum(1).mean()
 

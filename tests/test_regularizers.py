@@ -1,11 +1,11 @@
+"""Regularizers: each term on a small field or render, and how stages weigh them."""
+
 import pytest
 import torch
 
-from t2v import cli
-from t2v.field import PlaneSpec, SceneField
-from t2v.regularizers import opacity_sparsity
+from t2v.field import FieldCapabilities, PlaneSpec, SceneField
+from t2v.regularizers import dynamic_sparsity, opacity_sparsity
 from t2v.render import VolumeRenderer, orbit_cameras
-from t2v.stages import build_stage_specs
 
 
 def test_opacity_sparsity_sums_opacity_and_clears_a_haze() -> None:
@@ -37,6 +37,9 @@ def test_opacity_sparsity_sums_opacity_and_clears_a_haze() -> None:
 
 
 def test_opacity_sparsity_is_configured_per_stage_and_not_scaled_by_genre() -> None:
+    from t2v import cli  # the command layer: imported here, so the terms' tests stand alone
+    from t2v.stages import build_stage_specs
+
     cli.register_resolvers()
     overrides = [
         "prompt=x",
@@ -57,3 +60,20 @@ def test_opacity_sparsity_is_configured_per_stage_and_not_scaled_by_genre() -> N
         assert "opacity_sparsity" not in weights[genre]["superres"]  # off unless asked for
     smoothness = [weights[g]["dynamic"]["temporal_smoothness"] for g in ("none", "action")]
     assert smoothness[1] < smoothness[0]  # the motion terms still follow the genre
+
+
+def test_dynamic_sparsity_reads_the_declared_motion_groups() -> None:
+    planes = PlaneSpec(features=2, resolutions=(4,), time_resolution=2)
+    field = SceneField(planes, planes, backend="torch", hidden_dim=8, trajectory_knots=3)
+    with torch.no_grad():
+        field.trajectory.offsets.fill_(5.0)  # a global path is not local motion: not counted
+    dynamic = torch.cat([p.reshape(-1) for p in field.dynamic_encoding.parameters()])
+    torch.testing.assert_close(dynamic_sparsity(field), dynamic.abs().mean())
+
+    class StillField(SceneField):
+        @property
+        def capabilities(self) -> FieldCapabilities:
+            return FieldCapabilities()  # no time-dependent part declared
+
+    still = StillField(planes, planes, backend="torch", hidden_dim=8)
+    assert dynamic_sparsity(still).item() == 0.0

@@ -1,15 +1,16 @@
-"""The 4D scene field: hash-grid and HexPlane encodings, heads, background.
+"""Scene fields: the `Field` contract, SceneField (hash-grid or HexPlane encodings) and its parts.
 
 Usage::
 
     import torch
-    from t2v.field import HashGridSpec, PlaneSpec, SceneField
+    from t2v.field import Field, HashGridSpec, PlaneSpec, SceneField
     from t2v.render import VolumeRenderer, trajectory_cameras
 
     # Hash grids (GPU default; backend auto | torch | triton | tcnn) or feature planes (CPU):
     field = SceneField(HashGridSpec(levels=8, log2_table_size=15), HashGridSpec(levels=8),
                        backend="torch")
     field = SceneField(PlaneSpec(), PlaneSpec(), background="solid", solid_color=(1, 1, 1))
+    assert isinstance(field, Field) and field.capabilities.kind == "volume"
     field.static_only = True          # static stage: the dynamic encoding is skipped
     groups = field.parameter_groups()  # static, dynamic, heads, background, trajectory, exposure
 
@@ -18,9 +19,11 @@ Usage::
         frames = VolumeRenderer().eval().render(field, cameras, torch.linspace(0, 1, 8)[None]).rgb
 
 From a config: `hydra.utils.instantiate(cfg.field)` with conf/field/{hashgrid, hashgrid_cpu,
-hexplane}.yaml. To check a new field, fit it to posed images with `t2v.fit.fit_field`.
+hexplane}.yaml, checked first by `t2v.config.targets.check_target("field", cfg.field)`. To
+check a new field, fit it to posed images with `t2v.fit.fit_field`.
 """
 
+from t2v.field.base import Field, FieldCapabilities, FieldKind, FieldOutput
 from t2v.field.hashgrid import (
     HashGridEncoding,
     resolve_backend,
@@ -28,9 +31,14 @@ from t2v.field.hashgrid import (
     triton_available,
 )
 from t2v.field.hexplane import PlaneEncoding
-from t2v.field.scene_field import FieldOutput, HashGridSpec, PlaneSpec, SceneField
+from t2v.field.scene_field import SceneField
+from t2v.field.specs import EncodingSpec, HashGridSpec, PlaneSpec
 
 __all__ = [
+    "EncodingSpec",
+    "Field",
+    "FieldCapabilities",
+    "FieldKind",
     "FieldOutput",
     "HashGridEncoding",
     "HashGridSpec",

@@ -184,7 +184,8 @@ class HashGridEncoding(nn.Module):
     checkpoint of any backend loads into any other. The triton backend computes in float32; on
     CPU tensors (a field moved off the GPU) it takes the torch path, unless TRITON_INTERPRET=1.
     `compile_index_math` wraps the torch path's index and weight computation in
-    `torch.compile` (off by default: on CPU it was measured not to pay for its compile time).
+    `torch.compile` (off by default: its compile takes 10-20 s per encoding, which only long
+    runs win back; benchmarks/field.py).
     """
 
     def __init__(

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 
 from t2v.errors import ConfigError
 from t2v.field import HashGridSpec, PlaneEncoding, PlaneSpec, SceneField
-from t2v.field.scene_field import trunc_exp
+from t2v.field.components import trunc_exp
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 SMALL_HASH = HashGridSpec(levels=4, log2_table_size=12, base_resolution=4, finest_resolution=64)
@@ -32,10 +32,10 @@ def test_density_blob_centre_dense_far_empty_outside_zero() -> None:
     assert density[1] < 1e-3  # far from the blob: raw ~ -10
     assert density[2] == 0 and density[3] == 0  # outside the scene box
     zero_crossing = 0.5 * (2 * torch.log(torch.tensor(2.0))).sqrt()
-    bias = field.density_blob_bias(torch.tensor([[0.0, 0.0, 0.0], [0.0, zero_crossing, 0.0]]))
+    bias = field.blob.bias(torch.tensor([[0.0, 0.0, 0.0], [0.0, zero_crossing, 0.0]]))
     torch.testing.assert_close(bias, torch.tensor([10.0, 0.0]))
     dreamfusion = small_field(density_blob="dreamfusion", density_activation="trunc_exp")
-    bias = dreamfusion.density_blob_bias(torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, -0.75]]))
+    bias = dreamfusion.blob.bias(torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, -0.75]]))
     torch.testing.assert_close(bias, torch.tensor([10.0, -5.0]))
     centre = dreamfusion.density(points[:1], torch.zeros(1, 1))
     assert 0.5 * torch.exp(torch.tensor(10.0)) < centre.item() < 2 * torch.exp(torch.tensor(10.0))
@@ -118,8 +118,10 @@ def test_global_trajectory_carries_the_scene_and_starts_still() -> None:
 def test_exposure_curve_shifts_the_rendered_colour_over_time() -> None:
     from t2v.render import Cameras, VolumeRenderer
 
-    field = small_field(exposure_knots=3, background="solid", solid_color=(0.2, 0.5, 0.8))
-    field.density_blob = "none"  # only background: each pixel is exactly the solid colour
+    # No blob and no density: each pixel is exactly the solid background colour.
+    field = small_field(
+        exposure_knots=3, background="solid", solid_color=(0.2, 0.5, 0.8), density_blob="none"
+    )
     with torch.no_grad():
         field.density_head[-1].bias[0] = -30.0
     camera = Cameras.look_at(

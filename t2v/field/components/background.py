@@ -1,0 +1,42 @@
+"""Background of a scene field: the colour where rays leave the scene, learned or solid.
+
+`learned` is a small MLP on the view direction (a smooth, sky-like backdrop); `solid` is one
+colour, a buffer of the field that a caller may overwrite (a random colour per training step
+keeps SDS from painting the backdrop into the scene).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from t2v.field.components.heads import mlp
+
+BackgroundMode = Literal["learned", "solid"]
+BACKGROUND_FREQUENCIES = 2
+
+
+def direction_encoding(directions: Tensor) -> Tensor:
+    """Directions plus sin/cos at a few frequencies: enough for a smooth sky-like background."""
+    parts = [directions]
+    for k in range(BACKGROUND_FREQUENCIES):
+        parts += [
+            torch.sin((2**k) * torch.pi * directions),
+            torch.cos((2**k) * torch.pi * directions),
+        ]
+    return torch.cat(parts, dim=1)
+
+
+def learned_background_head() -> nn.Sequential:
+    """The MLP of a learned background: encoded direction -> raw rgb."""
+    return mlp(3 * (1 + 2 * BACKGROUND_FREQUENCIES), 32, 1, 3)
+
+
+def background_colour(head: nn.Module | None, solid_color: Tensor, directions: Tensor) -> Tensor:
+    """Colour (R, 3) in [0, 1] along unit directions (R, 3): the learned head's, or
+    `solid_color` (3,) everywhere when there is no head."""
+    if head is None:
+        return solid_color.to(directions.dtype).expand(directions.shape[0], 3)
+    return torch.sigmoid(head(direction_encoding(directions)))

@@ -1,0 +1,26 @@
+"""Global trajectory: a translation of the whole scene over time, piecewise linear over knots.
+
+TC4D splits motion into a global path and a local deformation. A field reads its encodings at
+`x - offset(t)`, so the dynamic stage can carry what the static stage built across the frame
+instead of fading it out in one place and regrowing it in another through the dynamic part.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from t2v.field.components.knots import hat_weights
+
+
+class GlobalTrajectory(nn.Module):
+    """Translation (N, 3) of the scene at times (N, 1): linear between `knots` learned offsets
+    spread evenly over [0, 1], all zero at first (the scene starts where the static stage left
+    it)."""
+
+    def __init__(self, knots: int) -> None:
+        super().__init__()
+        self.offsets = nn.Parameter(torch.zeros(knots, 3))
+
+    def forward(self, times: Tensor) -> Tensor:
+        return hat_weights(times, self.offsets.shape[0]).to(self.offsets.dtype) @ self.offsets
