@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
+import yaml
 from transformers import CLIPTextModel
 
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
 from t2v.priors.tiny import save_tiny_clip
+from t2v.schema import parse
 from t2v.text import PromptEncoder, TextEncoderSpec
 from t2v.text.cache import EmbeddingCache, embedding_key
 
@@ -27,7 +28,7 @@ GENRE_FILES = sorted(GENRE_DIR.glob("*.yaml"))
 
 
 def _genre(path: Path) -> GenrePreset:
-    return GenrePreset.from_config(OmegaConf.load(path))
+    return parse(GenrePreset, yaml.safe_load(path.read_text(encoding="utf-8")), "genre")
 
 
 @pytest.fixture(scope="module")
