@@ -9,6 +9,7 @@ building anything. `Target` keeps the checked node; `build` instantiates it.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import typing
@@ -80,10 +81,9 @@ def check_arguments(
         if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
     }
     open_ended = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(target).parameters.values())
-    try:
-        hints = typing.get_type_hints(function, include_extras=True)
-    except Exception:  # annotations that do not resolve here: types are left to the target
-        hints = {}
+    hints = _hints(function)
+    if dataclasses.is_dataclass(target):  # its fields' annotations are its arguments'
+        hints = {**hints, **_hints(target)}
     for key, value in node.items():
         key = str(key)
         if key in HYDRA_KEYS:
@@ -107,6 +107,13 @@ def check_arguments(
                 raise ConfigError(describe(error, f"{where}.{key}", nested=nested)) from None
             except Exception:  # a hint pydantic cannot read (a Protocol, a module): skip
                 continue
+
+
+def _hints(owner: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(owner, include_extras=True)
+    except Exception:  # annotations that do not resolve here: types are left to the target
+        return {}
 
 
 def _is_open(hint: Any) -> bool:
