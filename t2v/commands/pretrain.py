@@ -2,163 +2,60 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from t2v.errors import ConfigError, RunDirError
-from t2v.rundir import CONFIG_FILE
+from t2v.errors import ConfigError
+from t2v.pretrain.config import PretrainConfig, read_config
 
-# Keys that may change when a run is resumed: how long and how it runs, not what it trains.
-RESUMABLE_CHANGES = frozenset(
-    {"stages", "max_steps", "checkpoint_every", "num_threads", "export_only", "export"}
-)
-
-
-def run(cfg: DictConfig) -> None:
-    import lightning as L
-    import torch
-
-    settings = cfg.pretrain
-    run_dir = resolve_run_dir(cfg)
-    if settings.get("num_threads"):
-        torch.set_num_threads(int(settings.num_threads))
-    check_and_save_config(cfg, run_dir)
-    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
-
-    from t2v.pretrain.train import export_run
-
-    if not settings.export_only:
-        train_stages(cfg, run_dir)
-    if settings.export or settings.export_only:
-        folder = export_run(run_dir, Path(cfg.output_dir), scheduler_config(settings))
-        print(f"pretrain: prior written to {folder}", flush=True)
+# What a missing mandatory key needs, said where it is missing.
+MISSING_HINTS = {"output_dir": "pass where the prior goes, e.g. output_dir=priors/mine"}
 
 
-def train_stages(cfg: DictConfig, run_dir: Path) -> None:
-    from hydra.utils import instantiate
+def settings(cfg: DictConfig) -> PretrainConfig:
+    """The composed configuration, typed and checked (run dir included); writes nothing."""
+    from t2v.pretrain.job import check_resumable
 
-    from t2v.pretrain.clip_pool import ClipPool
-    from t2v.pretrain.train import STAGES, checkpoint_path, fit_stage, warm_start
-
-    settings = cfg.pretrain
-    minilm = text_encoder(settings.text_encoder)
-    for stage in settings.stages:
-        if stage not in STAGES:
-            raise ConfigError(f"pretrain.stages: unknown stage '{stage}'; use video and/or sr")
-        options = settings[stage]
-        extra = {"crop_size": options.get("crop_size")} if stage == "sr" else {}
-        config = model_config(settings, stage)
-        encode = minilm.encoder_for(config.get("text_pathway") == "attention")
-        module = STAGES[stage](
-            **extra,
-            model_config=config,
-            scheduler_config=scheduler_config(settings),
-            lr=float(options.lr),
-            weight_decay=float(options.weight_decay),
-            ema_decay=float(settings.ema_decay),
-            text_dropout=float(settings.text_dropout),
-            genre_dropout=float(settings.genre_dropout),
-            foreground_weight=float(options.get("foreground_weight", 0.0)),
-            attribute_weight=float(options.get("attribute_weight", 0.0)),
-            text_encoder=encode,
-        )
-        # Only a fresh stage starts from init_from; a resumed one continues its own checkpoint.
-        if options.get("init_from") and not checkpoint_path(run_dir, stage).is_file():
-            new = warm_start(module, Path(options.init_from))
-            print(f"pretrain: {stage} starts from {options.init_from} (new: {new})", flush=True)
-        size = settings.size * (settings.sr_factor if stage == "sr" else 1)
-        seed = int(cfg.seed) + (1 if stage == "sr" else 0)
-
-        def make_dataset(offset: int, size: int = size, seed: int = seed, options=options):
-            # Resumed runs start the stream (and the pool's draws) where the last run stopped.
-            source = instantiate(
-                settings.data,
-                frames=settings.frames,
-                height=size,
-                width=size,
-                seed=seed,
-                start=offset * int(options.batch_size),
-            )
-            return ClipPool(
-                source, int(options.pool_size), float(options.pool_refresh), seed + offset
-            )
-
-        logger = None
-        if cfg.get("logger"):
-            logger = instantiate(cfg.logger, save_dir=str(run_dir / stage))
-        fit_stage(
-            module,
-            stage,
-            run_dir,
-            make_dataset,
-            batch_size=int(options.batch_size),
-            max_steps=int(options.max_steps),
-            checkpoint_every=int(settings.checkpoint_every),
-            trainer_options=OmegaConf.to_container(cfg.trainer, resolve=True),
-            logger=logger,
-        )
-
-
-def model_config(settings: DictConfig, stage: str) -> dict[str, Any]:
-    config = OmegaConf.to_container(settings[stage].model, resolve=True)
-    config.update(
-        genres=list(settings.genres),
-        num_frames=int(settings.frames),
-        sample_size=int(settings.size) * (int(settings.sr_factor) if stage == "sr" else 1),
-    )
-    if stage == "sr":
-        config["sr_factor"] = int(settings.sr_factor)
+    config = read_config(plain_config(cfg), job_dir=hydra_job_dir())
+    if config.run_dir is not None:
+        check_resumable(config.run_dir, config.resolved)
     return config
 
 
-def scheduler_config(settings: DictConfig) -> dict[str, Any]:
-    return OmegaConf.to_container(settings.scheduler, resolve=True)
+def run(config: PretrainConfig) -> None:
+    from t2v.pretrain.job import run_pretraining
+
+    folder = run_pretraining(config)
+    if folder is not None:
+        print(f"pretrain: prior written to {folder}", flush=True)
 
 
-def text_encoder(name: str):
-    if name != "minilm":
-        raise ConfigError(
-            f"pretrain.text_encoder '{name}' is unknown; the bundled prior uses minilm"
-        )
-    from t2v.text.minilm import MiniLMEncoder
+def plain_config(cfg: DictConfig) -> dict[str, Any]:
+    """`cfg` without its `hydra` node, interpolations resolved, as plain containers."""
+    job = cfg.copy()
+    OmegaConf.set_struct(job, False)
+    job.pop("hydra", None)
+    try:
+        return OmegaConf.to_container(job, resolve=True, throw_on_missing=True)  # type: ignore[return-value]
+    except MissingMandatoryValue as error:
+        key = str(error.full_key)
+        hint = MISSING_HINTS.get(key)
+        raise ConfigError(f"{key} is missing" + (f": {hint}" if hint else "")) from None
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", None) or "config"
+        problem = " ".join(str(error).splitlines()[0].split())
+        raise ConfigError(f"{key}: {problem}") from None
 
-    return MiniLMEncoder()
 
-
-def resolve_run_dir(cfg: DictConfig) -> Path:
-    if cfg.get("run_dir"):
-        return Path(cfg.run_dir)
+def hydra_job_dir() -> str | None:
+    """Hydra's folder for this job (the default run dir), or None outside a Hydra job."""
     from hydra.core.hydra_config import HydraConfig
 
-    return Path(HydraConfig.get().runtime.output_dir)
-
-
-def check_and_save_config(cfg: DictConfig, run_dir: Path) -> None:
-    """Refuse to resume a run dir trained with another model, data or objective."""
-    from t2v.rundir import first_difference, load_config
-
-    config = OmegaConf.to_container(cfg, resolve=True)
-    config.pop("hydra", None)
-    saved_file = run_dir / CONFIG_FILE
-    if saved_file.is_file():
-        difference = first_difference(identity(load_config(saved_file)), identity(config))
-        if difference is not None:
-            raise RunDirError(
-                f"run_dir {run_dir} holds another pretraining run ({difference}); "
-                "pick a new run_dir"
-            )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(OmegaConf.create(config), saved_file)
-
-
-def identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a pretraining config that must match to resume."""
-    settings = dict(config.get("pretrain") or {})
-    for key in RESUMABLE_CHANGES:
-        settings.pop(key, None)
-    for stage in ("video", "sr"):
-        if isinstance(settings.get(stage), dict):
-            settings[stage] = {k: v for k, v in settings[stage].items() if k != "max_steps"}
-    return {"seed": config.get("seed"), "pretrain": settings}
+    if not HydraConfig.initialized():
+        return None
+    try:
+        return str(HydraConfig.get().runtime.output_dir)
+    except OmegaConfBaseException:  # composed, not launched: the job has no folder yet
+        return None

@@ -40,12 +40,12 @@ def test_bundled_prior_loads_and_is_small():
 def test_the_bundled_recipe_builds_the_shipped_architecture():
     """conf/pretrain/bundled.yaml (the from-scratch recipe) trains models shaped as shipped."""
     from t2v.cli import compose, register_resolvers
-    from t2v.commands.pretrain import model_config
+    from t2v.commands.pretrain import settings
 
     register_resolvers()
-    settings = compose("pretrain", ["pretrain=bundled", "output_dir=unused"]).pretrain
+    config = settings(compose("pretrain", ["pretrain=bundled", "output_dir=unused"]))
     for stage, folder in (("video", "unet"), ("sr", "sr_unet")):
         shipped = json.loads((BUNDLED / folder / "config.json").read_text())
-        recipe = model_config(settings, stage)
+        recipe = config.pretrain.model_arguments(stage)
         assert recipe == {key: shipped[key] for key in recipe}, stage
-    assert model_config(settings, "video")["text_pathway"] == "attention"
+    assert config.pretrain.model_arguments("video")["text_pathway"] == "attention"
