@@ -1,11 +1,10 @@
 """Give a prior's dropped genre a slot of its own, then learn the look of `none` in its new row.
 
-Priors up to v11 drop the genre (classifier-free dropout) to id 0, which is also the genre
-`none` with its own plain look: a fifth of their training clips carry id 0 and 44% of those are
-other genres' clips, so `none` learned a blend and its samples read their look in 12 of 25
-prompts (every other genre >= 90%; experiments/bundled_prior). Retraining from scratch fixes it
-on a GPU; this fixes a trained prior on a CPU in minutes, the way textual inversion teaches a
-frozen model one new token:
+A prior whose classifier-free dropout drops the genre to id 0, where `none` also sits, learns
+`none` from its own clips and from every other genre's dropped ones: a blend of every look
+(measured in experiments/bundled_prior). Retraining from scratch fixes it on a GPU; this fixes
+a trained prior on a CPU in minutes, the way textual inversion teaches a frozen model one new
+token:
 
 1. `with_unconditional_slot`: the genre table gets a row 0 named "" (a copy of the old row 0,
    so the unconditional branch of classifier-free guidance is what it was) and every genre moves

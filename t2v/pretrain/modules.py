@@ -93,9 +93,9 @@ class DiffusionPriorModule(L.LightningModule):
 
         `attribute_weight`: where a batch carries the caption's labels (`CAPTION_ATTRIBUTES`),
         linear heads classify them from the text pathway's output, and their cross-entropy is
-        added at this weight. Measured why: trained on denoising alone, the text pathway kept
-        colour and drowned direction (nearest-centroid direction 29%, chance 25%, against 81%
-        from MiniLM's own vector), so the UNet never saw direction to learn from."""
+        added at this weight. Trained on denoising alone, the text pathway kept colour and
+        drowned direction (near chance, though MiniLM's own vector carries it; measured in
+        experiments/bundled_prior), so the UNet never saw direction to learn from."""
         super().__init__()
         self.save_hyperparameters(ignore=["text_encoder"])
         self.model = self.model_class(**(model_config or {}))

@@ -1,13 +1,13 @@
 """Give a trained video prior a token-attention text pathway that ignores phrasing.
 
-The shipped prior reads MiniLM's mean-pooled sentence vector through an MLP. On training
-captions it follows colour and direction; on new phrasings much less (direction 13/14 on
-training words, 6/12 with unseen verbs), because an unseen verb moves the mean of the tokens
-as much as the direction word does. This step swaps in `text_pathway="attention"` (a learned
-softmax over MiniLM's token states) and trains only that pathway, on training-vocabulary
-captions, to output what the old pathway outputs for the *canonical* caption of the same
-colour, shape, motion and genre wrapper ("a red ball moves to the left"). The UNet is unchanged
-and keeps seeing conditioning it was trained on; held-out words are never used.
+A prior that reads MiniLM's mean-pooled sentence vector through an MLP follows colour and
+direction on training captions, and much less on new phrasings (experiments/bundled_prior):
+an unseen verb moves the mean of the tokens as much as the direction word does. This step swaps
+in `text_pathway="attention"` (a learned softmax over MiniLM's token states) and trains only
+that pathway, on training-vocabulary captions, to output what the old pathway outputs for the
+*canonical* caption of the same colour, shape, motion and genre wrapper ("a red ball moves to
+the left"). The UNet is unchanged and keeps seeing conditioning it was trained on; held-out
+words are never used.
 
 `python -m t2v.pretrain.text_distill PRIOR --out FOLDER` writes the new prior folder.
 """
