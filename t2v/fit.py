@@ -22,9 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from t2v.errors import ConfigError
+from t2v.field.base import Field
 from t2v.render import Cameras, VolumeRenderer, rays_for_indices
 
 
@@ -77,7 +78,7 @@ def psnr(prediction: Tensor, target: Tensor) -> float:
 
 
 @torch.no_grad()
-def render_psnr(field: nn.Module, renderer: VolumeRenderer, frames: PosedFrames) -> float:
+def render_psnr(field: Field, renderer: VolumeRenderer, frames: PosedFrames) -> float:
     """PSNR of the renderer's (eval-mode, deterministic) images of `field` against `frames`."""
     was_training = renderer.training
     renderer.eval()
@@ -86,22 +87,20 @@ def render_psnr(field: nn.Module, renderer: VolumeRenderer, frames: PosedFrames)
     return psnr(rendered.clamp(0, 1), frames.images)
 
 
-def default_optimizer(field: nn.Module, lr: float, heads_lr: float) -> torch.optim.Optimizer:
-    """Adam (Instant-NGP betas, eps); encodings at `lr`, heads and background at `heads_lr`."""
-    if hasattr(field, "parameter_groups"):
-        groups = field.parameter_groups()
-        param_groups = [
-            {"params": groups["static"] + groups["dynamic"], "lr": lr},
-            {"params": groups["heads"] + groups["background"], "lr": heads_lr},
-        ]
-    else:
-        param_groups = [{"params": list(field.parameters()), "lr": lr}]
+def default_optimizer(field: Field, lr: float, heads_lr: float) -> torch.optim.Optimizer:
+    """Adam (Instant-NGP betas, eps); encodings (`static`, `dynamic` groups) at `lr`, `heads`
+    and `background` at `heads_lr`; other groups (trajectory, exposure) are not fitted."""
+    groups = field.parameter_groups()
+    param_groups = [
+        {"params": groups.get("static", []) + groups.get("dynamic", []), "lr": lr},
+        {"params": groups.get("heads", []) + groups.get("background", []), "lr": heads_lr},
+    ]
     param_groups = [g for g in param_groups if g["params"]]
     return torch.optim.Adam(param_groups, betas=(0.9, 0.99), eps=1e-15)
 
 
 def fit_field(
-    field: nn.Module,
+    field: Field,
     renderer: VolumeRenderer,
     train: PosedFrames,
     *,

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from t2v.field.base import Field
 from t2v.schema import Bool, NonNegativeFloat, NonNegativeInt, PositiveInt, UnitFloat, settings
 
 
@@ -73,7 +74,7 @@ class OccupancyGrid(nn.Module):
         return self.occupied.reshape(-1)[flat]
 
     def maybe_update(
-        self, field: nn.Module, step: int, generator: torch.Generator | None = None
+        self, field: Field, step: int, generator: torch.Generator | None = None
     ) -> bool:
         """Update on schedule (every `update_every` steps, from `warmup_steps`); True if done."""
         config = self.config
@@ -85,7 +86,7 @@ class OccupancyGrid(nn.Module):
     @torch.no_grad()
     def update(
         self,
-        field: nn.Module,
+        field: Field,
         decay: float | None = None,
         rounds: int = 1,
         generator: torch.Generator | None = None,
@@ -110,18 +111,18 @@ class OccupancyGrid(nn.Module):
         self.ready.fill_(True)
 
     def refresh(
-        self, field: nn.Module, rounds: int = 4, generator: torch.Generator | None = None
+        self, field: Field, rounds: int = 4, generator: torch.Generator | None = None
     ) -> None:
         """Rebuild the grid from scratch (e.g. before rendering a loaded field)."""
         self.update(field, decay=0.0, rounds=rounds, generator=generator)
 
-    def _sample_density(self, field: nn.Module, generator: torch.Generator | None) -> Tensor:
+    def _sample_density(self, field: Field, generator: torch.Generator | None) -> Tensor:
         res, bins = self.config.resolution, self.config.time_bins
         device = self.density_ema.device
         cells = torch.arange(res**3, device=device)
         ijk = torch.stack([cells // (res * res), (cells // res) % res, cells % res], dim=-1)
         # A static-only field ignores time: one evaluation serves every time bin.
-        time_bins = 1 if getattr(field, "static_only", False) else bins
+        time_bins = 1 if field.static_only else bins
         out = torch.empty(time_bins, res**3, device=device)
         for time_bin in range(time_bins):
             jitter = _uniform((res**3, 4), generator, device)

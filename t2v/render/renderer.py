@@ -1,22 +1,23 @@
 """The volume renderer: cameras + times + a field -> frames, opacity and depth, chunk by chunk.
 
-The field is a duck type (the shared contract of `t2v.field.SceneField`):
-`field(points (N,3), times (N,1), directions (N,3))` returns an object with `.density (N,)`
-and `.rgb (N,3)`; `field.density(points, times)` gives density alone (used by the occupancy
-grid); `field.background(directions (R,3))` gives the colour seen where rays leave the scene.
-A field may also have `expose(colour (R,3), times (R,1))`, applied to every composited pixel
-(the scene's lighting over time, e.g. SceneField's exposure curve).
+It draws fields of kind `volume` (`t2v.field.base.Field`): `field(points (N,3), times (N,1),
+directions (N,3))` gives density and colour at the samples along every ray, `field.density`
+feeds the occupancy grid, `field.background(directions (R,3))` is the colour where rays leave
+the scene, and `field.expose(colour (R,3), times (R,1))` applies the scene's lighting over time
+to every composited pixel.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from t2v.errors import ConfigError
+from t2v.field.base import Field
 from t2v.render.cameras import Cameras
 from t2v.render.compositing import composite
 from t2v.render.occupancy import OccupancyConfig, OccupancyGrid
@@ -31,17 +32,6 @@ from t2v.schema import (
     parse,
     settings,
 )
-
-
-class FieldSamples(Protocol):
-    density: Tensor
-    rgb: Tensor
-
-
-class RenderableField(Protocol):
-    def __call__(self, points: Tensor, times: Tensor, directions: Tensor) -> FieldSamples: ...
-    def density(self, points: Tensor, times: Tensor) -> Tensor: ...
-    def background(self, directions: Tensor) -> Tensor: ...
 
 
 @settings
@@ -107,14 +97,14 @@ class VolumeRenderer(nn.Module):
         self.occupancy = OccupancyGrid(self.config.occupancy, self.config.box_radius)
 
     def update_occupancy(
-        self, field: RenderableField, step: int, generator: torch.Generator | None = None
+        self, field: Field, step: int, generator: torch.Generator | None = None
     ) -> bool:
         """Call once per training step; updates the grid on its schedule. True if updated."""
         return self.occupancy.maybe_update(field, step, generator)
 
     def render(
         self,
-        field: RenderableField,
+        field: Field,
         cameras: Cameras,
         times: Tensor,
         generator: torch.Generator | None = None,
@@ -173,7 +163,7 @@ class VolumeRenderer(nn.Module):
 
     def render_rays(
         self,
-        field: RenderableField,
+        field: Field,
         origins: Tensor,
         directions: Tensor,
         times: Tensor,
@@ -187,6 +177,7 @@ class VolumeRenderer(nn.Module):
         bundles of the size they want; `render` chunks whole images. `checkpoint_chunk`
         (default: the config's `checkpoint_chunks`) recomputes the bundle in backward.
         """
+        check_drawable(field)
         times = times.reshape(-1, 1).to(origins.dtype)
         jitter = None
         if self.training:
@@ -214,7 +205,7 @@ class VolumeRenderer(nn.Module):
 
     def _render_bundle(
         self,
-        field: RenderableField,
+        field: Field,
         origins: Tensor,
         directions: Tensor,
         times: Tensor,
@@ -253,9 +244,7 @@ class VolumeRenderer(nn.Module):
         )
         background = field.background(directions).to(result.rgb.dtype)
         colour = result.rgb + (1.0 - result.opacity[:, None]) * background
-        expose = getattr(field, "expose", None)
-        if expose is not None:
-            colour = expose(colour, times)
+        colour = field.expose(colour, times)
         return colour, result.opacity, result.depth, result.weights, torch.tensor(evaluated)
 
     def _kept_samples(
@@ -274,3 +263,13 @@ class VolumeRenderer(nn.Module):
         hit_rays = hit.nonzero().squeeze(1)
         offsets = torch.arange(num_samples, device=hit.device)
         return (hit_rays[:, None] * num_samples + offsets).reshape(-1)
+
+
+def check_drawable(field: Field) -> None:
+    """A VolumeRenderer ray-marches: it draws `volume` fields and refuses other kinds."""
+    kind = field.capabilities.kind
+    if kind != "volume":
+        raise ConfigError(
+            f"the volume renderer cannot draw a '{kind}' field; pick a renderer for it "
+            "(renderer=...)"
+        )

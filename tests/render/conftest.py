@@ -1,4 +1,5 @@
-"""Small analytic and learnable fields for the renderer tests (the field duck type).
+"""Small analytic and learnable fields for the renderer tests (volume fields of the `Field`
+contract, with no trajectory or exposure).
 
 Each field counts the points it evaluates, so tests can check how many samples the renderer
 really sent to the field.
@@ -13,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from t2v.field.base import FieldCapabilities
+
 
 @dataclass
 class Samples:
@@ -20,7 +23,22 @@ class Samples:
     rgb: Tensor
 
 
-class AnalyticField:
+class PlainVolume:
+    """What these fields declare alike: a volume field without trajectory or exposure."""
+
+    capabilities = FieldCapabilities()
+
+    def expose(self, colour: Tensor, times: Tensor) -> Tensor:
+        return colour
+
+    def trajectory_offsets(self) -> None:
+        return None
+
+    def exposure_gains(self) -> None:
+        return None
+
+
+class AnalyticField(PlainVolume):
     """Base: constant colour inside, constant background, evaluation counter."""
 
     static_only = False
@@ -43,6 +61,9 @@ class AnalyticField:
 
     def background(self, directions: Tensor) -> Tensor:
         return self.background_colour.to(directions).expand(directions.shape[0], 3)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {}
 
 
 class SlabField(AnalyticField):
@@ -74,7 +95,7 @@ class SphereField(AnalyticField):
         return (points - self.centre(times)).norm(dim=-1) < self.radius
 
 
-class GridField(nn.Module):
+class GridField(PlainVolume, nn.Module):
     """A learnable dense field: two feature grids blended by time, sampled trilinearly."""
 
     static_only = False
@@ -101,6 +122,9 @@ class GridField(nn.Module):
 
     def background(self, directions: Tensor) -> Tensor:
         return torch.sigmoid(directions @ self.sky)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"static": [self.grids], "background": [self.sky]}
 
 
 @pytest.fixture(autouse=True)

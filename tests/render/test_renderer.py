@@ -388,3 +388,12 @@ def test_pixel_jitter_averages_to_the_pixels_area_coverage(make_sphere):
     assert error.mean() < 0.05 and error.max() < 0.15
     assert (centres[0, 0, 0] - coverage).abs()[edge].mean() > 0.2
     assert torch.equal(fixed, centres[0, 0, 0].round())  # pixel centres when off (opaque: 0 or 1)
+
+
+def test_a_field_of_another_kind_is_refused_in_one_line(make_sphere):
+    from t2v.field.base import FieldCapabilities
+
+    field = make_sphere()
+    field.capabilities = FieldCapabilities(kind="gaussians")
+    with pytest.raises(ConfigError, match="cannot draw a 'gaussians' field"):
+        VolumeRenderer(num_samples=8).render(field, front_camera(4, 4), torch.zeros(1, 1))
