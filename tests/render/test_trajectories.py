@@ -8,6 +8,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from t2v import genres
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
 from t2v.render import TRAJECTORIES, genre_trajectory_cameras, trajectory_cameras
@@ -151,3 +152,7 @@ def test_genre_presets_pick_their_trajectory():
         cameras = genre_trajectory_cameras(preset.camera, 4, 8, 8)
         distance = cameras.positions[0, 0].norm().item()
         assert distance == pytest.approx(preset.camera.distance, rel=1e-5), path.stem
+
+
+def test_genres_name_exactly_the_renderer_trajectories():
+    assert tuple(TRAJECTORIES) == genres.TRAJECTORIES
