@@ -1,6 +1,7 @@
 """The volume renderer: cameras, rays, sampling, occupancy skipping, compositing, trajectories.
 
-Usage (any field with `density`, `__call__` and `background`, e.g. `t2v.field.SceneField`)::
+Usage (any `volume` field of the `t2v.field.base.Field` contract, e.g. `t2v.field.SceneField`;
+from a config node: `parse(RendererSettings, node, "renderer").build()`)::
 
     import torch
     from t2v.render import (
@@ -8,7 +9,7 @@ Usage (any field with `density`, `__call__` and `background`, e.g. `t2v.field.Sc
         trajectory_cameras,
     )
 
-    renderer = VolumeRenderer(num_samples=64, chunk_rays=4096)  # or RendererSettings.build()
+    renderer = VolumeRenderer(num_samples=64, chunk_rays=4096)
     # Training: random frontal views, sometimes moving within the clip, random frame rate.
     generator = torch.Generator().manual_seed(0)
     views = sample_training_cameras(
