@@ -17,14 +17,15 @@ views' image embeddings from their normalised mean (`t2v.eval.clip.embedding_spr
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
+import pydantic
 import torch
 import torch.nn.functional as F
-from pydantic import Field
-from torch import Tensor
+from torch import Tensor, nn
 
 from t2v.eval.clip import ClipEncoder, embedding_spread
+from t2v.field.base import Field
 from t2v.render import Cameras, VolumeRenderer, camera_rays, orbit_cameras
 from t2v.schema import Bool, Float, Int, PositiveFloat, UnitFloat, settings
 
@@ -44,6 +45,11 @@ class MultiViewConfig:
     depth_tolerance: float = 0.05  # relative to the distance from the other camera
 
 
+Azimuths = Annotated[tuple[Float, ...], pydantic.Field(min_length=2)]  # two views to compare
+ViewSide = Annotated[Int, pydantic.Field(ge=8, le=1024)]
+Opacity = Annotated[Float, pydantic.Field(gt=0, le=1)]
+
+
 @settings
 class MultiViewOptions:
     """`t2v evaluate`'s `multiview.*`: whether to score a run's field, and which views of it.
@@ -54,9 +60,9 @@ class MultiViewOptions:
 
     enabled: Bool = True
     time: UnitFloat = MultiViewConfig.time
-    azimuths_deg: Annotated[tuple[Float, ...], Field(min_length=2)] = MultiViewConfig.azimuths_deg
-    size: Annotated[Int, Field(ge=8, le=1024)] = MultiViewConfig.width  # each view's side
-    opacity_threshold: Annotated[Float, Field(gt=0, le=1)] = MultiViewConfig.opacity_threshold
+    azimuths_deg: Azimuths = MultiViewConfig.azimuths_deg
+    size: ViewSide = MultiViewConfig.width  # each view's width and height
+    opacity_threshold: Opacity = MultiViewConfig.opacity_threshold
     depth_tolerance: PositiveFloat = MultiViewConfig.depth_tolerance
 
     def for_camera(self, elevation_deg: float, distance: float, fov_deg: float) -> MultiViewConfig:
@@ -107,25 +113,26 @@ def view_cameras(config: MultiViewConfig) -> Cameras:
     )
 
 
-def render_views(field: Any, renderer: VolumeRenderer, config: MultiViewConfig) -> ViewRenders:
+def render_views(field: Field, renderer: VolumeRenderer, config: MultiViewConfig) -> ViewRenders:
     """Render every view of `config` at its scene time, dynamic part included."""
-    parameter = next(iter(field.parameters()), None) if hasattr(field, "parameters") else None
-    device = parameter.device if parameter is not None else torch.device("cpu")
-    cameras = view_cameras(config).to(device)
-    times = torch.full(cameras.batch_shape, float(config.time), device=device)
-    was_training = renderer.training
-    static_only = getattr(field, "static_only", None)
+    cameras = view_cameras(config).to(_device(field))
+    times = torch.full(cameras.batch_shape, float(config.time), device=cameras.c2w.device)
+    was_training, was_static = renderer.training, field.static_only
     renderer.eval()
-    if static_only is not None:
-        field.static_only = False
+    field.static_only = False
     try:
         with torch.no_grad():
             out = renderer.render(field, cameras, times)
     finally:
         renderer.train(was_training)
-        if static_only is not None:
-            field.static_only = static_only
+        field.static_only = was_static
     return ViewRenders(out.rgb[0], out.opacity[0], out.depth[0], cameras)
+
+
+def _device(field: Field) -> torch.device:
+    """Where the field's parameters live (a field is an nn.Module; CPU when it has none)."""
+    parameter = next(iter(field.parameters()), None) if isinstance(field, nn.Module) else None
+    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def _sample(image: Tensor, pixels: Tensor, width: int, height: int) -> Tensor:
@@ -195,7 +202,7 @@ def reprojection_error(renders: ViewRenders, config: MultiViewConfig) -> tuple[f
 
 
 def multiview_consistency(
-    field: Any,
+    field: Field,
     renderer: VolumeRenderer,
     config: MultiViewConfig | None = None,
     clip: ClipEncoder | None = None,

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 import torch
 from torch import Tensor, nn
@@ -18,6 +16,7 @@ from t2v.eval.multiview import (
     render_views,
     reproject_pair,
 )
+from t2v.field.base import Field, FieldCapabilities, FieldOutput
 from t2v.render import RendererConfig, VolumeRenderer
 from t2v.schema import parse
 
@@ -33,14 +32,11 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-@dataclass
-class Samples:
-    density: Tensor
-    rgb: Tensor
-
-
 class ColouredSphere(nn.Module):
-    """A solid sphere; colour from the position (consistent) or the view direction (not)."""
+    """A solid sphere (a volume field of the `Field` contract); colour from the position
+    (consistent) or the view direction (not)."""
+
+    capabilities = FieldCapabilities()
 
     def __init__(self, view_dependent: bool = False) -> None:
         super().__init__()
@@ -50,16 +46,28 @@ class ColouredSphere(nn.Module):
     def density(self, points: Tensor, times: Tensor) -> Tensor:
         return torch.where(points.norm(dim=-1) < RADIUS, 200.0, 0.0)
 
-    def forward(self, points: Tensor, times: Tensor, directions: Tensor) -> Samples:
+    def forward(self, points: Tensor, times: Tensor, directions: Tensor) -> FieldOutput:
         assert not self.static_only
         if self.view_dependent:
             rgb = (directions + 1) / 2
         else:
             rgb = ((points / RADIUS + 1) / 2).clamp(0, 1)
-        return Samples(self.density(points, times), rgb)
+        return FieldOutput(self.density(points, times), rgb)
 
     def background(self, directions: Tensor) -> Tensor:
         return torch.full_like(directions, 0.5)
+
+    def expose(self, colour: Tensor, times: Tensor) -> Tensor:
+        return colour
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {}
+
+    def trajectory_offsets(self) -> None:
+        return None
+
+    def exposure_gains(self) -> None:
+        return None
 
 
 def small_config(**changes) -> MultiViewConfig:
@@ -73,6 +81,7 @@ def renderer() -> VolumeRenderer:
 
 def test_a_view_independent_field_reprojects_with_almost_no_error(renderer):
     field = ColouredSphere()
+    assert isinstance(field, Field)
     metrics = multiview_consistency(field, renderer, small_config())
     assert metrics.views == 5
     assert metrics.reprojection_error < 0.01
