@@ -142,7 +142,9 @@ def parse_flags(name: str, rest: list[str]) -> Invocation:
         raise ConfigError(f"cannot read the arguments {' '.join(rest)!r} ({error})") from None
     if unknown:
         raise ConfigError(f"unknown flag(s) {' '.join(unknown)}; see `t2v {name} --help`")
-    prints = parsed.help or parsed.hydra_help or parsed.info or parsed.cfg or parsed.shell_completion
+    prints = (
+        parsed.help or parsed.hydra_help or parsed.info or parsed.cfg or parsed.shell_completion
+    )
     config_dir = None
     if parsed.config_dir and not prints:
         config_dir = Path(parsed.config_dir).expanduser().resolve()

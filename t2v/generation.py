@@ -122,7 +122,9 @@ def run_generate(config: GenerateConfig, run: RunDir) -> dict[str, Any]:
     if not is_rank_zero():
         return {}  # DDP: one process writes the video and the metrics
     load_stage_state(previous, scene.field, scene.renderer)
-    video = scene.frames(config.video_frames, config.resolution.sr_width, config.resolution.sr_height)
+    video = scene.frames(
+        config.video_frames, config.resolution.sr_width, config.resolution.sr_height
+    )
     write_video(run.video_file, video, config.fps)
     return write_metrics(config, run, reports)
 
@@ -198,14 +200,18 @@ def run_stage(
     # `last` = the end of the stage, optimizer state included (a full checkpoint, not weights only)
     trainer.save_checkpoint(stage_dir / PERIODIC_CHECKPOINT, weights_only=False)
     if trainer.is_global_zero:
-        save_stage_state(run.stage_file(spec.name), scene.field, scene.renderer, spec.name, spec.steps)
+        save_stage_state(
+            run.stage_file(spec.name), scene.field, scene.renderer, spec.name, spec.steps
+        )
     trainer.strategy.barrier("stage-saved")  # other ranks load it before the next stage
     return StageReport(
         spec.name, spec.steps, time.perf_counter() - began, resume.global_step if resume else 0
     )
 
 
-def write_metrics(config: GenerateConfig, run: RunDir, reports: list[StageReport]) -> dict[str, Any]:
+def write_metrics(
+    config: GenerateConfig, run: RunDir, reports: list[StageReport]
+) -> dict[str, Any]:
     stages = dict(run.read_metrics().get("stages", {}))
     for report in reports:
         stages[report.name] = {

@@ -105,7 +105,9 @@ class RunDir:
                 )
             return self.stage_file(finished[-1])
         if stage not in STAGE_ORDER:
-            raise RunDirError(f"stage '{stage}' is unknown; choose one of: {', '.join(STAGE_ORDER)}")
+            raise RunDirError(
+                f"stage '{stage}' is unknown; choose one of: {', '.join(STAGE_ORDER)}"
+            )
         if stage not in finished:
             has = ", ".join(finished) or "none"
             raise RunDirError(
@@ -114,7 +116,8 @@ class RunDir:
         return self.stage_file(stage)
 
     def check_new_run(self, resolved: Mapping[str, Any]) -> RunDirState:
-        """How `t2v generate` may use this folder for `resolved` (its configuration); never writes."""
+        """How `t2v generate` may use this folder for `resolved` (its configuration); it never
+        writes."""
         root = self.root
         if root.exists() and not root.is_dir():
             raise RunDirError(f"run_dir {root} is a file, not a directory")
@@ -201,7 +204,9 @@ class RunDir:
         atomic_write_text(self.metrics_file, text)
         return metrics
 
-    def render_file(self, trajectory: str, width: int, height: int, frames: int, stage: str | None) -> Path:
+    def render_file(
+        self, trajectory: str, width: int, height: int, frames: int, stage: str | None
+    ) -> Path:
         after = f"_{stage}" if stage else ""
         return self.renders / f"{trajectory}_{width}x{height}_{frames}f{after}.mp4"
 

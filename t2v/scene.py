@@ -94,7 +94,9 @@ def render_along_trajectory(
     return genre.grading.apply(video, seed=seed) if grading else video
 
 
-def save_stage_state(path: Path, field: Field, renderer: VolumeRenderer, stage: str, steps: int) -> None:
+def save_stage_state(
+    path: Path, field: Field, renderer: VolumeRenderer, stage: str, steps: int
+) -> None:
     partial = path.with_suffix(".partial")
     state = {
         "field": field.state_dict(),

@@ -116,7 +116,9 @@ def load_run(run_dir: Path) -> FinishedRun:
     run = RunDir(run_dir)
     config = run.load_config()
     if not run.video_file.is_file():
-        raise RunDirError(f"{run_dir} has no {run.video_file.name} yet: finish it with t2v generate")
+        raise RunDirError(
+            f"{run_dir} has no {run.video_file.name} yet: finish it with t2v generate"
+        )
     return FinishedRun(run, config)
 
 
@@ -206,7 +208,9 @@ def final_scene(finished: FinishedRun, device: str, notes: list[str]) -> Scene |
     try:
         return finished.run.load_scene(device=device)
     except RunDirError:
-        notes.append("field: the run has no checkpoints/<stage>.pt (front view and multiview skipped)")
+        notes.append(
+            "field: the run has no checkpoints/<stage>.pt (front view and multiview skipped)"
+        )
         return None
 
 
@@ -226,7 +230,10 @@ def front_view_attributes(
     frames, _, height, width = video_shape
     scale = min(1.0, ANALYSIS_SIDE / min(height, width))
     video = scene.frames(
-        int(frames), max(1, round(width * scale)), max(1, round(height * scale)), trajectory="static"
+        int(frames),
+        max(1, round(width * scale)),
+        max(1, round(height * scale)),
+        trajectory="static",
     )
     return attribute_scores(video, finished.prompt, finished.genre, notes)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from t2v.render import TRAJECTORIES
+from t2v.genres import Trajectory
 from t2v.schema import Bool, PositiveFloat, Text, settings
 from t2v.stages.spec import STAGE_ORDER
 
@@ -15,7 +15,6 @@ MAX_VIDEO_FRAMES = 100_000
 
 # H.264 (yuv420p) needs even sides.
 EvenSide = Annotated[int, Field(strict=True, ge=2, le=MAX_SIDE, multiple_of=2)]
-Trajectory = Literal[TRAJECTORIES]  # type: ignore[valid-type]
 Stage = Literal[STAGE_ORDER]  # type: ignore[valid-type]
 
 

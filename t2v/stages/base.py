@@ -75,21 +75,6 @@ class StageContext:
     preview: Preview | None = None
 
 
-@dataclass
-class Guidance:
-    """Frozen priors and the prompt's conditioning for each (each prior has its own encoder)."""
-
-    video: VideoPrior
-    video_cond: TextConditioning
-    image: ImagePrior
-    image_cond: TextConditioning
-    sr: SRPrior | None = None
-    sr_cond: TextConditioning | None = None
-    # A clip `(1, T, 3, h, w)` the video prior sampled for the prompt (`prior.reference`): the
-    # scene seen from the front camera should look like it (the `reference` term).
-    reference: torch.Tensor | None = None
-
-
 class StepStream(IterableDataset):
     """An endless stream of step numbers: a stage's batches are sampled inside the module."""
 

@@ -16,14 +16,12 @@ from t2v.genres import GenrePreset
 from t2v.render import CameraSamplerConfig, ClipTimeConfig
 from t2v.schedules import Ramp
 from t2v.schema import (
-    Float,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     Text,
     UnitFloat,
-    parse,
     settings,
 )
 
@@ -45,17 +43,14 @@ class LearningRates:
     exposure: NonNegativeFloat = 0.0
 
 
-RampOrNumber = Ramp | Float
-
-
 @settings
 class Regularizers:
     """Weight ramps of the regularizers (a number is a constant weight; absent: off)."""
 
-    temporal_smoothness: RampOrNumber | None = None
-    dynamic_sparsity: RampOrNumber | None = None
-    frame_consistency: RampOrNumber | None = None
-    opacity_sparsity: RampOrNumber | None = None
+    temporal_smoothness: Ramp | None = None
+    dynamic_sparsity: Ramp | None = None
+    frame_consistency: Ramp | None = None
+    opacity_sparsity: Ramp | None = None
 
 
 @settings
@@ -164,7 +159,7 @@ def build_stage_specs(schedule: ScheduleSettings, inputs: SpecInputs) -> tuple[S
             base_width=inputs.width,
             base_height=inputs.height,
             lr=rates,
-            cameras=patched(defaults, stage.cameras, f"schedule.{name}.cameras"),
+            cameras=defaults.patched(stage.cameras, f"schedule.{name}.cameras"),
             times=clip_times(stage.clip_seconds, inputs.duration),
             static_time=stage.static_time if name == "static" else None,
             image_probability=inputs.image_probability if name == "dynamic" else 0.0,
@@ -183,15 +178,6 @@ def build_stage_specs(schedule: ScheduleSettings, inputs: SpecInputs) -> tuple[S
     return tuple(specs)
 
 
-def patched(
-    defaults: CameraSamplerConfig, overrides: Mapping[str, Any] | None, where: str
-) -> CameraSamplerConfig:
-    """The renderer's training cameras with a stage's own values on top, checked again."""
-    if not overrides:
-        return defaults
-    return parse(CameraSamplerConfig, {**asdict(defaults), **overrides}, where)
-
-
 def clip_times(clip_seconds: tuple[float, float], duration: float) -> ClipTimeConfig:
     """Clips cover `clip_seconds` of scene time, as a fraction of the whole video's duration.
 
@@ -206,11 +192,7 @@ def regularizer_ramps(values: Regularizers, genre: GenrePreset) -> dict[str, Ram
     """The stage's ramps, the motion terms scaled by the genre's motion style: more motion
     loosens them, smoothness tightens them; opacity sparsity is not about motion."""
     given = {item.name: getattr(values, item.name) for item in fields(values)}
-    ramps = {
-        name: value if isinstance(value, Ramp) else Ramp.constant(float(value))
-        for name, value in given.items()
-        if value is not None
-    }
+    ramps = {name: ramp for name, ramp in given.items() if ramp is not None}
     scale = dict.fromkeys(REGULARIZERS, 1.0) | {
         "temporal_smoothness": genre.motion.smoothness / max(genre.motion.amount, 1e-3),
         "frame_consistency": genre.motion.smoothness / max(genre.motion.amount, 1e-3),
