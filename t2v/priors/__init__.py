@@ -1,20 +1,46 @@
-"""Frozen diffusion priors behind small interfaces (ImagePrior, VideoPrior, SRPrior) and SDS."""
+"""Frozen diffusion priors behind three roles (ImagePrior, VideoPrior, SRPrior), one SDS for
+all of them, hybrid guidance, the reference clip, and the preset that loads them."""
 
-from t2v.priors.base import ImagePrior, SRPrior, VideoPrior
-from t2v.priors.build import load_hybrid, load_prior
-from t2v.priors.hybrid import HybridGuidance
+from t2v.priors.base import (
+    ClipSampler,
+    DiffusionPrior,
+    ImagePrior,
+    SDSBatch,
+    SRPrior,
+    VideoPrior,
+)
+from t2v.priors.hybrid import HybridGuidance, HybridSettings
 from t2v.priors.image import DiffusionImagePrior, StillClipImagePrior
+from t2v.priors.preset import PriorPreset, PriorRole
+from t2v.priors.reference import (
+    REFERENCE_FRAMES,
+    ReferenceClip,
+    ReferenceSettings,
+    ReferenceTimes,
+    clip_at,
+    sample_reference,
+)
 from t2v.priors.sds import SDSConfig, SDSOutput, TimestepSchedule
 from t2v.priors.sr import PixelSRPrior, UpscalerSRPrior
 from t2v.priors.video import LatentVideoPrior, PixelVideoPrior
 
 __all__ = [
+    "REFERENCE_FRAMES",
+    "ClipSampler",
     "DiffusionImagePrior",
+    "DiffusionPrior",
     "HybridGuidance",
+    "HybridSettings",
     "ImagePrior",
     "LatentVideoPrior",
     "PixelSRPrior",
     "PixelVideoPrior",
+    "PriorPreset",
+    "PriorRole",
+    "ReferenceClip",
+    "ReferenceSettings",
+    "ReferenceTimes",
+    "SDSBatch",
     "SDSConfig",
     "SDSOutput",
     "SRPrior",
@@ -22,6 +48,6 @@ __all__ = [
     "TimestepSchedule",
     "UpscalerSRPrior",
     "VideoPrior",
-    "load_hybrid",
-    "load_prior",
+    "clip_at",
+    "sample_reference",
 ]

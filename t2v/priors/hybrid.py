@@ -1,46 +1,58 @@
-"""Hybrid image + video guidance: each step picks the image prior with probability `p_image`.
+"""Hybrid image + video guidance: each clip draws the image prior with probability `p_image`.
 
-As in 4D-fy (Bahmani et al. 2024): the video prior supplies motion, the image prior keeps
-appearance sharp; alternating (rather than summing) keeps one prior's cost per step.
+As in 4D-fy (Bahmani et al. 2024): the video prior supplies motion, the image prior keeps each
+frame a plausible image while motion forms; alternating (rather than summing) keeps one prior's
+cost per step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 
-from t2v.errors import ConfigError
-from t2v.priors.base import ImagePrior, VideoPrior, check_frames
+from t2v.priors.base import ImagePrior, VideoPrior
 from t2v.priors.sds import SDSOutput
+from t2v.schema import PositiveInt, UnitFloat, settings
 from t2v.text.conditioning import TextConditioning
 
 
-class HybridGuidance:
-    """Alternates `image_prior.sds` and `video_prior.sds` at random, reproducibly from `seed`.
+@settings
+class HybridSettings:
+    """`prior.hybrid`: the share of dynamic-stage clips guided by the image prior, and how
+    many of each such clip's frames it sees (null: all)."""
 
-    `image_frames = k` hands the image prior k random frames of each clip (fewer images, less
-    cost); None hands it all of them.
+    p_image: UnitFloat = 0.0
+    image_frames: PositiveInt | None = None
+
+
+class HybridGuidance:
+    """Image-prior SDS on a `p_image` share of clips, video-prior SDS on the others.
+
+    Every draw comes from the clip's own generator, so a clip's choice is reproducible from
+    the same (seed, stage, step, clip) as the rest of its randomness: one uniform draw (even
+    when `p_image` is 0), then, for an image clip of more than `image_frames` frames, a
+    permutation choosing which frames the image prior sees.
     """
 
     def __init__(
         self,
-        image_prior: ImagePrior,
-        video_prior: VideoPrior,
-        p_image: float,
-        *,
+        image: ImagePrior,
+        video: VideoPrior,
+        p_image: float = 0.0,
         image_frames: int | None = None,
-        seed: int = 0,
     ) -> None:
-        if not 0.0 <= p_image <= 1.0:
-            raise ConfigError(f"hybrid p_image = {p_image} must be within [0, 1]")
-        if image_frames is not None and image_frames < 1:
-            raise ConfigError(f"hybrid image_frames = {image_frames} must be >= 1 (or null: all)")
-        self.image_prior = image_prior
-        self.video_prior = video_prior
+        self.image = image
+        self.video = video
         self.p_image = p_image
         self.image_frames = image_frames
-        self.generator = torch.Generator().manual_seed(seed)
+
+    @classmethod
+    def from_settings(
+        cls, image: ImagePrior, video: VideoPrior, settings: HybridSettings
+    ) -> HybridGuidance:
+        return cls(image, video, settings.p_image, settings.image_frames)
 
     def sds(
         self,
@@ -48,24 +60,18 @@ class HybridGuidance:
         image_cond: TextConditioning,
         video_cond: TextConditioning,
         *,
-        views: Sequence[str] | None = None,
-        step: int = 0,
-    ) -> SDSOutput:
-        """Logs carry the chosen prior's figures under "image/" or "video/" and "hybrid/image"."""
-        _, length = check_frames(frames)
-        use_image = bool(torch.rand((), generator=self.generator) < self.p_image)
-        if use_image:
-            if self.image_frames is not None and self.image_frames < length:
-                chosen = torch.randperm(length, generator=self.generator)[: self.image_frames]
-                frames = frames[:, chosen.sort().values]
-            output = self.image_prior.sds(
-                frames, image_cond, views=views, step=step, generator=self.generator
-            )
-        else:
-            output = self.video_prior.sds(
-                frames, video_cond, views=views, step=step, generator=self.generator
-            )
-        prefix = "image/" if use_image else "video/"
-        logs = {prefix + key: value for key, value in output.logs.items()}
-        logs["hybrid/image"] = 1.0 if use_image else 0.0
-        return SDSOutput(loss=output.loss, logs=logs)
+        views: Sequence[str] | None,
+        step: int,
+        generator: torch.Generator,
+    ) -> tuple[Literal["image", "video"], SDSOutput]:
+        """Which prior guided the clip `frames (B, T, 3, H, W)`, and its SDS output."""
+        use_image = float(torch.rand((), generator=generator)) < self.p_image
+        if not use_image:
+            output = self.video.sds(frames, video_cond, views=views, step=step, generator=generator)
+            return "video", output
+        count = self.image_frames
+        if count is not None and count < frames.shape[1]:
+            chosen = torch.randperm(frames.shape[1], generator=generator)[:count].sort().values
+            frames = frames[:, chosen.to(frames.device)]
+        output = self.image.sds(frames, image_cond, views=views, step=step, generator=generator)
+        return "image", output

@@ -1,18 +1,21 @@
-"""Image priors over diffusers `UNet2DConditionModel`: Stable Diffusion (latent) and DeepFloyd IF.
+"""Image priors: diffusers `UNet2DConditionModel`s (Stable Diffusion, DeepFloyd IF) and the
+bundled video prior asked about still clips.
 
 SD 2.1 base denoises VAE latents of 512² images with CLIP token states; IF stage I denoises
 64² pixels with T5 token states and predicts ε plus a learned variance (6 output channels, of
 which the first 3 are ε). Both are `DiffusionImagePrior`: with a VAE it works in latent space,
-without one in pixel space ([-1, 1]).
+without one in pixel space ([-1, 1]). Which of the two a folder is (`family`) decides its text
+encoder, native size and VAE, things a hub id does not say before it is downloaded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
+from typing import Literal
 
 import torch
 
-from t2v.priors.base import DiffusionPrior, ImagePrior, VideoPrior, check_frames, clip_views
+from t2v.priors.base import ImagePrior, SDSBatch, Size, VideoPrior
 from t2v.priors.loading import (
     default_device,
     default_dtype,
@@ -20,18 +23,21 @@ from t2v.priors.loading import (
     load_component,
     resolve_model,
 )
-from t2v.priors.sds import SDSConfig, SDSOutput
+from t2v.priors.sds import Predictor, SDSConfig
+from t2v.priors.video import PixelVideoPrior
+from t2v.schema import Bool, Text
 from t2v.text.conditioning import TextConditioning
 from t2v.text.encoders import TextEncoderSpec
 
-IMAGE_KINDS = {
-    # kind: (text encoder, resolution, has a VAE)
+Family = Literal["sd", "deepfloyd"]
+FAMILIES: dict[str, tuple[str, tuple[int, int], bool]] = {
+    # family: (text encoder, native resolution, has a VAE)
     "sd": ("clip", (512, 512), True),
     "deepfloyd": ("t5", (64, 64), False),
 }
 
 
-class DiffusionImagePrior(DiffusionPrior, ImagePrior):
+class DiffusionImagePrior(ImagePrior):
     """A frozen `UNet2DConditionModel` (+ optional `AutoencoderKL`) used for image SDS."""
 
     def __init__(
@@ -61,19 +67,20 @@ class DiffusionImagePrior(DiffusionPrior, ImagePrior):
     @classmethod
     def from_pretrained(
         cls,
-        model: str,
+        model: Text,
         *,
-        kind: str = "sd",
-        config: SDSConfig | None = None,
-        resolution: tuple[int, int] | None = None,
-        local_files_only: bool | None = None,
+        family: Family = "sd",
+        sds: SDSConfig | None = None,
+        resolution: Size | None = None,
+        local_files_only: Bool | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> DiffusionImagePrior:
-        """Load `unet/`, `scheduler/` and (for "sd") `vae/` of a diffusers folder or hub id."""
+        """Load `unet/`, `scheduler/` and (for "sd") `vae/` of a diffusers folder or hub id;
+        `sds`: its SDS settings; `resolution`: what renders are resized to (default: native)."""
         from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 
-        text_kind, native_resolution, has_vae = IMAGE_KINDS[kind]
+        text_kind, native_resolution, has_vae = FAMILIES[family]
         device = torch.device(device or default_device())
         dtype = dtype or default_dtype(device)
         load = {"local_files_only": local_files_only, "device": device}
@@ -88,7 +95,7 @@ class DiffusionImagePrior(DiffusionPrior, ImagePrior):
             scheduler,
             vae=vae,
             text_encoder_spec=spec,
-            config=config or SDSConfig(),
+            config=sds or SDSConfig(),
             resolution=resolution or native_resolution,
             device=device,
             dtype=dtype,
@@ -102,23 +109,12 @@ class DiffusionImagePrior(DiffusionPrior, ImagePrior):
         posterior = self.vae.encode(pixels.to(self.dtype)).latent_dist
         return posterior.mean * self.vae.config.scaling_factor
 
-    def sds(
-        self,
-        frames: torch.Tensor,
-        cond: TextConditioning,
-        *,
-        views: Sequence[str] | None = None,
-        step: int = 0,
-        generator: torch.Generator | None = None,
-        noise: torch.Tensor | None = None,
-        timesteps: torch.Tensor | None = None,
-    ) -> SDSOutput:
-        batch, length = check_frames(frames)
-        clips = clip_views(views, batch)
-        image_views = [view for view in clips for _ in range(length)] if clips else None
-        sample = self.encode_images(frames.flatten(0, 1))
-        text = cond.batch(image_views, batch * length, self.device, self.dtype)
-        channels = sample.shape[1]
+    def encode(self, clips: SDSBatch) -> torch.Tensor:
+        return self.encode_images(clips.frames.flatten(0, 1))
+
+    def denoiser(self, cond: TextConditioning, clips: SDSBatch) -> Predictor:
+        images = clips.batch * clips.length
+        text = cond.batch(clips.frame_views(), images, self.device, self.dtype)
 
         def predict(noisy: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             output = self.unet(
@@ -126,11 +122,9 @@ class DiffusionImagePrior(DiffusionPrior, ImagePrior):
                 torch.cat([t, t]),
                 encoder_hidden_states=torch.cat([text.cond, text.uncond]),
             ).sample
-            return output[:, :channels].chunk(2)  # IF: drop the learned-variance channels
+            return output[:, : noisy.shape[1]].chunk(2)  # IF: drop the learned-variance channels
 
-        return self.distil(
-            sample, predict, step=step, generator=generator, noise=noise, timesteps=timesteps
-        )
+        return predict
 
 
 class StillClipImagePrior(ImagePrior):
@@ -141,39 +135,42 @@ class StillClipImagePrior(ImagePrior):
     """
 
     def __init__(self, video_prior: VideoPrior, frames: int) -> None:
+        super().__init__(
+            alphas_cumprod=video_prior.alphas_cumprod,
+            prediction_type=video_prior.prediction_type,
+            config=video_prior.config,
+            text_encoder_spec=video_prior.text_encoder_spec,
+            genres=video_prior.genres,
+            resolution=video_prior.resolution,
+            device=video_prior.device,
+            dtype=video_prior.dtype,
+        )
         self.video_prior = video_prior
         self.frames = frames
-        self.genres = video_prior.genres
-        self.text_encoder_spec = video_prior.text_encoder_spec
-        self.uses_negative_prompt = getattr(video_prior, "uses_negative_prompt", True)
-        self.uses_view_suffixes = getattr(video_prior, "uses_view_suffixes", True)
+        self.uses_negative_prompt = video_prior.uses_negative_prompt
+        self.uses_view_suffixes = video_prior.uses_view_suffixes
 
-    @property
-    def config(self) -> SDSConfig:
-        return self.video_prior.config  # type: ignore[attr-defined]
-
-    def sds(
-        self,
-        frames: torch.Tensor,
-        cond: TextConditioning,
+    @classmethod
+    def from_folder(
+        cls,
+        model: Text,
         *,
-        views: Sequence[str] | None = None,
-        step: int = 0,
-        generator: torch.Generator | None = None,
-        noise: torch.Tensor | None = None,
-        timesteps: torch.Tensor | None = None,
-    ) -> SDSOutput:
-        batch, length = check_frames(frames)
-        clips = clip_views(views, batch)
-        images = frames.flatten(0, 1)
+        sds: SDSConfig | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> StillClipImagePrior:
+        """The bundled video prior of folder `model`, asked about clips of its own length."""
+        video = PixelVideoPrior.from_folder(model, sds=sds, device=device, dtype=dtype)
+        return cls(video, frames=video.frames)
+
+    def still_clips(self, clips: SDSBatch) -> SDSBatch:
+        """The B·T images as B·T clips that do not move, each with its clip's view."""
+        images = clips.frames.flatten(0, 1)
         still = images.unsqueeze(1).expand(-1, self.frames, -1, -1, -1)
-        image_views = [view for view in clips for _ in range(length)] if clips else None
-        return self.video_prior.sds(
-            still,
-            cond,
-            views=image_views,
-            step=step,
-            generator=generator,
-            noise=noise,
-            timesteps=timesteps,
-        )
+        return replace(clips, frames=still, views=clips.frame_views())
+
+    def encode(self, clips: SDSBatch) -> torch.Tensor:
+        return self.video_prior.encode(self.still_clips(clips))
+
+    def denoiser(self, cond: TextConditioning, clips: SDSBatch) -> Predictor:
+        return self.video_prior.denoiser(cond, self.still_clips(clips))

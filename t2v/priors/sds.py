@@ -18,15 +18,15 @@ A non-finite g (NaN/inf anywhere in it) is replaced by zeros and reported as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal, get_args
 
 import torch
 
 from t2v.errors import ConfigError
+from t2v.schema import NonNegativeFloat, NonNegativeInt, PositiveFloat, UnitFloat, settings
 
-WEIGHTINGS = ("sds", "uniform", "snr")
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
 
@@ -38,7 +38,7 @@ class SDSOutput:
     logs: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@settings
 class TimestepSchedule:
     """Timesteps drawn uniformly from [t_min, t_max(step)], as fractions of the training steps.
 
@@ -49,40 +49,22 @@ class TimestepSchedule:
     only high noise, where a small prior's conditioning decides the global look.
     """
 
-    t_max_start: float = 0.98
-    t_max_end: float = 0.98
-    t_min: float = 0.02
-    anneal_steps: int = 0
-    anneal_start_step: int = 0
-    t_min_start: float | None = None
+    t_max_start: UnitFloat = 0.98
+    t_max_end: UnitFloat = 0.98
+    t_min: UnitFloat = 0.02
+    anneal_steps: NonNegativeInt = 0
+    anneal_start_step: NonNegativeInt = 0
+    t_min_start: UnitFloat | None = None
 
     def __post_init__(self) -> None:
-        for name in ("t_max_start", "t_max_end", "t_min", "t_min_start"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"timestep schedule {name} = {value} is outside [0, 1]")
         if self.t_min > min(self.t_max_start, self.t_max_end):
-            raise ConfigError(
-                f"timestep schedule t_min = {self.t_min} is above t_max "
-                f"({self.t_max_start} -> {self.t_max_end})"
+            raise ValueError(
+                f"t_min = {self.t_min} is above t_max ({self.t_max_start} -> {self.t_max_end})"
             )
         if self.t_min_start is not None and self.t_min_start > self.t_max_start:
-            raise ConfigError(
-                f"timestep schedule t_min_start = {self.t_min_start} is above "
-                f"t_max_start = {self.t_max_start}"
+            raise ValueError(
+                f"t_min_start = {self.t_min_start} is above t_max_start = {self.t_max_start}"
             )
-        if self.anneal_steps < 0 or self.anneal_start_step < 0:
-            raise ConfigError("timestep schedule anneal_steps and anneal_start_step must be >= 0")
-
-    @classmethod
-    def from_config(cls, node: Mapping[str, Any] | None) -> TimestepSchedule:
-        values = dict(node or {})
-        try:
-            return cls(**{key: values[key] for key in values})
-        except TypeError as error:
-            raise ConfigError(f"prior timesteps: {error}") from None
 
     def _progress(self, step: int) -> float:
         if step < self.anneal_start_step:
@@ -118,33 +100,18 @@ class TimestepSchedule:
         return torch.randint(low, high + 1, (batch,), generator=generator, device=device).cpu()
 
 
-@dataclass(frozen=True)
+Weighting = Literal["sds", "uniform", "snr"]
+WEIGHTINGS = get_args(Weighting)
+
+
+@settings
 class SDSConfig:
-    """One prior's distillation settings."""
+    """One prior's distillation settings: the keys every `prior.<role>` node shares."""
 
-    guidance_scale: float = 100.0
-    weighting: str = "sds"  # "sds": w = 1 − ᾱ; "uniform": w = 1; "snr": min(SNR, γ)/SNR
-    snr_gamma: float = 5.0  # γ of the "snr" (min-SNR) weighting
-    schedule: TimestepSchedule = field(default_factory=TimestepSchedule)
-
-    def __post_init__(self) -> None:
-        if self.weighting not in WEIGHTINGS:
-            choices = ", ".join(WEIGHTINGS)
-            raise ConfigError(f"SDS weighting '{self.weighting}' is unknown; choose: {choices}")
-        if self.guidance_scale < 0:
-            raise ConfigError(f"guidance_scale = {self.guidance_scale} must be >= 0")
-        if self.snr_gamma <= 0:
-            raise ConfigError(f"snr_gamma = {self.snr_gamma} must be > 0")
-
-    @classmethod
-    def from_config(cls, node: Mapping[str, Any]) -> SDSConfig:
-        """From a prior role node: guidance_scale, weighting, snr_gamma, timesteps."""
-        return cls(
-            guidance_scale=float(node.get("guidance_scale", 100.0)),
-            weighting=str(node.get("weighting", "sds")),
-            snr_gamma=float(node.get("snr_gamma", 5.0)),
-            schedule=TimestepSchedule.from_config(node.get("timesteps")),
-        )
+    guidance_scale: NonNegativeFloat = 100.0
+    weighting: Weighting = "sds"  # "sds": w = 1 − ᾱ; "uniform": w = 1; "snr": min(SNR, γ)/SNR
+    snr_gamma: PositiveFloat = 5.0  # γ of the "snr" (min-SNR) weighting
+    timesteps: TimestepSchedule = TimestepSchedule()
 
 
 def sds_weight(alpha_bar: torch.Tensor, weighting: str, snr_gamma: float = 5.0) -> torch.Tensor:

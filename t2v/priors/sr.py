@@ -8,11 +8,12 @@ the low-res input is a condition and gets no gradient.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from pydantic import Field
 
-from t2v.priors.base import DiffusionPrior, SRPrior, check_frames, clip_views, randn
+from t2v.priors.base import SDSBatch, SRPrior, randn
 from t2v.priors.loading import (
     default_device,
     default_dtype,
@@ -20,10 +21,14 @@ from t2v.priors.loading import (
     load_component,
     resolve_model,
 )
-from t2v.priors.sds import SDSConfig, SDSOutput
+from t2v.priors.sds import Predictor, SDSConfig
 from t2v.priors.video import _sample_of, read_manifest
+from t2v.schema import Bool, Int, Text
 from t2v.text.conditioning import TextConditioning
 from t2v.text.encoders import TextEncoderSpec
+
+# A timestep of the low-res noise schedule (1000 steps in every model t2v loads).
+NoiseLevel = Annotated[Int, Field(ge=0, le=999)]
 
 
 def augment_low_res(
@@ -40,7 +45,7 @@ def augment_low_res(
     return alpha_bar.sqrt() * low_res + (1.0 - alpha_bar).sqrt() * noise
 
 
-class UpscalerSRPrior(DiffusionPrior, SRPrior):
+class UpscalerSRPrior(SRPrior):
     """Stable Diffusion x4 upscaler: 7-channel UNet (4 latents + 3 low-res pixels), noise-level
     class labels, and a VAE whose latents have the low-res image's size (4x downsampling)."""
 
@@ -74,11 +79,11 @@ class UpscalerSRPrior(DiffusionPrior, SRPrior):
     @classmethod
     def from_pretrained(
         cls,
-        model: str,
+        model: Text,
         *,
-        config: SDSConfig | None = None,
-        noise_level: int = 20,
-        local_files_only: bool | None = None,
+        sds: SDSConfig | None = None,
+        noise_level: NoiseLevel = 20,
+        local_files_only: Bool | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> UpscalerSRPrior:
@@ -101,35 +106,30 @@ class UpscalerSRPrior(DiffusionPrior, SRPrior):
             scheduler,
             low_res_scheduler,
             text_encoder_spec=spec,
-            config=config or SDSConfig(guidance_scale=20.0),
+            config=sds or SDSConfig(guidance_scale=20.0),
             noise_level=noise_level,
             device=device,
             dtype=dtype,
         )
 
-    def sds(
-        self,
-        frames: torch.Tensor,
-        cond: TextConditioning,
-        low_res: torch.Tensor,
-        *,
-        views: Sequence[str] | None = None,
-        step: int = 0,
-        generator: torch.Generator | None = None,
-        noise: torch.Tensor | None = None,
-        timesteps: torch.Tensor | None = None,
-    ) -> SDSOutput:
-        batch, length = check_frames(frames)
-        check_frames(low_res, "low_res")
-        small = low_res.detach().flatten(0, 1).to(self.device) * 2.0 - 1.0
+    def low_res_pixels(self, clips: SDSBatch) -> torch.Tensor:
+        """The low-res render as `(B·T, 3, h, w)` images in [-1, 1] (no gradient)."""
+        assert clips.low_res is not None
+        return clips.low_res.detach().flatten(0, 1).to(self.device) * 2.0 - 1.0
+
+    def encode(self, clips: SDSBatch) -> torch.Tensor:
+        small = self.low_res_pixels(clips)
         size = (small.shape[-2] * self.factor, small.shape[-1] * self.factor)
-        pixels = self.resize(frames.flatten(0, 1), size) * 2.0 - 1.0
+        pixels = self.resize(clips.frames.flatten(0, 1), size) * 2.0 - 1.0
         sample = self.vae.encode(pixels.to(self.dtype)).latent_dist.mean
-        sample = sample * self.vae.config.scaling_factor
-        clips = clip_views(views, batch)
-        image_views = [view for view in clips for _ in range(length)] if clips else None
-        text = cond.batch(image_views, batch * length, self.device, self.dtype)
-        condition = augment_low_res(small, self.noise_level, self.low_res_alphas_cumprod, generator)
+        return sample * self.vae.config.scaling_factor
+
+    def denoiser(self, cond: TextConditioning, clips: SDSBatch) -> Predictor:
+        small = self.low_res_pixels(clips)
+        text = cond.batch(clips.frame_views(), small.shape[0], self.device, self.dtype)
+        condition = augment_low_res(
+            small, self.noise_level, self.low_res_alphas_cumprod, clips.generator
+        )
         levels = torch.full((2 * small.shape[0],), self.noise_level, device=self.device)
 
         def predict(noisy: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,19 +142,10 @@ class UpscalerSRPrior(DiffusionPrior, SRPrior):
             ).sample
             return output[:, : noisy.shape[1]].chunk(2)
 
-        # One timestep per clip, so the frames of a clip are refined alike.
-        return self.distil(
-            sample,
-            predict,
-            step=step,
-            generator=generator,
-            noise=noise,
-            timesteps=timesteps,
-            timestep_groups=batch,
-        )
+        return predict
 
 
-class PixelSRPrior(DiffusionPrior, SRPrior):
+class PixelSRPrior(SRPrior):
     """The bundled pixel-space video SR prior (`t2v.models.PixelSRUNet`, MiniLM text, genres)."""
 
     def __init__(
@@ -190,30 +181,29 @@ class PixelSRPrior(DiffusionPrior, SRPrior):
     @classmethod
     def from_folder(
         cls,
-        model: str,
+        model: Text,
         *,
-        config: SDSConfig | None = None,
-        noise_level: int = 20,
-        unet_class: type | None = None,
+        sds: SDSConfig | None = None,
+        noise_level: NoiseLevel = 20,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> PixelSRPrior:
         """Load `sr_unet/`, `sr_scheduler/` and `t2v_prior.json` of a bundled prior folder."""
         from diffusers import DDPMScheduler
 
-        if unet_class is None:
-            from t2v.models import PixelSRUNet as unet_class
+        from t2v.models import PixelSRUNet
+
         folder = resolve_model(model)
         manifest = read_manifest(folder, model)
         device = torch.device(device or default_device())
         dtype = dtype or default_dtype(device)
         load = {"local_files_only": True, "device": device}
-        unet = load_component(unet_class, folder, "sr_unet", dtype=dtype, **load)
+        unet = load_component(PixelSRUNet, folder, "sr_unet", dtype=dtype, **load)
         scheduler = load_component(DDPMScheduler, folder, "sr_scheduler", **load)
         return cls(
             unet,
             scheduler,
-            config=config or SDSConfig(guidance_scale=5.0),
+            config=sds or SDSConfig(guidance_scale=5.0),
             genres=manifest.get("genres") or unet.config.genres,
             sr_factor=int(manifest.get("sr_factor", 2)),
             noise_level=noise_level,
@@ -223,27 +213,25 @@ class PixelSRPrior(DiffusionPrior, SRPrior):
             dtype=dtype,
         )
 
-    def sds(
-        self,
-        frames: torch.Tensor,
-        cond: TextConditioning,
-        low_res: torch.Tensor,
-        *,
-        views: Sequence[str] | None = None,
-        step: int = 0,
-        generator: torch.Generator | None = None,
-        noise: torch.Tensor | None = None,
-        timesteps: torch.Tensor | None = None,
-    ) -> SDSOutput:
-        batch, length = check_frames(frames)
-        check_frames(low_res, "low_res")
-        small = (low_res.detach().to(self.device) * 2.0 - 1.0).transpose(1, 2)  # (B, 3, T, h, w)
+    def low_res_clips(self, clips: SDSBatch) -> torch.Tensor:
+        """The low-res render as clips `(B, 3, T, h, w)` in [-1, 1] (no gradient)."""
+        assert clips.low_res is not None
+        return (clips.low_res.detach().to(self.device) * 2.0 - 1.0).transpose(1, 2)
+
+    def encode(self, clips: SDSBatch) -> torch.Tensor:
+        small = self.low_res_clips(clips)
         size = (small.shape[-2] * self.sr_factor, small.shape[-1] * self.sr_factor)
-        pixels = self.resize(frames.flatten(0, 1), size).unflatten(0, (batch, length))
-        sample = (pixels * 2.0 - 1.0).transpose(1, 2)
-        text = cond.batch(clip_views(views, batch), batch, self.device, self.dtype)
-        condition = augment_low_res(small, self.noise_level, self.alphas_cumprod, generator)
-        levels = torch.full((2 * batch,), self.noise_level, dtype=torch.long, device=self.device)
+        flat = self.resize(clips.frames.flatten(0, 1), size)
+        pixels = flat.unflatten(0, (clips.batch, clips.length))
+        return (pixels * 2.0 - 1.0).transpose(1, 2)
+
+    def denoiser(self, cond: TextConditioning, clips: SDSBatch) -> Predictor:
+        small = self.low_res_clips(clips)
+        text = cond.batch(clips.views, clips.batch, self.device, self.dtype)
+        condition = augment_low_res(small, self.noise_level, self.alphas_cumprod, clips.generator)
+        levels = torch.full(
+            (2 * clips.batch,), self.noise_level, dtype=torch.long, device=self.device
+        )
 
         def predict(noisy: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             output = self.unet(
@@ -256,6 +244,4 @@ class PixelSRPrior(DiffusionPrior, SRPrior):
             )
             return _sample_of(output).chunk(2)
 
-        return self.distil(
-            sample, predict, step=step, generator=generator, noise=noise, timesteps=timesteps
-        )
+        return predict

@@ -1,7 +1,8 @@
 """Tiny random diffusers model folders built in code (fixed seed, no network), for tests.
 
 Each `save_tiny_*` writes a folder in the layout of the real model it stands in for, so the
-real loaders (`from_pretrained`, `load_prior`) read it as they would read the hub model:
+real loaders (`from_pretrained`, `from_folder`, `PriorPreset.load`) read it as they would read
+the hub model:
 
 - `save_tiny_stable_diffusion`: unet/ vae/ scheduler/ text_encoder/ tokenizer/ (SD 2.1 base)
 - `save_tiny_text_to_video`: the same with a `UNet3DConditionModel` (zeroscope, ModelScope)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from t2v.errors import ConfigError
-from t2v.priors.base import DiffusionPrior, VideoPrior, check_frames, clip_views, randn
+from t2v.priors.base import SDSBatch, Size, VideoPrior, randn
 from t2v.priors.loading import (
     default_device,
     default_dtype,
@@ -22,14 +22,15 @@ from t2v.priors.loading import (
     load_component,
     resolve_model,
 )
-from t2v.priors.sds import SDSConfig, SDSOutput
+from t2v.priors.sds import Predictor, SDSConfig
+from t2v.schema import Bool, PositiveInt, Text
 from t2v.text.conditioning import TextConditioning
 from t2v.text.encoders import TextEncoderSpec
 
 BUNDLED_MANIFEST = "t2v_prior.json"
 
 
-class LatentVideoPrior(DiffusionPrior, VideoPrior):
+class LatentVideoPrior(VideoPrior):
     """A frozen `UNet3DConditionModel` over per-frame `AutoencoderKL` latents (CLIP text).
 
     `vae_grad_frames = k` backpropagates through the VAE encoder for only k frames per call
@@ -68,12 +69,12 @@ class LatentVideoPrior(DiffusionPrior, VideoPrior):
     @classmethod
     def from_pretrained(
         cls,
-        model: str,
+        model: Text,
         *,
-        config: SDSConfig | None = None,
-        resolution: tuple[int, int] | None = None,
-        vae_grad_frames: int | None = None,
-        local_files_only: bool | None = None,
+        sds: SDSConfig | None = None,
+        resolution: Size | None = None,
+        vae_grad_frames: PositiveInt | None = None,
+        local_files_only: Bool | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> LatentVideoPrior:
@@ -94,17 +95,16 @@ class LatentVideoPrior(DiffusionPrior, VideoPrior):
             vae,
             scheduler,
             text_encoder_spec=spec,
-            config=config or SDSConfig(),
+            config=sds or SDSConfig(),
             resolution=resolution,
             vae_grad_frames=vae_grad_frames,
             device=device,
             dtype=dtype,
         )
 
-    def encode_frames(
-        self, frames: torch.Tensor, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def encode(self, clips: SDSBatch) -> torch.Tensor:
         """Frames `(B, T, 3, H, W)` in [0, 1] -> latents `(B, C, T, h, w)`."""
+        frames, generator = clips.frames, clips.generator
         batch, length = frames.shape[:2]
         grad_count = length if self.vae_grad_frames is None else min(self.vae_grad_frames, length)
         order = None
@@ -112,11 +112,11 @@ class LatentVideoPrior(DiffusionPrior, VideoPrior):
             device = generator.device if generator is not None else "cpu"
             order = torch.randperm(length, generator=generator, device=device).cpu()
         if order is None:
-            latents = self._encode(frames.flatten(0, 1)).unflatten(0, (batch, length))
+            latents = self._encode_images(frames.flatten(0, 1)).unflatten(0, (batch, length))
         else:
-            with_grad = self._encode(frames[:, order[:grad_count]].flatten(0, 1))
+            with_grad = self._encode_images(frames[:, order[:grad_count]].flatten(0, 1))
             with torch.no_grad():
-                without_grad = self._encode(frames[:, order[grad_count:]].flatten(0, 1))
+                without_grad = self._encode_images(frames[:, order[grad_count:]].flatten(0, 1))
             shuffled = torch.cat(
                 [
                     with_grad.unflatten(0, (batch, grad_count)),
@@ -127,25 +127,13 @@ class LatentVideoPrior(DiffusionPrior, VideoPrior):
             latents = shuffled[:, torch.argsort(order)]
         return latents.transpose(1, 2)
 
-    def _encode(self, images: torch.Tensor) -> torch.Tensor:
+    def _encode_images(self, images: torch.Tensor) -> torch.Tensor:
         pixels = self.resize(images) * 2.0 - 1.0
         posterior = self.vae.encode(pixels.to(self.dtype)).latent_dist
         return posterior.mean * self.vae.config.scaling_factor
 
-    def sds(
-        self,
-        frames: torch.Tensor,
-        cond: TextConditioning,
-        *,
-        views: Sequence[str] | None = None,
-        step: int = 0,
-        generator: torch.Generator | None = None,
-        noise: torch.Tensor | None = None,
-        timesteps: torch.Tensor | None = None,
-    ) -> SDSOutput:
-        batch, _ = check_frames(frames)
-        sample = self.encode_frames(frames, generator)
-        text = cond.batch(clip_views(views, batch), batch, self.device, self.dtype)
+    def denoiser(self, cond: TextConditioning, clips: SDSBatch) -> Predictor:
+        text = cond.batch(clips.views, clips.batch, self.device, self.dtype)
 
         def predict(noisy: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             output = self.unet(
@@ -155,12 +143,10 @@ class LatentVideoPrior(DiffusionPrior, VideoPrior):
             ).sample
             return output.chunk(2)
 
-        return self.distil(
-            sample, predict, step=step, generator=generator, noise=noise, timesteps=timesteps
-        )
+        return predict
 
 
-class PixelVideoPrior(DiffusionPrior, VideoPrior):
+class PixelVideoPrior(VideoPrior):
     """The bundled pixel-space video prior (`t2v.models.PixelVideoUNet`, MiniLM text, genre ids).
 
     It denoises clips `(B, 3, T, H, W)` in [-1, 1] at its training size (frames are resized to
@@ -202,29 +188,28 @@ class PixelVideoPrior(DiffusionPrior, VideoPrior):
     @classmethod
     def from_folder(
         cls,
-        model: str,
+        model: Text,
         *,
-        config: SDSConfig | None = None,
-        unet_class: type | None = None,
+        sds: SDSConfig | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> PixelVideoPrior:
         """Load `unet/`, `scheduler/` and `t2v_prior.json` of a bundled prior folder."""
         from diffusers import DDPMScheduler
 
-        if unet_class is None:
-            from t2v.models import PixelVideoUNet as unet_class
+        from t2v.models import PixelVideoUNet
+
         folder = resolve_model(model)
         manifest = read_manifest(folder, model)
         device = torch.device(device or default_device())
         dtype = dtype or default_dtype(device)
         load = {"local_files_only": True, "device": device}
-        unet = load_component(unet_class, folder, "unet", dtype=dtype, **load)
+        unet = load_component(PixelVideoUNet, folder, "unet", dtype=dtype, **load)
         scheduler = load_component(DDPMScheduler, folder, "scheduler", **load)
         return cls(
             unet,
             scheduler,
-            config=config or SDSConfig(guidance_scale=5.0),
+            config=sds or SDSConfig(guidance_scale=5.0),
             genres=manifest.get("genres") or unet.config.genres,
             frames=int(manifest["frames"]),
             resolution=(int(manifest["height"]), int(manifest["width"])),
@@ -234,21 +219,14 @@ class PixelVideoPrior(DiffusionPrior, VideoPrior):
             dtype=dtype,
         )
 
-    def sds(
-        self,
-        frames: torch.Tensor,
-        cond: TextConditioning,
-        *,
-        views: Sequence[str] | None = None,
-        step: int = 0,
-        generator: torch.Generator | None = None,
-        noise: torch.Tensor | None = None,
-        timesteps: torch.Tensor | None = None,
-    ) -> SDSOutput:
-        batch, length = check_frames(frames)
-        pixels = self.resize(frames.flatten(0, 1)).unflatten(0, (batch, length))
-        sample = (pixels * 2.0 - 1.0).transpose(1, 2)  # (B, 3, T, H, W)
-        text = cond.batch(clip_views(views, batch), batch, self.device, self.dtype)
+    def encode(self, clips: SDSBatch) -> torch.Tensor:
+        """Frames `(B, T, 3, H, W)` in [0, 1] -> clips `(B, 3, T, H, W)` in [-1, 1]."""
+        flat = self.resize(clips.frames.flatten(0, 1))
+        pixels = flat.unflatten(0, (clips.batch, clips.length))
+        return (pixels * 2.0 - 1.0).transpose(1, 2)
+
+    def denoiser(self, cond: TextConditioning, clips: SDSBatch) -> Predictor:
+        text = cond.batch(clips.views, clips.batch, self.device, self.dtype)
 
         def predict(noisy: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             output = self.unet(
@@ -259,9 +237,7 @@ class PixelVideoPrior(DiffusionPrior, VideoPrior):
             )
             return _sample_of(output).chunk(2)
 
-        return self.distil(
-            sample, predict, step=step, generator=generator, noise=noise, timesteps=timesteps
-        )
+        return predict
 
     @torch.no_grad()
     def sample(

@@ -10,7 +10,7 @@ from t2v.priors.calibrate import calibrate, main
 
 def test_calibration_reports_accuracy_per_scale_and_restores_the_scale(tiny_folders):
     prior = PixelVideoPrior.from_folder(
-        str(tiny_folders["bundled"]), config=SDSConfig(guidance_scale=5.0), device="cpu"
+        str(tiny_folders["bundled"]), sds=SDSConfig(guidance_scale=5.0), device="cpu"
     )
     prompts = [
         ("a red ball moving to the left", "red", "left"),

@@ -18,7 +18,7 @@ def test_half_precision_gradient_matches_float32(tiny_folders, kind):
         if kind == "image":
             return DiffusionImagePrior.from_pretrained(
                 str(tiny_folders["sd"]),
-                kind="sd",
+                family="sd",
                 resolution=(16, 16),
                 local_files_only=True,
                 device=device,

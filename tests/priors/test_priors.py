@@ -14,12 +14,15 @@ from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
 from t2v.priors import (
     DiffusionImagePrior,
+    ImagePrior,
     LatentVideoPrior,
     PixelSRPrior,
     PixelVideoPrior,
+    PriorRole,
     SDSConfig,
+    SRPrior,
     UpscalerSRPrior,
-    load_prior,
+    VideoPrior,
 )
 from t2v.priors.sds import sds_weight, to_epsilon
 from t2v.text import PromptEncoder, TextConditioning
@@ -79,8 +82,8 @@ def _assert_frozen_and_sdpa(*modules):
 def test_sd_image_prior_gradient_matches_hand_computed_sds(tiny_folders):
     prior = DiffusionImagePrior.from_pretrained(
         str(tiny_folders["sd"]),
-        kind="sd",
-        config=CONFIG,
+        family="sd",
+        sds=CONFIG,
         resolution=(16, 16),
         local_files_only=True,
         device="cpu",
@@ -116,18 +119,15 @@ def test_sd_image_prior_gradient_matches_hand_computed_sds(tiny_folders):
 
 
 def test_deepfloyd_prior_is_pixel_space_and_drops_variance_channels(tiny_folders):
-    prior = load_prior(
-        {
-            "local_files_only": True,
-            "image": {
-                "kind": "deepfloyd",
-                "model": str(tiny_folders["deepfloyd"]),
-                "resolution": [8, 8],
-                "guidance_scale": 3.0,
-            },
-        },
-        "image",
-        device="cpu",
+    node = {
+        "_target_": "t2v.priors.DiffusionImagePrior.from_pretrained",
+        "model": str(tiny_folders["deepfloyd"]),
+        "family": "deepfloyd",
+        "resolution": [8, 8],
+        "guidance_scale": 3.0,
+    }
+    prior = PriorRole.from_node("prior.image", node, ImagePrior).load(
+        local_files_only=True, device="cpu"
     )
     assert prior.vae is None and prior.text_encoder_spec.kind == "t5"
     cond = PromptEncoder.for_prior(prior, device="cpu").encode("a red ball", ACTION)
@@ -172,7 +172,7 @@ def _conditioning(cond, uncond, genre_id=0):
 def video_prior(tiny_folders):
     return LatentVideoPrior.from_pretrained(
         str(tiny_folders["video"]),
-        config=CONFIG,
+        sds=CONFIG,
         resolution=(16, 16),
         local_files_only=True,
         device="cpu",
@@ -231,7 +231,7 @@ def test_vae_backprop_through_a_subset_of_frames(video_prior):
 def test_upscaler_prior_conditions_on_noised_low_res_and_noise_level(tiny_folders):
     prior = UpscalerSRPrior.from_pretrained(
         str(tiny_folders["upscaler"]),
-        config=CONFIG,
+        sds=CONFIG,
         noise_level=20,
         local_files_only=True,
         device="cpu",
@@ -285,7 +285,7 @@ def bundled_cond(tiny_folders):
 
 
 def test_bundled_video_prior_passes_genre_ids_and_empty_uncond(tiny_folders, bundled_cond):
-    prior = PixelVideoPrior.from_folder(str(tiny_folders["bundled"]), config=CONFIG, device="cpu")
+    prior = PixelVideoPrior.from_folder(str(tiny_folders["bundled"]), sds=CONFIG, device="cpu")
     assert prior.genres == ("none", "action", "cartoon") and prior.frames == 4
     assert prior.prediction_type == "v_prediction"
     assert bundled_cond.genre_id == 1 and bundled_cond.negative_prompt == ""
@@ -325,7 +325,7 @@ def test_bundled_video_prior_passes_genre_ids_and_empty_uncond(tiny_folders, bun
 
 def test_bundled_sr_prior_gradient_matches_hand_computed_sds(tiny_folders, bundled_cond):
     prior = PixelSRPrior.from_folder(
-        str(tiny_folders["bundled"]), config=CONFIG, noise_level=0, device="cpu"
+        str(tiny_folders["bundled"]), sds=CONFIG, noise_level=0, device="cpu"
     )
     frames = torch.rand(1, 4, 3, 16, 16, generator=torch.Generator().manual_seed(16))
     low_res = torch.rand(1, 4, 3, 8, 8, generator=torch.Generator().manual_seed(17))
@@ -358,7 +358,7 @@ def test_weighting_modes_scale_the_same_residual(tiny_folders):
     fixed = {"noise": _fixed((1, 3, 8, 8), 22), "timesteps": torch.tensor([100])}
     prior = DiffusionImagePrior.from_pretrained(
         str(tiny_folders["deepfloyd"]),
-        kind="deepfloyd",
+        family="deepfloyd",
         resolution=(8, 8),
         local_files_only=True,
         device="cpu",
@@ -382,21 +382,27 @@ def test_weighting_modes_scale_the_same_residual(tiny_folders):
     ],
 )
 def test_missing_model_is_one_clear_config_error(model, match):
-    preset = {"local_files_only": True, "video": {"kind": "latent_video", "model": model}}
+    node = {"_target_": "t2v.priors.LatentVideoPrior.from_pretrained", "model": model}
+    role = PriorRole.from_node("prior.video", node, VideoPrior)
     with pytest.raises(ConfigError, match=match):
-        load_prior(preset, "video", device="cpu")
+        role.load(local_files_only=True, device="cpu")
 
 
-def test_unknown_kind_and_keys_are_config_errors(tiny_folders):
-    with pytest.raises(ConfigError, match="kind 'gan'"):
-        load_prior({"video": {"kind": "gan", "model": "x/y"}}, "video")
-    with pytest.raises(ConfigError, match="unknown key"):
-        load_prior({"sr": {"kind": "pixel_sr", "model": "x/y", "guidance": 3}}, "sr")
-    assert load_prior({"sr": {"kind": "none"}}, "sr") is None
+def test_unknown_targets_keys_and_roles_are_config_errors():
+    loader = "t2v.priors.PixelSRPrior.from_folder"
+    with pytest.raises(ConfigError, match=r"'t2v\.priors\.Gan\.from_folder' cannot be imported"):
+        PriorRole.from_node("prior.video", {"_target_": "t2v.priors.Gan.from_folder"}, VideoPrior)
+    with pytest.raises(ConfigError, match=r"prior\.sr has unknown key 'guidance'; known: .*guid"):
+        node = {"_target_": loader, "model": "x/y", "guidance": 3}
+        PriorRole.from_node("prior.sr", node, SRPrior)
+    with pytest.raises(ConfigError, match=r"prior\.sr\.model is missing"):
+        PriorRole.from_node("prior.sr", {"_target_": loader}, SRPrior)
+    with pytest.raises(ConfigError, match="builds a PixelSRPrior, not a VideoPrior"):
+        PriorRole.from_node("prior.video", {"_target_": loader, "model": "x/y"}, VideoPrior)
 
 
 def test_video_sds_couples_frames_through_the_temporal_layers(tiny_folders, bundled_cond):
-    prior = PixelVideoPrior.from_folder(str(tiny_folders["bundled"]), config=CONFIG, device="cpu")
+    prior = PixelVideoPrior.from_folder(str(tiny_folders["bundled"]), sds=CONFIG, device="cpu")
     fixed = {"noise": _fixed((1, 3, 4, 8, 8), 24), "timesteps": torch.tensor([500])}
     frames = torch.rand(1, 4, 3, 8, 8, generator=torch.Generator().manual_seed(25))
     changed = frames.clone()

@@ -16,6 +16,7 @@ from t2v.priors.sds import (
     sds_weight,
     to_epsilon,
 )
+from t2v.schema import parse
 
 
 def test_schedule_anneals_t_max_linearly_then_holds():
@@ -68,13 +69,13 @@ def test_schedule_without_annealing_and_top_clamp():
     ],
 )
 def test_schedule_rejects_impossible_ranges(values):
-    with pytest.raises(ConfigError):
-        TimestepSchedule(**values)
+    with pytest.raises(ConfigError, match=r"^prior\.video\.timesteps"):
+        parse(TimestepSchedule, values, "prior.video.timesteps")
 
 
 def test_config_rejects_unknown_weighting():
-    with pytest.raises(ConfigError, match="weighting"):
-        SDSConfig(weighting="karras")
+    with pytest.raises(ConfigError, match=r"prior\.video\.weighting = 'karras'"):
+        parse(SDSConfig, {"weighting": "karras"}, "prior.video")
 
 
 def test_weightings():

@@ -11,7 +11,7 @@ import pytest
 import torch
 from diffusers import DDPMScheduler, UNet2DConditionModel
 
-from t2v.priors import load_prior
+from t2v.priors import ImagePrior, PriorRole
 from t2v.text import TextConditioning
 
 VIEWS = ("any", "front", "side", "back", "overhead")
@@ -70,18 +70,17 @@ def test_sds_from_a_trained_tiny_prior_lowers_its_denoising_loss(tmp_path):
     unet, scheduler = _train_tiny_prior(torch.stack([red, blue]) * 2 - 1, embeddings)
     unet.save_pretrained(tmp_path / "unet")
     scheduler.save_pretrained(tmp_path / "scheduler")
-    preset = {
-        "local_files_only": True,
-        "image": {
-            "kind": "deepfloyd",
-            "model": str(tmp_path),
-            "resolution": [8, 8],
-            "guidance_scale": 3.0,
-            "weighting": "sds",
-            "timesteps": {"t_max_start": 0.98, "t_max_end": 0.5, "t_min": 0.02, "anneal_steps": 50},
-        },
+    node = {
+        "_target_": "t2v.priors.DiffusionImagePrior.from_pretrained",
+        "model": str(tmp_path),
+        "family": "deepfloyd",
+        "resolution": [8, 8],
+        "guidance_scale": 3.0,
+        "weighting": "sds",
+        "timesteps": {"t_max_start": 0.98, "t_max_end": 0.5, "t_min": 0.02, "anneal_steps": 50},
     }
-    prior = load_prior(preset, "image", device="cpu")
+    role = PriorRole.from_node("prior.image", node, ImagePrior)
+    prior = role.load(local_files_only=True, device="cpu")
     cond = TextConditioning(
         model_id="tiny",
         prompt="A",
