@@ -27,7 +27,6 @@ from t2v.callbacks import (
 )
 from t2v.cluster import PERIODIC_CHECKPOINT, resume_checkpoint
 from t2v.config.generate import GenerateConfig
-from t2v.priors.reference import sample_reference
 from t2v.render import genre_trajectory_cameras
 from t2v.rundir import RunDir
 from t2v.scene import Scene, load_stage_state, render_along_trajectory, save_stage_state
@@ -75,10 +74,8 @@ class GuidanceFactory:
         video_cond = self.encode(video, device)
         image_cond = self.encode(image, device)
         sr_cond = self.encode(sr, device) if sr is not None else None
-        reference = None
-        if preset.reference is not None:
-            # Seeded by the run's seed: every rank and every resume draws the same clip.
-            reference = sample_reference(video, video_cond, preset.reference, self.config.seed)
+        # Seeded by the run's seed: every rank and every resume draws the same clip.
+        reference = preset.reference_clip(video, video_cond, self.config.seed)
         return Guidance(
             video=video,
             video_cond=video_cond,

@@ -22,7 +22,13 @@ from t2v.genres import GenrePreset
 from t2v.priors import PriorPreset
 from t2v.render import RendererSettings
 from t2v.schema import Int, PositiveInt, Text, parse, settings
-from t2v.stages.spec import ScheduleSettings, SpecInputs, StageSpec, build_stage_specs
+from t2v.stages.spec import (
+    STAGE_ORDER,
+    ScheduleSettings,
+    SpecInputs,
+    StageSpec,
+    build_stage_specs,
+)
 
 MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 16, 4096, 8
 MAX_CLIP_FRAMES = 256
@@ -139,7 +145,7 @@ def parse_generate(resolved: Mapping[str, Any]) -> GenerateConfig:
             genre=genre,
             static_cameras=renderer.cameras.static,
             dynamic_cameras=renderer.cameras.dynamic,
-            reference_weights=prior.reference_weights(),
+            reference_weights=prior.reference_weights(STAGE_ORDER),
             image_probability=prior.hybrid.p_image,
             image_frames=prior.hybrid.image_frames,
         ),
