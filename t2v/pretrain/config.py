@@ -294,7 +294,7 @@ class PretrainConfig:
     """Everything a `t2v pretrain` run reads, checked."""
 
     output_dir: Path
-    run_dir: Path | None  # None: not given, and no Hydra job folder to default to
+    run_dir: Path | None  # the door sets it to Hydra's job folder where it is not given
     seed: int
     pretrain: PretrainSettings
     data: Target  # the video-text source; each stage passes DATA_TAKES
@@ -303,10 +303,10 @@ class PretrainConfig:
     resolved: Mapping[str, Any]  # the composed configuration, interpolations resolved
 
 
-def read_config(resolved: Mapping[str, Any], job_dir: str | Path | None = None) -> PretrainConfig:
+def read_config(resolved: Mapping[str, Any]) -> PretrainConfig:
     """`resolved`, the composed `t2v pretrain` configuration as plain containers (no `hydra`
-    node), as a PretrainConfig; one ConfigError naming the first bad key. `job_dir` is the run
-    dir where `run_dir` is not given (Hydra's job folder). Reads the file system, writes nothing."""
+    node), as a PretrainConfig; one ConfigError naming the first bad key. Reads the file
+    system (where things go, what init_from names), writes nothing."""
     top = parse(PretrainNode, dict(resolved), "")
     pretrain = parse(PretrainSettings, top.pretrain, "pretrain")
     data = check_target("pretrain.data", pretrain.data, takes=DATA_TAKES)
@@ -315,13 +315,12 @@ def read_config(resolved: Mapping[str, Any], job_dir: str | Path | None = None) 
         init_from = pretrain.stage(name).init_from
         if init_from is not None and not Path(init_from).exists():
             raise ConfigError(f"pretrain.{name}.init_from: {init_from} does not exist")
-    run_dir = top.run_dir or job_dir
     check_writable_folder("output_dir", Path(top.output_dir))
-    if run_dir is not None:
-        check_writable_folder("run_dir", Path(run_dir))
+    if top.run_dir is not None:
+        check_writable_folder("run_dir", Path(top.run_dir))
     return PretrainConfig(
         output_dir=Path(top.output_dir),
-        run_dir=Path(run_dir) if run_dir is not None else None,
+        run_dir=Path(top.run_dir) if top.run_dir is not None else None,
         seed=top.seed,
         pretrain=pretrain,
         data=data,

@@ -41,7 +41,7 @@ def run_pretraining(config: PretrainConfig) -> Path | None:
 
 def job_run_dir(config: PretrainConfig) -> Path:
     if config.run_dir is None:
-        raise ConfigError("run_dir is not set and no Hydra job folder is known; pass run_dir=DIR")
+        raise ConfigError("run_dir is not set; pass run_dir=DIR")
     return config.run_dir
 
 

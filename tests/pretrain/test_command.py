@@ -12,18 +12,6 @@ import pytest
 from t2v.pretrain.train import checkpoint_path, load_checkpoint
 
 
-def pretrain_group_override(name: str) -> str:
-    """`pretrain=NAME` once conf/pretrain.yaml lists the group, `+pretrain=NAME` before."""
-    from t2v.cli import compose, register_resolvers
-
-    register_resolvers()
-    return (
-        f"pretrain={name}"
-        if "pretrain" in compose("pretrain", ["output_dir=x"])
-        else (f"+pretrain={name}")
-    )
-
-
 def t2v(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "t2v", "pretrain", *args, "logger=none"]
@@ -32,9 +20,8 @@ def t2v(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_debug_run_trains_exports_resumes_and_guards_the_run_dir(tmp_path: Path):
-    group = pretrain_group_override("debug")
     run_dir, prior = tmp_path / "run", tmp_path / "prior"
-    common = (group, f"run_dir={run_dir}", f"output_dir={prior}")
+    common = ("pretrain=debug", f"run_dir={run_dir}", f"output_dir={prior}")
     first = t2v(*common)
     assert first.returncode == 0, first.stderr[-2000:]
     assert load_checkpoint(checkpoint_path(run_dir, "video"))["global_step"] == 4

@@ -15,11 +15,15 @@ from t2v.pretrain.job import check_resumable, save_config
 
 
 def composed(recipe: str, *overrides: str) -> dict[str, Any]:
+    """The job the door hands `t2v.commands.pretrain.settings`, as plain containers."""
+    from omegaconf import OmegaConf
+
     from t2v.cli import compose, register_resolvers
-    from t2v.commands.pretrain import plain_config
+    from t2v.commands.door import resolved
 
     register_resolvers()
-    return plain_config(compose("pretrain", [f"pretrain={recipe}", "output_dir=out", *overrides]))
+    cfg = compose("pretrain", [f"pretrain={recipe}", "output_dir=out", *overrides])
+    return resolved(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]))
 
 
 @pytest.fixture(scope="module")
