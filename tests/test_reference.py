@@ -1,5 +1,5 @@
-"""The reference clip: the video prior's own sample of the prompt, and the stage term that pulls
-the front view towards it."""
+"""The reference term in the stages: the front view pulled towards the prior's clip, with the
+weight per stage from the prior preset (the prior side: tests/priors/test_reference.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ import torch
 from omegaconf import OmegaConf
 
 from t2v import cli
-from t2v.errors import ConfigError
 from t2v.generation import GuidanceFactory, build_field, build_renderer
 from t2v.genres import GenrePreset
-from t2v.priors.reference import ReferenceSettings
+from t2v.priors import ReferenceClip
 from t2v.priors.tiny import save_tiny_bundled
 from t2v.render import Cameras, genre_trajectory_cameras
 from t2v.stages import STAGE_MODULES, STAGE_ORDER, build_stage_specs
-from t2v.stages.base import clip_at
-from t2v.validate import check_reference
 
 PROMPT = "a red ball moving to the left"
 
@@ -53,30 +50,10 @@ def compose(prior: Path, cache: Path, *overrides: str):
     return cfg
 
 
-def test_reference_clip_is_the_priors_seeded_sample(prior: Path, tmp_path: Path) -> None:
-    def reference(seed: int, genre: str = "noir") -> torch.Tensor:
-        cfg = compose(prior, tmp_path, "prior.reference={steps:4,guidance:2}", f"seed={seed}")
-        preset = GenrePreset.from_config(cli.compose("generate", [f"genre={genre}"]).genre)
-        guidance = GuidanceFactory(cfg, preset, tmp_path)(torch.device("cpu"))
-        assert guidance.reference is not None
-        return guidance.reference
-
-    clip = reference(0)
-    assert clip.shape == (1, 4, 3, 16, 16)  # the prior's frames and size
-    assert float(clip.min()) >= 0.0 and float(clip.max()) <= 1.0
-    assert torch.equal(clip, reference(0))  # every rank and every resume draws the same clip
-    assert (clip - reference(1)).abs().mean() > 1e-3
-    assert (clip - reference(0, genre="none")).abs().mean() > 1e-3  # the genre conditions it
-    for off in ("prior.reference=null", "prior.reference.weight=0"):  # no term, no clip drawn
-        cfg = compose(prior, tmp_path, off)
-        preset = GenrePreset.from_config(cfg.genre)
-        assert GuidanceFactory(cfg, preset, tmp_path)(torch.device("cpu")).reference is None
-
-
 def front_error(module, frames: int, between: bool = False) -> float:
     """Mean squared error of the front view against the clip at its frame times, or halfway
     between them (`between`: the clip is constant there, so its frames are the target too)."""
-    clip = module.guidance.reference
+    clip = module.guidance.reference.clip
     cameras = module.reference_cameras(frames)
     times = torch.linspace(0, 1, frames)
     if between:
@@ -112,7 +89,7 @@ def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: 
     module.guidance = module.guidance_factory(torch.device("cpu"))
     # A clip the small field can match: a dark red screen (the tiny prior samples noise).
     colour = torch.tensor([0.7, 0.15, 0.1]).view(1, 1, 3, 1, 1)
-    module.guidance.reference = colour.expand_as(module.guidance.reference).clone()
+    module.guidance.reference = ReferenceClip(colour.expand_as(module.guidance.reference.clip))
     module.reference_cameras = lambda frames: genre_trajectory_cameras(
         genre.camera, frames, spec.base_width, spec.base_height, trajectory="static"
     )
@@ -151,28 +128,5 @@ def test_reference_weight_comes_from_the_prior_preset(prior: Path, tmp_path: Pat
     weights = {s.name: s.reference_weight for s in build_stage_specs(per_stage)}
     # an override merges into the preset's mapping
     assert weights == {**preset, "static": 0.5, "superres": 0.0}
-    settings = ReferenceSettings.from_config({"weight": {"dynamic": 2}}, STAGE_ORDER)
-    assert settings is not None and settings.weight("dynamic") == 2.0
-    assert settings.weight("superres") == 0.0  # a stage the mapping does not name has none
     without = compose(prior, tmp_path, "prior.reference=null")
     assert {s.reference_weight for s in build_stage_specs(without)} == {0.0}
-
-
-def test_a_latent_video_prior_needs_the_reference_off() -> None:
-    check_reference(None, "latent_video")
-    check_reference({"weight": 0}, "latent_video")  # weight 0 is off: nothing to sample
-    check_reference({"steps": 4}, "pixel_video")
-    with pytest.raises(ConfigError, match=r"prior\.reference=null turns it off"):
-        check_reference({"steps": 4}, "latent_video")
-
-
-def test_clip_at_reads_the_clip_between_its_frames() -> None:
-    clip = torch.rand(2, 5, 3, 4, 4)  # frame k sits at time k / 4
-    frame_times = torch.linspace(0, 1, 5)
-    assert torch.allclose(clip_at(clip, frame_times), clip, atol=1e-6)
-    halfway = clip_at(clip, torch.tensor([0.125, 0.875]))
-    assert torch.allclose(halfway[:, 0], (clip[:, 0] + clip[:, 1]) / 2, atol=1e-6)
-    assert torch.allclose(halfway[:, 1], (clip[:, 3] + clip[:, 4]) / 2, atol=1e-6)
-    quarter = clip_at(clip, torch.tensor([0.3]))  # 1.2 frames: 0.8 of frame 1, 0.2 of frame 2
-    assert torch.allclose(quarter[:, 0], 0.8 * clip[:, 1] + 0.2 * clip[:, 2], atol=1e-6)
-    assert torch.allclose(clip_at(clip, torch.tensor([-0.5, 1.5])), clip[:, [0, 4]], atol=1e-6)

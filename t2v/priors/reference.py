@@ -90,7 +90,7 @@ class ReferenceClip:
     def frames(self) -> int:
         return self.clip.shape[1]
 
-    def pick(self, static_time: float | None, generator: torch.Generator) -> ReferenceTimes:
+    def sample_times(self, static_time: float | None, generator: torch.Generator) -> ReferenceTimes:
         """The times to render this step: the static stage's one frame (the clip frame at
         `static_time`), else one continuous time per equal slice of [0, 1], drawn from
         `generator`. Continuous times read the clip between its frames: at its T fixed frame
