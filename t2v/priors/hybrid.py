@@ -48,12 +48,6 @@ class HybridGuidance:
         self.p_image = p_image
         self.image_frames = image_frames
 
-    @classmethod
-    def from_settings(
-        cls, image: ImagePrior, video: VideoPrior, settings: HybridSettings
-    ) -> HybridGuidance:
-        return cls(image, video, settings.p_image, settings.image_frames)
-
     def sds(
         self,
         frames: torch.Tensor,

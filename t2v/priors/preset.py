@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, overload
 
 import torch
+from hydra.errors import InstantiationException
 from pydantic import BeforeValidator, InstanceOf, ValidationInfo
 
 from t2v.config.targets import HYDRA_KEYS, Target, check_target, import_target
@@ -52,14 +53,20 @@ class PriorRole:
         if not isinstance(node, Mapping) or "_target_" not in node:
             raise ConfigError(f"{where} must be a prior loader node with a _target_, or null")
         target = import_target(where, str(node["_target_"]))
-        parameters = inspect.signature(target).parameters
-        arguments = set(parameters) - set(PASSED)
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        parameters = {
+            name: parameter
+            for name, parameter in inspect.signature(target).parameters.items()
+            if parameter.kind in named
+        }
+        arguments = [name for name in parameters if name not in PASSED]
+        # The SDS keys are not the loader's: check_target would not name them among the known.
         for key in node:
-            if key not in arguments and key not in SDS_KEYS and key not in HYDRA_KEYS | {*PASSED}:
-                known = ", ".join(sorted(arguments | set(SDS_KEYS)))
+            if key not in (*arguments, *SDS_KEYS, *PASSED, *HYDRA_KEYS):
+                known = ", ".join(sorted({*arguments, *SDS_KEYS}))
                 raise ConfigError(f"{where} has unknown key '{key}'; known: {known}")
-        for name in arguments - set(node):
-            if parameters[name].default is inspect.Parameter.empty:
+        for name in arguments:
+            if name not in node and parameters[name].default is inspect.Parameter.empty:
                 hint = ": a hub id, a folder or a pkg:// path" if name == "model" else ""
                 raise ConfigError(f"{where}.{name} is missing{hint}")
         sds = parse(SDSConfig, {key: node[key] for key in SDS_KEYS if key in node}, where)
@@ -87,12 +94,10 @@ class PriorRole:
         passed: dict[str, Any] = {"sds": self.sds, "device": device, "dtype": dtype}
         if self.reads_local_files_only:
             passed["local_files_only"] = local_files_only
-        from hydra.errors import InstantiationException
-
         try:
             return self.loader.build(**passed)
         except InstantiationException as error:
-            # A missing model is the user's one line (ConfigError), not hydra's wrapper of it.
+            # A user's error (a missing model) stays its one line, not hydra's wrapper of it.
             if isinstance(error.__cause__, T2VError):
                 raise error.__cause__ from None
             raise
