@@ -23,7 +23,6 @@ from omegaconf import DictConfig
 from t2v.commands.door import resolved
 from t2v.config.evaluate import EvaluateConfig
 from t2v.config.generate import GenerateConfig
-from t2v.config.targets import check_target
 from t2v.errors import RunDirError
 from t2v.eval.clip import ClipEncoder, clip_metrics, load_clip, sample_frame_indices
 from t2v.eval.multiview import multiview_consistency
@@ -33,6 +32,7 @@ from t2v.eval.temporal import FlowConfig, temporal_metrics
 from t2v.rundir import RunDir, atomic_write_text
 from t2v.scene import Scene
 from t2v.schema import parse
+from t2v.targets import check_target
 from t2v.video import read_video
 
 log = logging.getLogger(__name__)

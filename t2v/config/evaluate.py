@@ -6,10 +6,10 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-from t2v.config.targets import Target
 from t2v.errors import ConfigError
 from t2v.eval.multiview import MultiViewOptions
 from t2v.schema import Bool, Int, NonNegativeInt, PositiveInt, Text, settings
+from t2v.targets import Target
 
 
 @settings

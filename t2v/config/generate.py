@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from t2v.config.lightning import logger_target, trainer_arguments
-from t2v.config.targets import Target, check_target
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
 from t2v.priors import PriorPreset
@@ -29,6 +28,7 @@ from t2v.stages.spec import (
     StageSpec,
     build_stage_specs,
 )
+from t2v.targets import Target, check_target
 
 MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 16, 4096, 8
 MAX_CLIP_FRAMES = 256

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from t2v.config.targets import Target, check_arguments, check_target
 from t2v.errors import ConfigError
+from t2v.targets import Target, check_arguments, check_target
 
 # Trainer arguments the stages and pre-training set themselves (steps come from the schedule).
 RESERVED_TRAINER_KEYS = (

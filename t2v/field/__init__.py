@@ -19,7 +19,7 @@ Usage::
         frames = VolumeRenderer().eval().render(field, cameras, torch.linspace(0, 1, 8)[None]).rgb
 
 From a config: `hydra.utils.instantiate(cfg.field)` with conf/field/{hashgrid, hashgrid_cpu,
-hexplane}.yaml, checked first by `t2v.config.targets.check_target("field", cfg.field)`. To
+hexplane}.yaml, checked first by `t2v.targets.check_target("field", cfg.field)`. To
 check a new field, fit it to posed images with `t2v.fit.fit_field`.
 """
 

@@ -2,7 +2,7 @@
 
 A spec holds hyperparameters only; `SceneField` builds each encoding with its input dims (3 for
 the static part, 4 for the dynamic one) and backend. The annotations are the settings' types and
-ranges: `t2v.config.targets.check_target` refuses a config node that breaks them, naming the key.
+ranges: `t2v.targets.check_target` refuses a config node that breaks them, naming the key.
 """
 
 from __future__ import annotations

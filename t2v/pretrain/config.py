@@ -18,7 +18,6 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field
 
 from t2v.config.lightning import logger_target, trainer_arguments
-from t2v.config.targets import Target, check_target
 from t2v.errors import ConfigError
 from t2v.models import PixelSRUNet, PixelVideoUNet
 from t2v.models.video_unet import UNCONDITIONAL_GENRES
@@ -33,6 +32,7 @@ from t2v.schema import (
     parse,
     settings,
 )
+from t2v.targets import Target, check_target
 
 Stage = Literal["video", "sr"]
 # Arguments of the data source that each stage fills in itself (clip size, seed, stream offset).

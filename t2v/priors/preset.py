@@ -22,13 +22,13 @@ import torch
 from hydra.errors import InstantiationException
 from pydantic import BeforeValidator, InstanceOf, ValidationInfo
 
-from t2v.config.targets import HYDRA_KEYS, Target, check_target, import_target
 from t2v.errors import ConfigError, T2VError
 from t2v.priors.base import ClipSampler, DiffusionPrior, ImagePrior, SRPrior, VideoPrior
 from t2v.priors.hybrid import HybridSettings
 from t2v.priors.reference import ReferenceClip, ReferenceSettings, needs_sampler, sample_reference
 from t2v.priors.sds import SDSConfig
 from t2v.schema import Bool, Text, parse, settings
+from t2v.targets import HYDRA_KEYS, Target, check_target, import_target
 from t2v.text.conditioning import TextConditioning
 
 WHERE = "prior"

@@ -24,7 +24,7 @@ def _off_or_at_least_two(knots: int) -> int:
     return knots
 
 
-# A knot count as a typed setting: refused at the door (`t2v.config.targets`) unless 0 or >= 2.
+# A knot count as a typed setting: refused at the door (`t2v.targets`) unless 0 or >= 2.
 KnotCount = Annotated[Int, AfterValidator(_off_or_at_least_two)]
 
 

@@ -15,11 +15,12 @@ import inspect
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import UnionType
 from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-from t2v.errors import ConfigError
+from t2v.errors import ConfigError, T2VError
 from t2v.schema import describe
 
 HYDRA_KEYS = frozenset({"_target_", "_partial_", "_convert_", "_recursive_", "_args_"})
@@ -37,9 +38,18 @@ class Target:
         return str(self.node["_target_"])
 
     def build(self, **extra: Any) -> Any:
+        """The object, built by `hydra.utils.instantiate`; a T2VError the target raises comes
+        out as itself, not wrapped in Hydra's InstantiationException."""
+        from hydra.errors import InstantiationException
         from hydra.utils import instantiate
 
-        return instantiate(dict(self.node), **extra, _convert_="object")
+        try:
+            return instantiate(dict(self.node), **extra, _convert_="object")
+        except InstantiationException as error:
+            cause = error.__cause__
+            if isinstance(cause, T2VError):
+                raise cause from None
+            raise
 
 
 def check_target(where: str, node: Any, *, takes: tuple[str, ...] = ()) -> Target:
@@ -121,8 +131,13 @@ def _is_open(hint: Any) -> bool:
 
 
 def _as_hinted(value: Any, hint: Any) -> Any:
-    """YAML gives lists where a signature says tuple: strict validation would refuse them."""
-    origin = typing.get_origin(hint)
-    if isinstance(value, list) and origin is tuple:
+    """YAML gives lists where a signature says tuple (or `tuple | None`): strict validation
+    would refuse them."""
+    if not isinstance(value, list):
+        return value
+    while typing.get_origin(hint) is typing.Annotated:
+        hint = typing.get_args(hint)[0]
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, UnionType) else ()
+    if typing.get_origin(hint) is tuple or any(typing.get_origin(o) is tuple for o in options):
         return tuple(value)
     return value
