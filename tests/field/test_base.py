@@ -10,9 +10,9 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from t2v.config.targets import check_target
 from t2v.errors import ConfigError
 from t2v.field import Field, FieldCapabilities, FieldOutput, PlaneSpec, SceneField, scene_field
+from t2v.targets import check_target
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 PLANES = PlaneSpec(features=2, resolutions=(4,), time_resolution=2)
