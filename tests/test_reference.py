@@ -8,15 +8,17 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
-from omegaconf import OmegaConf
+from omegaconf import open_dict
 
 from t2v import cli
-from t2v.generation import GuidanceFactory, build_field, build_renderer
-from t2v.genres import GenrePreset
+from t2v.commands.door import resolved
+from t2v.config.generate import GenerateConfig, parse_generate
+from t2v.generation import GuidanceFactory, stage_context
 from t2v.priors import ReferenceClip
 from t2v.priors.tiny import save_tiny_bundled
-from t2v.render import Cameras, genre_trajectory_cameras
-from t2v.stages import STAGE_MODULES, STAGE_ORDER, build_stage_specs
+from t2v.render import Cameras
+from t2v.scene import Scene
+from t2v.stages import STAGE_MODULES, STAGE_ORDER, StageModule
 
 PROMPT = "a red ball moving to the left"
 
@@ -28,7 +30,7 @@ def prior(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def compose(prior: Path, cache: Path, *overrides: str):
+def compose(prior: Path, cache: Path, *overrides: str) -> GenerateConfig:
     cli.register_resolvers()
     cfg = cli.compose(
         "generate",
@@ -45,16 +47,22 @@ def compose(prior: Path, cache: Path, *overrides: str):
             *overrides,
         ],
     )
-    OmegaConf.set_struct(cfg, False)
-    cfg.pop("hydra")
-    return cfg
+    with open_dict(cfg):
+        cfg.pop("hydra")  # outside a Hydra app its job number is unset: it cannot resolve
+    return parse_generate(resolved(cfg))
 
 
-def front_error(module, frames: int, between: bool = False) -> float:
+def reference_weights(config: GenerateConfig) -> dict[str, float]:
+    return {spec.name: spec.reference_weight for spec in config.stages}
+
+
+def front_error(
+    module: StageModule, reference: ReferenceClip, frames: int, between: bool = False
+) -> float:
     """Mean squared error of the front view against the clip at its frame times, or halfway
     between them (`between`: the clip is constant there, so its frames are the target too)."""
-    clip = module.guidance.reference.clip
-    cameras = module.reference_cameras(frames)
+    clip = reference.clip
+    cameras = module.context.reference_cameras(frames)
     times = torch.linspace(0, 1, frames)
     if between:
         times = (times[:-1] + times[1:]) / 2
@@ -69,7 +77,7 @@ def front_error(module, frames: int, between: bool = False) -> float:
 
 def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: Path) -> None:
     # The video prior's SDS off (base_weight 0): the reference term alone trains the field.
-    cfg = compose(
+    config = compose(
         prior,
         tmp_path,
         "prior.reference={steps:4,guidance:2,weight:1.0}",
@@ -81,19 +89,18 @@ def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: 
         "schedule.dynamic.lr.background=0.02",
         "schedule.dynamic.regularizers.temporal_smoothness=0.0",
     )
-    spec = next(s for s in build_stage_specs(cfg) if s.name == "dynamic")
+    spec = next(s for s in config.stages if s.name == "dynamic")
     pl.seed_everything(0, verbose=False)
-    module = STAGE_MODULES["dynamic"](build_field(cfg), build_renderer(cfg), spec, seed=0)
-    genre = GenrePreset.from_config(cfg.genre)
-    module.guidance_factory = GuidanceFactory(cfg, genre, tmp_path)
-    module.guidance = module.guidance_factory(torch.device("cpu"))
+    scene = Scene.build(config)
+    factory = GuidanceFactory(config)
+    guidance = factory(torch.device("cpu"))  # what the stage gets at fit start: built once
+    assert guidance.reference is not None
     # A clip the small field can match: a dark red screen (the tiny prior samples noise).
     colour = torch.tensor([0.7, 0.15, 0.1]).view(1, 1, 3, 1, 1)
-    module.guidance.reference = ReferenceClip(colour.expand_as(module.guidance.reference.clip))
-    module.reference_cameras = lambda frames: genre_trajectory_cameras(
-        genre.camera, frames, spec.base_width, spec.base_height, trajectory="static"
-    )
-    before = front_error(module, 4), front_error(module, 4, between=True)
+    guidance.reference = ReferenceClip(colour.expand_as(guidance.reference.clip))
+    module = STAGE_MODULES["dynamic"](stage_context(config, spec, scene, factory))
+    reference = guidance.reference
+    before = front_error(module, reference, 4), front_error(module, reference, 4, between=True)
     trainer = pl.Trainer(
         accelerator="cpu",
         max_steps=spec.steps,
@@ -107,26 +114,25 @@ def test_reference_term_pulls_the_front_view_to_the_clip(prior: Path, tmp_path: 
         num_sanity_val_steps=0,
     )
     trainer.fit(module)
-    after = front_error(module, 4), front_error(module, 4, between=True)
+    assert module.guidance is guidance
+    after = front_error(module, reference, 4), front_error(module, reference, 4, between=True)
     # Fitted at every time, not only at the clip's frames (fixed frame times left the field
-    # 60 times closer there than between them, where it flickered away from the clip).
+    # fitted there and off in between, where it flickered away from the clip).
     assert after[0] < 0.4 * before[0] and after[1] < 0.4 * before[1], (before, after)
     assert after[1] < 2 * after[0], after
 
 
 def test_reference_weight_comes_from_the_prior_preset(prior: Path, tmp_path: Path) -> None:
     with_clip = compose(prior, tmp_path, "prior.reference={steps:4,weight:0.5}")
-    assert {s.reference_weight for s in build_stage_specs(with_clip)} == {0.5}
+    assert set(reference_weights(with_clip).values()) == {0.5}
     # conf/prior/bundled.yaml turns it on, with a weight per stage
     default = compose(prior, tmp_path)
-    preset = OmegaConf.to_container(default.prior.reference.weight)
+    preset = default.resolved["prior"]["reference"]["weight"]
     assert isinstance(preset, dict) and set(preset) == set(STAGE_ORDER)
     assert min(preset.values()) > 0
-    bundled = {s.name: s.reference_weight for s in build_stage_specs(default)}
-    assert bundled == preset
+    assert reference_weights(default) == preset
     per_stage = compose(prior, tmp_path, "prior.reference.weight={static:0.5,superres:0}")
-    weights = {s.name: s.reference_weight for s in build_stage_specs(per_stage)}
     # an override merges into the preset's mapping
-    assert weights == {**preset, "static": 0.5, "superres": 0.0}
+    assert reference_weights(per_stage) == {**preset, "static": 0.5, "superres": 0.0}
     without = compose(prior, tmp_path, "prior.reference=null")
-    assert {s.reference_weight for s in build_stage_specs(without)} == {0.0}
+    assert set(reference_weights(without).values()) == {0.0}
