@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import lightning.pytorch as pl
 import pytest
 import torch
-from omegaconf import OmegaConf
+from omegaconf import open_dict
 
 from t2v import cli
-from t2v.generation import GuidanceFactory, build_field, build_renderer
-from t2v.genres import GenrePreset
+from t2v.commands.door import resolved
+from t2v.config.generate import parse_generate
+from t2v.generation import GuidanceFactory, stage_context
 from t2v.priors.tiny import save_tiny_bundled
-from t2v.stages import STAGE_MODULES, build_stage_specs
+from t2v.render import genre_trajectory_cameras
+from t2v.scene import Scene
+from t2v.stages import STAGE_MODULES, StageModule
 
 
-def dynamic_stage(tmp_path: Path, batch_size: int):
+def dynamic_stage(tmp_path: Path, batch_size: int) -> StageModule:
     prior = tmp_path / "prior"
     if not prior.exists():
         save_tiny_bundled(prior, frames=4, size=16, genres=("none", "noir"))
@@ -38,14 +43,23 @@ def dynamic_stage(tmp_path: Path, batch_size: int):
             "prior.reference=null",  # one front view per rank, not a batch the ranks split
         ],
     )
-    OmegaConf.set_struct(cfg, False)
-    cfg.pop("hydra")
-    spec = next(s for s in build_stage_specs(cfg) if s.name == "dynamic")
+    with open_dict(cfg):
+        cfg.pop("hydra")  # outside a Hydra app its job number is unset: it cannot resolve
+    config = parse_generate(resolved(cfg))
+    spec = next(s for s in config.stages if s.name == "dynamic")
     pl.seed_everything(0, verbose=False)
-    field, renderer = build_field(cfg), build_renderer(cfg)
-    module = STAGE_MODULES["dynamic"](field, renderer, spec, seed=0)
-    module.guidance_factory = GuidanceFactory(cfg, GenrePreset.from_config(cfg.genre), None)
-    return module
+    scene = Scene.build(config)
+    # The priors are built on each rank at fit start, from the factory.
+    context = stage_context(config, spec, scene, GuidanceFactory(config))
+    # ddp_spawn pickles the module for its ranks: the front cameras as a partial, not a closure.
+    front = partial(
+        genre_trajectory_cameras,
+        config.genre.camera,
+        width=spec.base_width,
+        height=spec.base_height,
+        trajectory="static",
+    )
+    return STAGE_MODULES["dynamic"](replace(context, reference_cameras=front))
 
 
 def fit(module: pl.LightningModule, devices: int, steps: int) -> dict[str, torch.Tensor]:
