@@ -37,8 +37,11 @@ def test_opacity_sparsity_sums_opacity_and_clears_a_haze() -> None:
 
 
 def test_opacity_sparsity_is_configured_per_stage_and_not_scaled_by_genre() -> None:
+    from omegaconf import OmegaConf
+
     from t2v import cli  # the command layer: imported here, so the terms' tests stand alone
-    from t2v.stages import build_stage_specs
+    from t2v.commands.door import resolved
+    from t2v.config.generate import parse_generate
 
     cli.register_resolvers()
     overrides = [
@@ -48,8 +51,9 @@ def test_opacity_sparsity_is_configured_per_stage_and_not_scaled_by_genre() -> N
     ]
     weights = {}
     for genre in ("none", "action"):  # action: more motion, less smoothness
-        cfg = cli.compose("generate", [*overrides, f"genre={genre}"])
-        specs = {spec.name: spec for spec in build_stage_specs(cfg)}
+        cfg = cli.compose("generate", [*overrides, "logger=none", f"genre={genre}"])
+        job = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+        specs = {spec.name: spec for spec in parse_generate(resolved(job)).stages}
         weights[genre] = {
             name: {term: ramp(10**6) for term, ramp in spec.regularizers.items()}
             for name, spec in specs.items()
