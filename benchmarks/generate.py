@@ -13,6 +13,7 @@ Usage: python benchmarks/generate.py [--out F.json] [--steps N] [--repeats 3] [o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -23,20 +24,23 @@ import time
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
+from omegaconf import open_dict
 
 from t2v import cli
+from t2v.commands.door import resolved
+from t2v.config.generate import GenerateConfig, parse_generate
 from t2v.generation import run_generate
-from t2v.stages import build_stage_specs
+from t2v.rundir import RunDir
 
 PROMPT = "a red ball moving to the left"
 
 
-def compose(overrides: list[str]) -> OmegaConf:
+def compose(overrides: list[str]) -> GenerateConfig:
+    """The typed configuration of one `t2v generate` job, as the command's door parses it."""
     cfg = cli.compose("generate", [f"prompt={PROMPT}", "genre=cartoon", "logger=none", *overrides])
-    OmegaConf.set_struct(cfg, False)
-    cfg.pop("hydra")
-    return cfg
+    with open_dict(cfg):
+        cfg.pop("hydra")  # outside a Hydra app its job number is unset: it cannot resolve
+    return parse_generate(resolved(cfg))
 
 
 def main() -> None:
@@ -47,16 +51,19 @@ def main() -> None:
     args, args.overrides = parser.parse_known_args()
     cli.register_resolvers()
     full = compose(args.overrides)
-    full_steps = {spec.name: spec.steps for spec in build_stage_specs(full)}
+    full_steps = {spec.name: spec.steps for spec in full.stages}
     short = [f"schedule.{name}.steps={args.steps}" for name in full_steps] if args.steps else []
     rates: dict[str, list[float]] = {name: [] for name in full_steps}
     seconds: dict[str, list[float]] = {name: [] for name in full_steps}
     export_seconds, wall_seconds = [], []
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as scratch:
-            cfg = compose([*args.overrides, *short, f"cache_dir={scratch}/cache"])
+            run = RunDir(Path(scratch) / "run")
+            config = compose(
+                [*args.overrides, *short, f"cache_dir={scratch}/cache", f"run_dir={run.root}"]
+            )
             began = time.perf_counter()
-            metrics = run_generate(cfg, Path(scratch) / "run")
+            metrics = run_generate(config, run)
             total = time.perf_counter() - began
         stage_seconds = sum(s["seconds"] for s in metrics["stages"].values())
         export_seconds.append(total - stage_seconds)
@@ -76,9 +83,9 @@ def main() -> None:
         },
         "config": {
             "overrides": args.overrides,
-            "schedule": full.schedule.name,
-            "field": full.field.static_encoding._target_.rsplit(".", 1)[-1],
-            "resolution": OmegaConf.to_container(full.resolution),
+            "schedule": full.resolved["schedule"]["name"],
+            "field": full.resolved["field"]["static_encoding"]["_target_"].rsplit(".", 1)[-1],
+            "resolution": dataclasses.asdict(full.resolution),
             "measured_steps_per_stage": args.steps or "all",
             "repeats": args.repeats,
         },
