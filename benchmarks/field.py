@@ -28,13 +28,14 @@ from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_hashgrid import ReferenceHashGrid
 
 from t2v.field import HashGridEncoding, SceneField
 from t2v.render import OccupancyConfig, VolumeRenderer, orbit_cameras
+from t2v.targets import check_target
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,9 +109,10 @@ def encoding_benchmark(dims: int, points: int, repeats: int, compile_: bool) -> 
 
 
 def preset(name: str) -> SceneField:
+    """conf/field/<name>.yaml with the torch backend, checked and built as a run builds it."""
     with initialize_config_dir(str(ROOT / "conf"), version_base=None):
         node = compose(overrides=[f"+field={name}", "field.backend=torch"]).field
-    return instantiate(node)
+    return check_target("field", OmegaConf.to_container(node, resolve=True)).build()
 
 
 def training_step_benchmark(frames: int, size: int, samples: int, repeats: int) -> dict:
