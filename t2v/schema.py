@@ -63,11 +63,31 @@ def parse(cls: Any, data: Any, where: str = "") -> Any:
         raise ConfigError(describe(error, where)) from None
 
 
+# pydantic's locations also name the member of a union a value was tried against.
+TYPE_TAGS = frozenset({"int", "float", "str", "bool", "list", "dict", "tuple", "none"})
+
+
+def is_key(part: str) -> bool:
+    """Whether a part of a pydantic location is a key (not a union member or validator)."""
+    return not (
+        part in TYPE_TAGS
+        or part[:1].isupper()  # a dataclass tried as a member of a union
+        or any(mark in part for mark in "[]-")  # constrained-float, function-after[...], ...
+    )
+
+
 def describe(error: ValidationError, where: str = "", nested: bool = True) -> str:
     """The first problem of a validation error, as one line that names its key (`nested`
     False: `where` is the key, and the rest of pydantic's location names union members)."""
-    first = error.errors(include_url=False)[0]
-    loc = [str(part) for part in first["loc"] if not str(part).startswith("function-")]
+    errors = error.errors(include_url=False)
+    keys = [[str(part) for part in item["loc"] if is_key(str(part))] for item in errors]
+    # A union reports each member's complaint: the deepest one under the first key is the one
+    # about what was written (e.g. `weight.static`, not "weight is not a number").
+    index = max(
+        (i for i, loc in enumerate(keys) if loc[: len(keys[0])] == keys[0]),
+        key=lambda i: len(keys[i]),
+    )
+    first, loc = errors[index], keys[index]
     loc = loc if nested else []
     key = ".".join(p for p in [where, *loc] if p) or "config"
     kind = first["type"]

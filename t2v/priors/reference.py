@@ -9,14 +9,12 @@ each stage pays for it (`weight`: one number for every stage, or stage -> number
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from pydantic import BeforeValidator
 
 from t2v.errors import ConfigError
 from t2v.priors.base import ClipSampler, VideoPrior
@@ -28,16 +26,8 @@ from t2v.text.conditioning import TextConditioning
 REFERENCE_FRAMES = 4
 
 
-def _stage_weights(value: Any) -> Any:
-    numbers = value.values() if isinstance(value, Mapping) else [value]
-    for number in numbers:
-        is_number = isinstance(number, int | float) and not isinstance(number, bool)
-        if not is_number or not 0 <= number < math.inf:
-            raise ValueError(f"{value!r}: give one number >= 0, or stage: number >= 0")
-    return value
-
-
-StageWeights = Annotated[float | dict[str, float], BeforeValidator(_stage_weights)]
+# One weight for every stage, or a weight per stage (a stage not named: 0).
+StageWeights = NonNegativeFloat | dict[str, NonNegativeFloat]
 
 
 @settings

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, Field
 from torch import Tensor
 
 from t2v.render.cameras import Cameras, orbit_cameras
-from t2v.schema import Float, PositiveFloat, UnitFloat, parse, settings
+from t2v.schema import Float, NonNegativeFloat, PositiveFloat, UnitFloat, parse, settings
 
 FRONTAL_AZIMUTH_DEG = (-30.0, 30.0)
 FULL_AZIMUTH_DEG = (-180.0, 180.0)
@@ -54,9 +54,9 @@ class CameraSamplerConfig:
     distance: DistanceRange = (2.0, 2.8)
     fov_deg: FieldOfViewRange = (35.0, 50.0)
     dynamic_probability: UnitFloat = 0.0
-    dynamic_azimuth_deg: Float = 15.0
-    dynamic_elevation_deg: Float = 5.0
-    dynamic_distance: Float = 0.2
+    dynamic_azimuth_deg: NonNegativeFloat = 15.0
+    dynamic_elevation_deg: NonNegativeFloat = 5.0
+    dynamic_distance: NonNegativeFloat = 0.2
 
     @classmethod
     def full(cls, **overrides: Any) -> CameraSamplerConfig:

@@ -44,13 +44,21 @@ class LearningRates:
 
 
 @settings
+class WeightRamp(Ramp):
+    """A regularizer's weight over the stage's steps: never negative."""
+
+    start: NonNegativeFloat
+    end: NonNegativeFloat
+
+
+@settings
 class Regularizers:
     """Weight ramps of the regularizers (a number is a constant weight; absent: off)."""
 
-    temporal_smoothness: Ramp | None = None
-    dynamic_sparsity: Ramp | None = None
-    frame_consistency: Ramp | None = None
-    opacity_sparsity: Ramp | None = None
+    temporal_smoothness: WeightRamp | None = None
+    dynamic_sparsity: WeightRamp | None = None
+    frame_consistency: WeightRamp | None = None
+    opacity_sparsity: WeightRamp | None = None
 
 
 @settings
