@@ -27,6 +27,7 @@ Usage: python benchmarks/gpu.py [--out benchmarks/results/gpu.json] [--backends 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import platform
@@ -40,19 +41,20 @@ from typing import Any
 import lightning.pytorch as pl
 import real_size
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import open_dict
 
 from t2v import cli
 from t2v.callbacks import RegularizerRamps
+from t2v.commands.door import resolved
+from t2v.config.generate import GenerateConfig, parse_generate
 from t2v.field import HashGridEncoding, tcnn_available
-from t2v.generation import build_field, build_renderer
-from t2v.genres import GenrePreset
+from t2v.generation import GuidanceFactory, stage_context
 from t2v.priors import DiffusionImagePrior, LatentVideoPrior, UpscalerSRPrior
 from t2v.priors.loading import freeze
-from t2v.priors.sds import SDSConfig
 from t2v.priors.tiny import save_tiny_clip
 from t2v.render import sample_training_cameras
-from t2v.stages import STAGE_MODULES, Guidance, build_stage_specs
+from t2v.scene import Scene
+from t2v.stages import STAGE_MODULES, Guidance, StageSpec
 from t2v.text import PromptEncoder
 from t2v.text.encoders import TextEncoderSpec
 
@@ -173,9 +175,10 @@ def measure_encodings(device: torch.device, backends: list[str], tiny: bool) -> 
 
 
 def build_guidance(
-    cfg: DictConfig, device: torch.device, tiny: bool, text_folder: Path
+    config: GenerateConfig, device: torch.device, tiny: bool, text_folder: Path
 ) -> tuple[Guidance, dict[str, Any]]:
-    """The zeroscope preset's three priors, built in place from the published configs."""
+    """The zeroscope preset's three priors, built in place from the published configs (random
+    weights) with the preset's SDS settings and loader arguments."""
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet3DConditionModel
 
     dtype = torch.float16 if device.type == "cuda" else torch.float32
@@ -189,24 +192,29 @@ def build_guidance(
     def scheduler(prediction_type: str = "epsilon") -> Any:
         return DDPMScheduler(**real_size.SD_SCHEDULER, prediction_type=prediction_type)
 
-    node = OmegaConf.to_container(cfg.prior, resolve=True)
+    preset = config.prior
+    assert preset.video is not None and preset.image is not None and preset.sr is not None
+    # Each role's loader arguments (resolution, vae_grad_frames, noise_level), as loaded.
+    video_node, image_node, sr_node = (
+        role.loader.node for role in (preset.video, preset.image, preset.sr)
+    )
     where = {"device": device, "dtype": dtype, "text_encoder_spec": text}
     sd_vae = build(AutoencoderKL, real_size.sd_vae(tiny))
     video = LatentVideoPrior(
         build(UNet3DConditionModel, real_size.zeroscope_unet(tiny)),
         sd_vae,
         scheduler(),
-        config=SDSConfig.from_config(node["video"]),
-        resolution=tuple(node["video"]["resolution"]),
-        vae_grad_frames=node["video"].get("vae_grad_frames"),
+        config=preset.video.sds,
+        resolution=tuple(video_node["resolution"]),
+        vae_grad_frames=video_node.get("vae_grad_frames"),
         **where,
     )
     image = DiffusionImagePrior(
         build(UNet2DConditionModel, real_size.sd21_unet(tiny)),
         scheduler(),
         vae=sd_vae,
-        config=SDSConfig.from_config(node["image"]),
-        resolution=tuple(node["image"]["resolution"]),
+        config=preset.image.sds,
+        resolution=tuple(image_node["resolution"]),
         **where,
     )
     sr = UpscalerSRPrior(
@@ -214,15 +222,14 @@ def build_guidance(
         build(AutoencoderKL, real_size.upscaler_vae(tiny)),
         scheduler("v_prediction"),
         scheduler(),
-        config=SDSConfig.from_config(node["sr"]),
-        noise_level=int(node["sr"]["noise_level"]),
+        config=preset.sr.sds,
+        noise_level=int(sr_node["noise_level"]),
         **where,
     )
-    genre = GenrePreset.from_config(cfg.genre)
 
     def encode(prior: Any) -> Any:
         encoder = PromptEncoder.for_prior(prior, device=device)
-        conditioning = encoder.encode(PROMPT, genre)
+        conditioning = encoder.encode(PROMPT, config.genre)
         encoder.release()
         return conditioning
 
@@ -331,24 +338,24 @@ class KernelProfile(pl.Callback):
 
 
 def run_stage(
-    cfg: DictConfig,
-    spec: Any,
-    field: torch.nn.Module,
-    renderer: torch.nn.Module,
+    config: GenerateConfig,
+    spec: StageSpec,
+    scene: Scene,
     guidance: Guidance,
     device: torch.device,
     steps: int,
     warmup: int,
     profile: bool,
 ) -> dict[str, Any]:
-    module = STAGE_MODULES[spec.name](field, renderer, spec, int(cfg.seed))
-    module.guidance = guidance
+    # The stage as a run builds it, handed the priors built here instead of loaded ones.
+    context = stage_context(config, spec, scene, GuidanceFactory(config))
+    module = STAGE_MODULES[spec.name](dataclasses.replace(context, guidance=lambda _: guidance))
     timer = StepTimer(warmup, steps, device)
     callbacks: list[pl.Callback] = [timer, RegularizerRamps(spec.regularizers)]
     profiler = KernelProfile(first_step=warmup + steps) if profile else None
     if profiler is not None:
         callbacks.append(profiler)
-    trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer_args = dict(config.trainer)
     trainer_args.update(
         logger=False,
         enable_checkpointing=False,
@@ -388,13 +395,13 @@ def run_stage(
 
 
 def stage_parts(
-    spec: Any, field: torch.nn.Module, renderer: torch.nn.Module, guidance: Guidance, device
+    spec: StageSpec, scene: Scene, guidance: Guidance, device: torch.device
 ) -> dict[str, float]:
     """A stage's step in parts, each timed alone: the render (forward+backward) and each SDS
     term (prior forward, VAE backward to the pixels), on the stage's clip size."""
     # Lightning hands the modules back on the CPU after fit.
-    field.to(device)
-    renderer.to(device)
+    field = scene.field.to(device)
+    renderer = scene.renderer.to(device)
     generator = torch.Generator().manual_seed(0)
     sampled = sample_training_cameras(
         1, spec.frames, spec.width, spec.height, spec.cameras, generator, device
@@ -428,11 +435,12 @@ def stage_parts(
     return seconds
 
 
-def compose(overrides: list[str]) -> DictConfig:
+def compose(overrides: list[str]) -> GenerateConfig:
+    """The typed configuration of one `t2v generate` job, as the command's door parses it."""
     cfg = cli.compose("generate", [f"prompt={PROMPT}", f"genre={GENRE}", "logger=none", *overrides])
-    OmegaConf.set_struct(cfg, False)
-    cfg.pop("hydra")
-    return cfg
+    with open_dict(cfg):
+        cfg.pop("hydra")  # outside a Hydra app its job number is unset: it cannot resolve
+    return parse_generate(resolved(cfg))
 
 
 def machine(device: torch.device) -> dict[str, Any]:
@@ -504,22 +512,23 @@ def main() -> None:
         save()
         result["stages"] = {}
         for backend in args.backends:
-            cfg = compose([*base, f"field.backend={backend}"])
-            specs = {spec.name: spec for spec in build_stage_specs(cfg)}
-            pl.seed_everything(int(cfg.seed), verbose=False)
-            field, renderer = build_field(cfg).to(device), build_renderer(cfg).to(device)
-            renderer.occupancy.update(field, decay=0.0)
-            occupied = renderer.occupancy.occupied_fraction
+            config = compose([*base, f"field.backend={backend}"])
+            specs = {spec.name: spec for spec in config.stages}
+            pl.seed_everything(config.seed, verbose=False)
+            scene = Scene.build(config)
+            scene.field.to(device)
+            scene.renderer.to(device)
+            scene.renderer.occupancy.update(scene.field, decay=0.0)
+            occupied = scene.renderer.occupancy.occupied_fraction
             rows: dict[str, Any] = {"occupied_fraction": round(occupied, 3)}
             for name in args.stages:
                 if name not in specs or specs[name].steps == 0:
                     continue
                 profile = args.profile and backend == args.backends[0]
                 rows[name] = run_stage(
-                    cfg,
+                    config,
                     specs[name],
-                    field,
-                    renderer,
+                    scene,
                     guidance,
                     device,
                     args.steps,
@@ -535,13 +544,13 @@ def main() -> None:
                     if name in args.stages and name in specs:
                         try:
                             spec = specs[name]
-                            parts[name] = stage_parts(spec, field, renderer, guidance, device)
+                            parts[name] = stage_parts(spec, scene, guidance, device)
                         except torch.OutOfMemoryError:
                             parts[name] = "out of memory"
                         release(device)
                 rows["parts_seconds"] = parts
                 save()
-            del field, renderer
+            del scene
             release(device)
     save()
     print(json.dumps(result, indent=2))
