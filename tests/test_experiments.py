@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from omegaconf import OmegaConf
 
 from t2v import cli
+from t2v.commands.door import resolved
+from t2v.config.generate import parse_generate
 from t2v.generation import run_generate
 from t2v.priors.tiny import save_tiny_bundled
-from t2v.stages import build_stage_specs
+from t2v.rundir import RunDir
 
 EXPERIMENTS = sorted(
     p.stem for p in (Path(cli.__file__).parents[1] / "conf" / "experiment").glob("*.yaml")
@@ -24,7 +27,8 @@ def tiny_prior(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def compose(name: str, prior: Path, extra: list[str]) -> OmegaConf:
+def compose(name: str, prior: Path, extra: list[str]) -> dict[str, Any]:
+    """The experiment's job under the debug overlay, as plain containers (no `hydra` node)."""
     cli.register_resolvers()
     cfg = cli.compose(
         "generate",
@@ -38,9 +42,7 @@ def compose(name: str, prior: Path, extra: list[str]) -> OmegaConf:
             *extra,
         ],
     )
-    OmegaConf.set_struct(cfg, False)
-    cfg.pop("hydra")
-    return cfg
+    return resolved(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]))
 
 
 def test_there_are_the_experiments_the_issue_names() -> None:
@@ -56,18 +58,17 @@ def test_there_are_the_experiments_the_issue_names() -> None:
 
 def test_ablations_change_what_they_say() -> None:
     prior = Path("unused")
-    specs = {
-        s.name: s for s in build_stage_specs(compose("ablation_no_motion_regularizers", prior, []))
-    }
+
+    def stages(name: str) -> dict[str, Any]:
+        return {s.name: s for s in parse_generate(compose(name, prior, [])).stages}
+
+    specs = stages("ablation_no_motion_regularizers")
     assert all(r(10**6) == 0 for s in specs.values() for r in s.regularizers.values())
-    names = [s.name for s in build_stage_specs(compose("ablation_no_superres", prior, []))]
-    assert names == ["static", "dynamic"]
-    specs = {s.name: s for s in build_stage_specs(compose("ablation_static_cameras", prior, []))}
-    assert specs["dynamic"].cameras.dynamic_probability == 0.0
-    assert compose("ablation_hashgrid", prior, []).field.static_encoding._target_.endswith(
-        "HashGridSpec"
-    )
-    assert compose("length_resolution", prior, ["duration=4.0"]).duration == 4.0
+    assert list(stages("ablation_no_superres")) == ["static", "dynamic"]
+    assert stages("ablation_static_cameras")["dynamic"].cameras.dynamic_probability == 0.0
+    hashgrid = compose("ablation_hashgrid", prior, [])
+    assert hashgrid["field"]["static_encoding"]["_target_"].endswith("HashGridSpec")
+    assert parse_generate(compose("length_resolution", prior, ["duration=4.0"])).duration == 4.0
 
 
 @pytest.mark.slow
@@ -75,17 +76,19 @@ def test_ablations_change_what_they_say() -> None:
 def test_experiment_runs_one_step_of_each_stage(
     name: str, tiny_prior: Path, tmp_path: Path
 ) -> None:
-    cfg = compose(name, tiny_prior, [f"cache_dir={tmp_path / 'cache'}"])
-    if cfg.field.static_encoding._target_.endswith("PlaneSpec"):
-        cfg.field.static_encoding.resolutions = [8, 16]
-        cfg.field.dynamic_encoding.resolutions = [8, 16]
-    else:
-        for encoding in (cfg.field.static_encoding, cfg.field.dynamic_encoding):
-            encoding.levels, encoding.log2_table_size = 4, 12
-    for stage in ("static", "dynamic", "superres", "temporal"):
-        if cfg.schedule[stage].steps > 0:
-            cfg.schedule[stage].steps = 1
-    metrics = run_generate(cfg, tmp_path / "run")
-    assert set(metrics["stages"]) == {s.name for s in build_stage_specs(cfg)}
+    plain = compose(name, tiny_prior, [f"cache_dir={tmp_path / 'cache'}"])
+    field = plain["field"]
+    encodings = (field["static_encoding"], field["dynamic_encoding"])
+    for encoding in encodings:
+        if encoding["_target_"].endswith("PlaneSpec"):
+            encoding["resolutions"] = [8, 16]
+        else:
+            encoding["levels"], encoding["log2_table_size"] = 4, 12
+    for stage in plain["schedule"].values():
+        if isinstance(stage, dict) and stage.get("steps", 0) > 0:
+            stage["steps"] = 1
+    config = parse_generate(plain)
+    metrics = run_generate(config, RunDir(tmp_path / "run"))
+    assert set(metrics["stages"]) == {s.name for s in config.stages}
     assert all(figures["steps"] == 1 for figures in metrics["stages"].values())
     assert (tmp_path / "run" / "video.mp4").stat().st_size > 0
