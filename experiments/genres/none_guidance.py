@@ -16,25 +16,33 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import torch
 from diffusers import DDIMScheduler
-from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
 
+from t2v import cli
+from t2v.commands.door import resolved
+from t2v.config.generate import GenerateConfig, parse_generate
 from t2v.eval.attributes import describe
-from t2v.genres import GenrePreset
 from t2v.priors.base import randn
-from t2v.priors.build import load_prior
 from t2v.text import PromptEncoder
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 PROMPTS = {
     "red_ball": ("a red ball moving to the left", "red", "left"),
     "blue_cube": ("a blue cube rising up", "blue", "up"),
     "yellow_cone": ("a yellow cone moving to the right", "yellow", "right"),
 }
 GENRES = ("none", "noir", "cartoon", "horror")
+
+
+def generate_config(*overrides: str) -> GenerateConfig:
+    """The typed `t2v generate` configuration of a job (no run: no logger, no run_dir)."""
+    cli.register_resolvers()
+    cfg = cli.compose("generate", ["prompt=x", "logger=none", *overrides])
+    with open_dict(cfg):
+        cfg.pop("hydra")  # outside a Hydra app its job number is unset: it cannot resolve
+    return parse_generate(resolved(cfg))
 
 
 def sample(prior, cond, guidance: float, rescale: float, keep: bool, seed: int) -> torch.Tensor:
@@ -66,14 +74,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    with initialize_config_dir(config_dir=str(CONF), version_base=None):
-        prior = load_prior(compose("generate", ["prompt=x"]).prior, "video", device="cpu")
-        presets = {
-            genre: GenrePreset.from_config(
-                compose("generate", ["prompt=x", f"genre={genre}"]).genre
-            )
-            for genre in GENRES
-        }
+    prior = generate_config().prior.load("video", device="cpu")
+    presets = {genre: generate_config(f"genre={genre}").genre for genre in GENRES}
     encoder = PromptEncoder.for_prior(prior)
     conds = {
         (genre, name): encoder.encode(prompt, presets[genre])
