@@ -24,14 +24,17 @@ from importlib.resources import files
 from pathlib import Path
 
 import torch
+from omegaconf import open_dict
 
-from t2v.cli import compose
+from t2v import cli
+from t2v.commands.door import resolved
+from t2v.config.generate import GenerateConfig, parse_generate
 from t2v.eval.attributes import describe
-from t2v.generation import Guidance, GuidanceFactory
-from t2v.genres import GenrePreset
+from t2v.generation import GuidanceFactory
 from t2v.pretrain.prior_folder import load_prior
 from t2v.pretrain.sampling import sample_video
 from t2v.priors.sds import to_epsilon
+from t2v.stages import Guidance
 
 HERE = Path(__file__).parent
 RED, YELLOW = "a red ball moving to the left", "a yellow cone moving to the right"
@@ -66,18 +69,31 @@ CASES = (
 )
 
 
+def generate_config(*overrides: str) -> GenerateConfig:
+    """The typed `t2v generate` configuration of a job (no run: no logger, no run_dir, no
+    embedding cache; no reference clip, since no field is pulled towards one here)."""
+    cli.register_resolvers()
+    fixed = ["logger=none", "cache_dir=null", "prior.reference=null"]
+    cfg = cli.compose("generate", [*fixed, *overrides])
+    with open_dict(cfg):
+        cfg.pop("hydra")  # outside a Hydra app its job number is unset: it cannot resolve
+    return parse_generate(resolved(cfg))
+
+
 def guidance_for(case: Case) -> Guidance:
-    overrides = [f"prompt={case.prompt}", f"genre={case.genre}"]
-    overrides.append(f"prior.image.guidance_scale={case.guidance}")
-    cfg = compose("generate", overrides)
-    return GuidanceFactory(cfg, GenrePreset.from_config(cfg.genre), None)(torch.device("cpu"))
+    config = generate_config(
+        f"prompt={case.prompt}",
+        f"genre={case.genre}",
+        f"prior.image.guidance_scale={case.guidance}",
+    )
+    return GuidanceFactory(config)(torch.device("cpu"))
 
 
 def initial_image(case: Case) -> torch.Tensor:
     if case.init == "grey":
         return torch.full((3, 32, 32), 0.5)
     prior = load_prior(str(files("t2v") / "assets/priors/bundled"))
-    text = GenrePreset.from_config(compose("generate", [f"genre={case.genre}"]).genre)
+    text = generate_config(f"prompt={case.prompt}", f"genre={case.genre}").genre
     video = sample_video(prior, [text.compose_prompt(case.prompt)], [case.genre], guidance=2.0)
     return video[0][0]
 
