@@ -25,6 +25,7 @@ import torch
 
 from t2v.eval.attributes import describe
 from t2v.eval.temporal import luma, temporal_metrics
+from t2v.rundir import RunDir
 from t2v.video import read_clip
 
 
@@ -34,10 +35,10 @@ def alternation(frames: torch.Tensor) -> float:
     return float((y[1:-1] - (y[:-2] + y[2:]) / 2).abs().mean())
 
 
-def front_render(run_dir: Path) -> Path:
-    output = run_dir / "renders" / "front.mp4"
+def front_render(run: RunDir) -> Path:
+    output = run.renders / "front.mp4"
     if not output.exists():
-        command = [sys.executable, "-m", "t2v", "render", f"run_dir={run_dir}"]
+        command = [sys.executable, "-m", "t2v", "render", f"run_dir={run.root}"]
         command += ["trajectory=static", f"output={output}"]
         subprocess.run(
             command, check=True, capture_output=True, env=os.environ | {"HF_HUB_OFFLINE": "1"}
@@ -46,15 +47,15 @@ def front_render(run_dir: Path) -> Path:
 
 
 def main(run_dirs: list[str]) -> None:
-    for run_dir in map(Path, run_dirs):
-        front = read_clip(front_render(run_dir))
+    for run in map(RunDir, run_dirs):
+        front = read_clip(front_render(run))
         metrics = temporal_metrics(front)
         reads = {}
-        for name, source in (("video", run_dir / "video.mp4"), ("front", front)):
+        for name, source in (("video", run.video_file), ("front", front)):
             seen = describe(source)
             reads[name] = f"{seen.colour}/{seen.motion}/{seen.genre}"
         row = {
-            "run": f"{run_dir.parent.name}/{run_dir.name}",
+            "run": f"{run.root.parent.name}/{run.root.name}",
             "alternation": round(alternation(front), 4),
             "brightness_flicker": round(metrics.brightness_flicker, 4),
             "warping_error": round(metrics.warping_error, 4),

@@ -10,14 +10,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from t2v.eval.attributes import describe
 from t2v.eval.temporal import temporal_metrics
+from t2v.rundir import RunDir
 from t2v.video import read_video
 
 
 def main(run_dir: str, specs: list[str]) -> None:
+    run = RunDir(run_dir)
+    trajectory = run.load_config().genre.camera.trajectory
     print(
         "| frames | fps | size | seconds of video | render wall s | colour | motion "
         "| flicker (low-pass) | warping error |"
@@ -25,6 +27,7 @@ def main(run_dir: str, specs: list[str]) -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for spec in specs:
         frames, fps, width, height = (int(value) for value in spec.split())
+        path = run.render_file(trajectory, width, height, frames, stage=None)
         began = time.perf_counter()
         subprocess.run(
             [
@@ -35,13 +38,12 @@ def main(run_dir: str, specs: list[str]) -> None:
                 f"fps={fps}",
                 f"width={width}",
                 f"height={height}",
+                f"output={path}",
             ],
             check=True,
             capture_output=True,
         )
         seconds = time.perf_counter() - began
-        renders = (Path(run_dir) / "renders").glob(f"*_{width}x{height}_{frames}f.mp4")
-        path = max(renders, key=lambda found: found.stat().st_mtime)
         video, rate = read_video(path)
         seen = describe(video)
         metrics = temporal_metrics(video)
