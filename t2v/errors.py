@@ -13,9 +13,3 @@ class ConfigError(T2VError):
 
 class RunDirError(T2VError):
     """The run directory cannot be used for this run."""
-
-
-class NotLandedError(T2VError):
-    """A subcommand whose machinery does not exist yet."""
-
-    exit_code = 3

@@ -6,6 +6,7 @@ Lightning's `checkpoints/<stage>/last.ckpt` is the resume point of an interrupte
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import warnings
@@ -145,8 +146,13 @@ def stage_context(
         seed=config.seed,
         guidance=guidance,
         optimizer=config.optimizer.build(),
-        reference_cameras=lambda frames: genre_trajectory_cameras(
-            camera, frames, spec.base_width, spec.base_height, trajectory="static"
+        # A partial, not a lambda: `ddp_spawn` pickles the stage module.
+        reference_cameras=functools.partial(
+            genre_trajectory_cameras,
+            camera,
+            width=spec.base_width,
+            height=spec.base_height,
+            trajectory="static",
         ),
         preview=Preview(preview, torch.linspace(0, 1, preview.batch_shape[1])[None]),
     )

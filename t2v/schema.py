@@ -18,7 +18,6 @@ float, but `true` is not a number and `"3"` is not an int)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -97,7 +96,9 @@ def describe(error: ValidationError, where: str = "", nested: bool = True) -> st
     if kind in ("missing", "missing_argument"):
         return f"{key} is missing"
     message = str(first["msg"]).removeprefix("Value error, ")
+    if not loc and not where:
+        return message  # a check across keys: its message names them
     shown = first.get("input")
-    if isinstance(shown, Mapping | list | tuple) or kind.startswith("value_error"):
-        return f"{key}: {message}"
+    if not isinstance(shown, str | int | float | bool | None):
+        return f"{key}: {message}"  # a mapping, a list, a dataclass's arguments
     return f"{key} = {shown!r}: {message}"

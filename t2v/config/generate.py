@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from t2v.config.lightning import logger_target, trainer_arguments
+from t2v.config.paths import check_writable_folder
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
 from t2v.priors import PriorPreset
@@ -65,7 +66,7 @@ class Resolution:
 class GenerateNode:
     """The top level of `conf/generate.yaml`: its scalars typed, its groups read below."""
 
-    prompt: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_PROMPT)]
+    prompt: Annotated[str, Field(strict=True, max_length=MAX_PROMPT)]
     run_dir: Text | None = None
     seed: Int = 0
     duration: Seconds = 2.0
@@ -81,9 +82,14 @@ class GenerateNode:
     logger: dict[str, Any] | None = None
     optimizer: dict[str, Any] | None = None
 
-    def __post_init__(self) -> None:
-        if not self.prompt.strip():
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, prompt: str) -> str:
+        if not prompt.strip():
             raise ValueError('the prompt is empty: pass one, e.g. prompt="a red ball bouncing"')
+        return prompt
+
+    def __post_init__(self) -> None:
         frames = round(self.duration * self.fps)
         if not 1 <= frames <= MAX_VIDEO_FRAMES:
             raise ValueError(
@@ -150,6 +156,10 @@ def parse_generate(resolved: Mapping[str, Any]) -> GenerateConfig:
             image_frames=prior.hybrid.image_frames,
         ),
     )
+    for key in ("run_dir", "cache_dir"):
+        folder = getattr(top, key)
+        if folder:
+            check_writable_folder(key, Path(folder).expanduser())
     optimizer = check_target(
         "optimizer", required(top.optimizer, "optimizer"), takes=OPTIMIZER_TAKES
     )

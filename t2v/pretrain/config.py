@@ -9,7 +9,6 @@ the run dir's `config.yaml` holds and what decides whether a run dir may be resu
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field
 
 from t2v.config.lightning import logger_target, trainer_arguments
+from t2v.config.paths import check_writable_folder
 from t2v.errors import ConfigError
 from t2v.models import PixelSRUNet, PixelVideoUNet
 from t2v.models.video_unet import UNCONDITIONAL_GENRES
@@ -349,15 +349,3 @@ def stage_logger(node: Mapping[str, Any] | None) -> Target | None:
     without = {key: value for key, value in node.items() if key != "save_dir"}
     logger_target(node if node.get("save_dir") is not None else without)
     return Target(without)
-
-
-def check_writable_folder(key: str, path: Path) -> None:
-    """`path` is, or can be made, a writable folder: its nearest existing part is a folder
-    this process may write to."""
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(f"{key} {path} cannot be a folder: {existing} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{key} {path} cannot be written: {existing} is not writable")
