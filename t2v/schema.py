@@ -99,6 +99,7 @@ def describe(error: ValidationError, where: str = "", nested: bool = True) -> st
     if not loc and not where:
         return message  # a check across keys: its message names them
     shown = first.get("input")
-    if not isinstance(shown, str | int | float | bool | None):
+    said = isinstance(shown, str) and repr(shown) in message  # the check quotes it already
+    if said or not isinstance(shown, str | int | float | bool | None):
         return f"{key}: {message}"  # a mapping, a list, a dataclass's arguments
     return f"{key} = {shown!r}: {message}"

@@ -163,7 +163,7 @@ def test_bad_presets_are_refused_in_one_line_naming_the_key():
     _refused(node, r"^prior\.reference\.steps = 0")
     node = _bundled()
     node["reference"]["weight"] = -1
-    _refused(node, r"^prior\.reference\.weight: -1")
+    _refused(node, r"^prior\.reference\.weight = -1")
     node = _bundled()
     node["video"]["model"] = 3
     _refused(node, r"^prior\.video\.model = 3")
