@@ -26,7 +26,7 @@ def run(config: RenderConfig) -> None:
     scene = run_dir.load_scene(config.stage)
     saved = scene.config
     fps = config.fps if config.fps is not None else saved.fps
-    frames = config.frames if config.frames is not None else max(1, round(saved.duration * fps))
+    frames = config.frames if config.frames is not None else saved.frames_at(fps)
     width = config.width if config.width is not None else saved.resolution.sr_width
     height = config.height if config.height is not None else saved.resolution.sr_height
     video = scene.frames(

@@ -90,7 +90,7 @@ class GenerateNode:
         return prompt
 
     def __post_init__(self) -> None:
-        frames = round(self.duration * self.fps)
+        frames = round(self.duration * self.fps)  # before the floor of one frame: 0 is refused
         if not 1 <= frames <= MAX_VIDEO_FRAMES:
             raise ValueError(
                 f"duration x fps = {self.duration} x {self.fps} gives {frames} frames; "
@@ -120,7 +120,11 @@ class GenerateConfig:
     @property
     def video_frames(self) -> int:
         """Frames of the exported video: duration x fps."""
-        return max(1, round(self.duration * self.fps))
+        return self.frames_at(self.fps)
+
+    def frames_at(self, fps: float) -> int:
+        """Frames of the whole scene time shown at `fps` (at least one)."""
+        return max(1, round(self.duration * fps))
 
     @property
     def export_grading(self) -> bool:
