@@ -33,6 +33,7 @@ from t2v.field.hashgrid import (
 from t2v.field.hexplane import PlaneEncoding
 from t2v.field.scene_field import SceneField
 from t2v.field.specs import EncodingSpec, HashGridSpec, PlaneSpec
+from t2v.field.splats import SplatField, Splats
 
 __all__ = [
     "EncodingSpec",
@@ -45,6 +46,8 @@ __all__ = [
     "PlaneEncoding",
     "PlaneSpec",
     "SceneField",
+    "SplatField",
+    "Splats",
     "resolve_backend",
     "tcnn_available",
     "triton_available",
