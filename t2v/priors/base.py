@@ -71,11 +71,13 @@ class DiffusionPrior(ABC):
     takes_low_res: ClassVar[bool] = False  # SR priors: sds(frames, cond, low_res, ...)
     # True: one timestep per clip (its frames noised alike); False: one per sample
     one_timestep_per_clip: ClassVar[bool] = True
+    # Clips it takes have `frame_stride`·k + 1 frames (a VAE packing frames in time); 1: any
+    frame_stride: ClassVar[int] = 1
 
     def __init__(
         self,
         *,
-        alphas_cumprod: torch.Tensor,
+        alphas_cumprod: torch.Tensor | None,
         prediction_type: str,
         config: SDSConfig,
         text_encoder_spec: TextEncoderSpec,
@@ -86,8 +88,13 @@ class DiffusionPrior(ABC):
     ) -> None:
         self.device = torch.device(device)
         self.dtype = dtype
-        self.alphas_cumprod = alphas_cumprod.to(self.device, torch.float32)
-        self.num_train_timesteps = int(alphas_cumprod.shape[0])
+        # None for flow priors, whose schedule is σ itself (`t2v.priors.flow`)
+        self.alphas_cumprod = (
+            alphas_cumprod.to(self.device, torch.float32) if alphas_cumprod is not None else None
+        )
+        self.num_train_timesteps = (
+            int(alphas_cumprod.shape[0]) if alphas_cumprod is not None else 1000
+        )
         self.prediction_type = prediction_type
         self.config = config
         self.text_encoder_spec = text_encoder_spec
@@ -95,6 +102,13 @@ class DiffusionPrior(ABC):
         self.resolution = tuple(resolution) if resolution is not None else None
         self.uses_negative_prompt = True  # CFG's unconditional branch reads the negative prompt
         self.uses_view_suffixes = True  # prompts get ", front view" etc. from the camera
+
+    @classmethod
+    def accepted_frames(cls, frames: int) -> int:
+        """The clip length this prior takes for a wish of `frames`: the least
+        `frame_stride`·k + 1 at or above it (at least 1), so a clip never gets shorter."""
+        stride = cls.frame_stride
+        return stride * -(-(max(frames, 1) - 1) // stride) + 1
 
     @abstractmethod
     def encode(self, clips: SDSBatch) -> torch.Tensor:
@@ -128,6 +142,20 @@ class DiffusionPrior(ABC):
         clips = SDSBatch(frames, clip_views(views, batch), low_res, generator)
         sample = self.encode(clips)
         predict = self.denoiser(cond, clips)
+        return self.distil(sample, predict, batch, step, generator, noise, timesteps)
+
+    def distil(
+        self,
+        sample: torch.Tensor,
+        predict: Predictor,
+        batch: int,
+        step: int,
+        generator: torch.Generator | None,
+        noise: torch.Tensor | None,
+        timesteps: torch.Tensor | None,
+    ) -> SDSOutput:
+        """The SDS loss of `encode`'s sample under `denoiser`'s predictor: ε-prediction SDS
+        here (`t2v.priors.sds`); flow priors distil velocities (`t2v.priors.flow`)."""
         count = sample.shape[0]
         if timesteps is None:
             groups = batch if self.one_timestep_per_clip else count
@@ -136,6 +164,7 @@ class DiffusionPrior(ABC):
         timesteps = timesteps.to(self.device).long()
         if noise is None:
             noise = randn(sample.shape, generator, self.device)
+        assert self.alphas_cumprod is not None  # every ε/v-prediction prior has a schedule
         return score_distillation(
             sample,
             predict,

@@ -86,7 +86,9 @@ def load_component(
     if subfolder:
         kwargs["subfolder"] = subfolder
     if issubclass(cls, torch.nn.Module):
-        kwargs["low_cpu_mem_usage"] = False  # the default asks for `accelerate`, which we lack
+        if getattr(cls, "_keep_in_fp32_modules", None) is None:
+            kwargs["low_cpu_mem_usage"] = False  # the eager path: no `accelerate` involved
+        # else (Wan): diffusers loads the float32-kept modules through `accelerate` only
         if dtype is not None:
             kwargs["torch_dtype"] = dtype
     try:

@@ -99,6 +99,16 @@ class TimestepSchedule:
         device = generator.device if generator is not None else "cpu"
         return torch.randint(low, high + 1, (batch,), generator=generator, device=device).cpu()
 
+    def sample_fractions(
+        self, step: int, batch: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """`(batch,)` float32 noise levels drawn uniformly from [t_min, t_max] at `step`, on
+        the CPU: the continuous draw of flow priors, whose time is a fraction itself."""
+        low, high = self.t_min_at(step), self.t_max(step)
+        device = generator.device if generator is not None else "cpu"
+        draw = torch.rand((batch,), generator=generator, device=device).cpu()
+        return low + (high - low) * draw
+
 
 Weighting = Literal["sds", "uniform", "snr"]
 WEIGHTINGS = get_args(Weighting)

@@ -67,12 +67,12 @@ def save_tiny_clip(folder: str | Path, seed: int = 0, hidden_size: int = TEXT_DI
     CLIPTextModel(config).eval().save_pretrained(folder / "text_encoder")
 
 
-def save_tiny_t5(folder: str | Path, seed: int = 0) -> None:
-    """A 2-layer `T5EncoderModel` in `text_encoder/` and a character-level Unigram `tokenizer/`
-    (saved as tokenizer.json, so loading it needs no sentencepiece)."""
+def save_tiny_t5(folder: str | Path, seed: int = 0, umt5: bool = False) -> None:
+    """A 2-layer `T5EncoderModel` (`umt5`: `UMT5EncoderModel`, Wan's) in `text_encoder/` and a
+    character-level Unigram `tokenizer/` (saved as tokenizer.json: no sentencepiece needed)."""
     import string
 
-    from transformers import T5Config, T5EncoderModel, T5Tokenizer
+    from transformers import T5Config, T5EncoderModel, T5Tokenizer, UMT5Config, UMT5EncoderModel
 
     folder = Path(folder)
     pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
@@ -80,10 +80,13 @@ def save_tiny_t5(folder: str | Path, seed: int = 0) -> None:
     pieces += [("▁" + c, -3.5) for c in string.ascii_lowercase]
     T5Tokenizer(vocab=pieces, extra_ids=0).save_pretrained(folder / "tokenizer")
     torch.manual_seed(seed)
-    config = T5Config(
+    config_class, model_class = (
+        (UMT5Config, UMT5EncoderModel) if umt5 else (T5Config, T5EncoderModel)
+    )
+    config = config_class(
         vocab_size=len(pieces), d_model=TEXT_DIM, d_kv=8, d_ff=64, num_layers=2, num_heads=4
     )
-    T5EncoderModel(config).eval().save_pretrained(folder / "text_encoder")
+    model_class(config).eval().save_pretrained(folder / "text_encoder")
 
 
 def tiny_unet2d(in_channels: int = 4, out_channels: int = 4, **extra):

@@ -1,7 +1,9 @@
-"""Text encoders of the priors: CLIP / T5 through transformers, MiniLM for the bundled prior.
+"""Text encoders of the priors: CLIP / T5 / UMT5 through transformers, MiniLM for the bundled prior.
 
 Every encoder answers `model_id` (the cache key) and `encode(texts) -> Tensor`: token states
-`(N, L, D)` for CLIP and T5 (what a diffusers UNet takes as `encoder_hidden_states`), a pooled
+`(N, L, D)` for CLIP and T5 (what a diffusers UNet takes as `encoder_hidden_states`); for
+"umt5" (Wan) and "t5_masked" (LTX-Video) the states past each text's last token are zeros, as
+the Wan pipeline feeds them and from which LTX's attention mask is recovered; a pooled
 sentence vector `(N, D)` for MiniLM ("minilm"), or MiniLM's zero-padded token states
 `(N, 64, D)` for a bundled prior whose text pathway attends over tokens ("minilm_tokens").
 A `TextEncoderSpec` names an encoder without loading it, so a prior can say which encoder it
@@ -17,7 +19,11 @@ import torch
 
 from t2v.errors import ConfigError
 
-ENCODER_KINDS = ("clip", "t5", "minilm", "minilm_tokens")
+ENCODER_KINDS = ("clip", "t5", "umt5", "t5_masked", "minilm", "minilm_tokens")
+TRANSFORMERS_KINDS = ("clip", "t5", "umt5", "t5_masked")
+ZERO_PADDED_KINDS = ("umt5", "t5_masked")
+# Tokens read by default: the CLIP models and IF read 77; Wan 512; LTX-Video 128.
+MAX_LENGTHS = {"clip": 77, "t5": 77, "umt5": 512, "t5_masked": 128}
 
 
 class TextEncoder(Protocol):
@@ -30,7 +36,7 @@ class TextEncoder(Protocol):
 
 
 class TransformersTextEncoder:
-    """A frozen CLIP or T5 text encoder from a diffusers-style folder or hub id (its subfolders)."""
+    """A frozen CLIP, T5 or UMT5 text encoder from a diffusers-style folder or hub id."""
 
     def __init__(
         self,
@@ -44,11 +50,11 @@ class TransformersTextEncoder:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        from transformers import AutoTokenizer, CLIPTextModel, T5EncoderModel
+        from transformers import AutoTokenizer, CLIPTextModel, T5EncoderModel, UMT5EncoderModel
 
-        if kind not in ("clip", "t5"):
+        if kind not in TRANSFORMERS_KINDS:
             raise ConfigError(f"text encoder kind '{kind}' is not a transformers encoder")
-        model_class = CLIPTextModel if kind == "clip" else T5EncoderModel
+        model_class = {"clip": CLIPTextModel, "umt5": UMT5EncoderModel}.get(kind, T5EncoderModel)
         self.kind = kind
         self.source = model
         self.subfolder = subfolder
@@ -64,8 +70,8 @@ class TransformersTextEncoder:
         except (OSError, ValueError, ImportError) as error:
             raise ConfigError(_missing_message(model, error, local_files_only)) from None
         self.model.to(self.device).eval().requires_grad_(False)
-        # IF and the CLIP models all read 77 tokens; T5 tokenizers report a huge model_max_length.
-        self.max_length = max_length or min(int(self.tokenizer.model_max_length), 77)
+        # T5 tokenizers report a huge model_max_length: the prior's own length caps it.
+        self.max_length = max_length or min(int(self.tokenizer.model_max_length), MAX_LENGTHS[kind])
 
     @property
     def model_id(self) -> str:
@@ -82,9 +88,13 @@ class TransformersTextEncoder:
             return_tensors="pt",
         )
         inputs = {"input_ids": tokens["input_ids"].to(self.device)}
-        if self.kind == "t5":  # IF passes the mask to T5; the SD-family CLIP pipelines do not
-            inputs["attention_mask"] = tokens["attention_mask"].to(self.device)
-        return self.model(**inputs).last_hidden_state.float().cpu()
+        mask = tokens["attention_mask"].to(self.device)
+        if self.kind != "clip":  # IF, Wan, LTX pass the mask; the SD-family CLIP ones do not
+            inputs["attention_mask"] = mask
+        states = self.model(**inputs).last_hidden_state
+        if self.kind in ZERO_PADDED_KINDS:
+            states = states * mask.unsqueeze(-1).to(states.dtype)
+        return states.float().cpu()
 
 
 class MiniLMTextEncoder:
@@ -116,6 +126,7 @@ class TextEncoderSpec:
     subfolder: str | None = "text_encoder"
     tokenizer_subfolder: str | None = "tokenizer"
     local_files_only: bool = False
+    max_length: int | None = None  # tokens read; None: the kind's default (MAX_LENGTHS)
 
     @property
     def model_id(self) -> str:
@@ -131,12 +142,13 @@ class TextEncoderSpec:
     ) -> TextEncoder:
         if self.kind in ("minilm", "minilm_tokens"):
             return MiniLMTextEncoder(device=device, tokens=self.kind == "minilm_tokens")
-        if self.kind in ("clip", "t5"):
+        if self.kind in TRANSFORMERS_KINDS:
             return TransformersTextEncoder(
                 self.model,
                 self.kind,
                 subfolder=self.subfolder,
                 tokenizer_subfolder=self.tokenizer_subfolder,
+                max_length=self.max_length,
                 local_files_only=self.local_files_only,
                 device=device,
                 dtype=dtype,
