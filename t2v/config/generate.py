@@ -150,7 +150,7 @@ def parse_generate(resolved: Mapping[str, Any]) -> GenerateConfig:
             height=resolution.height,
             sr_width=resolution.sr_width,
             sr_height=resolution.sr_height,
-            frames=resolution.frames,
+            frames=prior.clip_frames(resolution.frames),
             duration=top.duration,
             genre=genre,
             static_cameras=renderer.cameras.static,

@@ -142,6 +142,14 @@ class PriorPreset:
         if self.draws_reference and not self.video.samples_clips:
             raise needs_sampler(self.video.loader.name)
 
+    def clip_frames(self, frames: int) -> int:
+        """The training clip length for a wish of `frames`: what the video prior takes (Wan
+        4k + 1, LTX 8k + 1, the others any), known from its class before weights load."""
+        builds = self.video.builds if self.video is not None else None
+        if builds is None or not issubclass(builds, DiffusionPrior):
+            return frames
+        return builds.accepted_frames(frames)
+
     @property
     def draws_reference(self) -> bool:
         """Whether a stage pays for a reference clip, so one is sampled."""

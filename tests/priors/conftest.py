@@ -29,3 +29,16 @@ def tiny_folders(tmp_path_factory) -> dict[str, Path]:
         "upscaler": tiny.save_tiny_upscaler(root / "upscaler", seed=3),
         "bundled": tiny.save_tiny_bundled(root / "bundled", seed=4),
     }
+
+
+@pytest.fixture(scope="session")
+def flow_folders(tmp_path_factory) -> dict[str, Path]:
+    """Tiny Wan 2.1 and LTX-Video folders (and an x4 upscaler for their SR role)."""
+    from t2v.priors import tiny_flow
+
+    root = tmp_path_factory.mktemp("tiny_flow_priors")
+    return {
+        "wan": tiny_flow.save_tiny_wan(root / "wan", seed=0),
+        "ltx": tiny_flow.save_tiny_ltx(root / "ltx", seed=1),
+        "upscaler": tiny.save_tiny_upscaler(root / "upscaler", seed=2),
+    }
