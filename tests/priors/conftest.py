@@ -42,3 +42,31 @@ def flow_folders(tmp_path_factory) -> dict[str, Path]:
         "ltx": tiny_flow.save_tiny_ltx(root / "ltx", seed=1),
         "upscaler": tiny.save_tiny_upscaler(root / "upscaler", seed=2),
     }
+
+
+@pytest.fixture(scope="session")
+def flow_generate_args():
+    return _flow_generate_args
+
+
+def _flow_generate_args(prior: str, folders: dict[str, Path], size: int, root: Path) -> list[str]:
+    """`t2v generate ... debug=default prior=<prior>` on the tiny folders (renders resized to
+    `size`² for the prior), every stage for a few steps."""
+    model = folders[prior]
+    return [
+        "generate",
+        "prompt=a red ball bouncing",
+        "debug=default",
+        f"prior={prior}",
+        f"prior.video.model={model}",
+        f"prior.image.model={model}",
+        f"prior.sr.model={folders['upscaler']}",
+        f"prior.video.resolution=[{size},{size}]",
+        f"prior.image.resolution=[{size},{size}]",
+        "field.static_encoding.resolutions=[8,16]",
+        "field.dynamic_encoding.resolutions=[8,16]",
+        "field.hidden_dim=16",
+        "renderer.num_samples=12",
+        f"cache_dir={root / 'cache'}",
+        f"run_dir={root / prior}",
+    ]
