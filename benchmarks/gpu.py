@@ -17,9 +17,17 @@ event timings) for each backend; the dynamic and SR steps in parts (render forwa
 each SDS term alone), to say what limits speed; with --profile, each stage's top GPU kernels
 and the share of a step's wall time the GPU is busy.
 
+With `--prior wan` (or `wan_14b`) the video and image roles are Wan 2.1 instead
+(`prior=wan`): the published transformer and VAE configs with random weights in bfloat16, the
+dynamic stage's clips 17 frames (`resolution=base` asks 16; Wan takes 4k + 1) resized to 480x832,
+backprop through the causal VAE encoder (checkpointed), the image role the same model at one
+frame, SR the x4 upscaler as before. The 14B's weights alone are reported computed
+(parameters x 2 bytes) beside what the run measures.
+
 Usage: python benchmarks/gpu.py [--out benchmarks/results/gpu.json] [--backends triton torch]
        [--encoding-backends triton torch] [--stages static dynamic superres temporal]
-       [--steps 20] [--warmup 5] [--profile] [--skip-encodings] [--tiny] [override ...]
+       [--steps 20] [--warmup 5] [--profile] [--skip-encodings] [--tiny]
+       [--prior zeroscope|wan|wan_14b] [override ...]
   --tiny: toy widths and sizes on whatever device there is (checks the script, in seconds).
   overrides: Hydra overrides of `t2v generate`, e.g. renderer.checkpoint_chunks=true
 """
@@ -49,9 +57,16 @@ from t2v.commands.door import resolved
 from t2v.config.generate import GenerateConfig, parse_generate
 from t2v.field import HashGridEncoding, tcnn_available
 from t2v.generation import GuidanceFactory, stage_context
-from t2v.priors import DiffusionImagePrior, LatentVideoPrior, UpscalerSRPrior
+from t2v.priors import (
+    DiffusionImagePrior,
+    LatentVideoPrior,
+    UpscalerSRPrior,
+    WanImagePrior,
+    WanVideoPrior,
+)
 from t2v.priors.loading import freeze
-from t2v.priors.tiny import save_tiny_clip
+from t2v.priors.tiny import save_tiny_clip, save_tiny_t5
+from t2v.priors.wan import WanModel
 from t2v.render import sample_training_cameras
 from t2v.scene import Scene
 from t2v.stages import STAGE_MODULES, Guidance, StageSpec
@@ -62,7 +77,6 @@ PROMPT = "a corgi running on a beach"
 PROFILED_STEPS = 3  # after the timed steps, so the profiler's overhead stays out of the timings
 GENRE = "documentary"
 REAL = [
-    "prior=zeroscope",
     "resolution=base",
     "schedule=mav3d",
     "renderer=default",
@@ -70,7 +84,6 @@ REAL = [
     "trainer=gpu",
 ]
 TINY = [
-    "prior=zeroscope",
     "prior.video.resolution=[32,32]",
     "prior.image.resolution=[32,32]",
     "resolution=tiny",
@@ -177,8 +190,9 @@ def measure_encodings(device: torch.device, backends: list[str], tiny: bool) -> 
 def build_guidance(
     config: GenerateConfig, device: torch.device, tiny: bool, text_folder: Path
 ) -> tuple[Guidance, dict[str, Any]]:
-    """The zeroscope preset's three priors, built in place from the published configs (random
-    weights) with the preset's SDS settings and loader arguments."""
+    """The preset's three priors (zeroscope's, or Wan's with the x4 upscaler), built in place
+    from the published configs (random weights) with the preset's SDS settings and loader
+    arguments."""
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel, UNet3DConditionModel
 
     dtype = torch.float16 if device.type == "cuda" else torch.float32
@@ -199,6 +213,18 @@ def build_guidance(
         role.loader.node for role in (preset.video, preset.image, preset.sr)
     )
     where = {"device": device, "dtype": dtype, "text_encoder_spec": text}
+    sr = UpscalerSRPrior(
+        build(UNet2DConditionModel, real_size.upscaler_unet(tiny)),
+        build(AutoencoderKL, real_size.upscaler_vae(tiny)),
+        scheduler("v_prediction"),
+        scheduler(),
+        config=preset.sr.sds,
+        noise_level=int(sr_node["noise_level"]),
+        **where,
+    )
+    conditioning = encode(sr, config, device)  # one CLIP for all three, as on the hub
+    if preset.video.builds is WanVideoPrior:
+        return wan_guidance(config, device, tiny, text_folder.parent, sr, conditioning)
     sd_vae = build(AutoencoderKL, real_size.sd_vae(tiny))
     video = LatentVideoPrior(
         build(UNet3DConditionModel, real_size.zeroscope_unet(tiny)),
@@ -217,23 +243,6 @@ def build_guidance(
         resolution=tuple(image_node["resolution"]),
         **where,
     )
-    sr = UpscalerSRPrior(
-        build(UNet2DConditionModel, real_size.upscaler_unet(tiny)),
-        build(AutoencoderKL, real_size.upscaler_vae(tiny)),
-        scheduler("v_prediction"),
-        scheduler(),
-        config=preset.sr.sds,
-        noise_level=int(sr_node["noise_level"]),
-        **where,
-    )
-
-    def encode(prior: Any) -> Any:
-        encoder = PromptEncoder.for_prior(prior, device=device)
-        conditioning = encoder.encode(PROMPT, config.genre)
-        encoder.release()
-        return conditioning
-
-    conditioning = encode(video)  # one CLIP for all three, as on the hub
     guidance = Guidance(video, conditioning, image, conditioning, sr, conditioning)
     sizes = {
         name: sum(p.numel() for p in module.parameters())
@@ -246,6 +255,74 @@ def build_guidance(
         )
     }
     return guidance, {"parameters": sizes, "dtype": str(dtype).removeprefix("torch.")}
+
+
+def encode(prior: Any, config: GenerateConfig, device: torch.device) -> Any:
+    encoder = PromptEncoder.for_prior(prior, device=device)
+    conditioning = encoder.encode(PROMPT, config.genre)
+    encoder.release()
+    return conditioning
+
+
+def keep_float32(module: torch.nn.Module) -> torch.nn.Module:
+    """The modules a class keeps in float32 under half precision, as its from_pretrained does."""
+    kept = getattr(module, "_keep_in_fp32_modules", None) or []
+    for name, child in module.named_modules():
+        if any(part in kept for part in name.split(".")):
+            child.float()
+    return module
+
+
+def wan_guidance(
+    config: GenerateConfig,
+    device: torch.device,
+    tiny: bool,
+    scratch: Path,
+    sr: UpscalerSRPrior,
+    sr_cond: Any,
+) -> tuple[Guidance, dict[str, Any]]:
+    """Wan 2.1 (the preset's size) as video and image priors, the x4 upscaler as SR."""
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    preset = config.prior
+    assert preset.video is not None and preset.image is not None
+    node = preset.video.loader.node
+    size = "14b" if "14B" in str(node["model"]) else "1.3b"
+    save_tiny_t5(scratch / "umt5", hidden_size=real_size.wan_text_width(tiny), umt5=True)
+    text = TextEncoderSpec("umt5", str(scratch / "umt5"), local_files_only=True)
+    with torch.device(device):
+        transformer = WanTransformer3DModel(**real_size.wan_transformer(size, tiny))
+        vae = AutoencoderKLWan(**real_size.wan_vae(tiny))
+    wan = WanModel(
+        freeze(keep_float32(transformer.to(dtype))), freeze(vae.to(dtype)), flow_shift=3.0
+    )
+    video = WanVideoPrior(
+        wan,
+        text_encoder_spec=text,
+        config=preset.video.sds,
+        resolution=tuple(node["resolution"]),
+        shift=node.get("shift"),
+        checkpoint_vae=bool(node.get("checkpoint_vae", True)),
+        device=device,
+        dtype=dtype,
+    )
+    image = WanImagePrior(video, preset.image.sds)
+    conditioning = encode(video, config, device)
+    guidance = Guidance(video, conditioning, image, conditioning, sr, sr_cond)
+    counts = {
+        f"wan_{size}_transformer": sum(p.numel() for p in transformer.parameters()),
+        "wan_vae": sum(p.numel() for p in vae.parameters()),
+        "upscaler_unet": sum(p.numel() for p in sr.unet.parameters()),
+    }
+    with torch.device("meta"):
+        big = WanTransformer3DModel(**real_size.wan_transformer("14b"))
+    computed = {
+        "wan_14b_transformer_parameters": sum(p.numel() for p in big.parameters()),
+        "wan_14b_transformer_bf16_gb": round(sum(p.numel() for p in big.parameters()) * 2 / 1e9, 1),
+    }
+    about = {"parameters": counts, "dtype": str(dtype).removeprefix("torch."), "computed": computed}
+    return guidance, about
 
 
 # --- stages ----------------------------------------------------------------------------------
@@ -474,12 +551,13 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="top kernels of dynamic steps")
     parser.add_argument("--tiny", action="store_true", help="toy sizes: check the script")
     parser.add_argument("--skip-encodings", action="store_true")
+    parser.add_argument("--prior", default="zeroscope", choices=["zeroscope", "wan", "wan_14b"])
     args, overrides = parser.parse_known_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type != "cuda" and not args.tiny:
         parser.error("no CUDA device: run on a GPU, or pass --tiny to check the script")
     cli.register_resolvers()
-    base = [*(TINY if args.tiny else REAL), *overrides]
+    base = [f"prior={args.prior}", *(TINY if args.tiny else REAL), *overrides]
     result: dict[str, Any] = {
         "machine": machine(device),
         "config": {

@@ -9,6 +9,8 @@ Each function returns the keyword arguments of the diffusers class, as in the mo
 - Stable Diffusion 2.1 base: `UNet2DConditionModel`, 866M, OpenCLIP-H text (1024 wide)
 - Stable Diffusion x4 upscaler: 7-channel `UNet2DConditionModel`, 473M, its 3-level VAE
 - the SD `AutoencoderKL` (83M) that zeroscope and SD 2.1 share
+- Wan 2.1 T2V 1.3B and 14B: `WanTransformer3DModel` (1.42B / 14.3B) and `AutoencoderKLWan`
+  (127M; the class defaults are the published VAE), UMT5-XXL text (4096 wide)
 
 `tiny=True` gives the same block structure at toy widths, so the benchmark's whole path runs
 in seconds on a CPU (tests/test_benchmarks.py).
@@ -131,3 +133,40 @@ def upscaler_vae(tiny: bool = False) -> dict[str, Any]:
 
 def text_width(tiny: bool = False) -> int:
     return 32 if tiny else CROSS_ATTENTION
+
+
+WAN_TEXT_WIDTH = 4096  # UMT5-XXL
+WAN_SIZES = {
+    # Wan-AI/Wan2.1-T2V-{1.3B,14B}-Diffusers transformer/config.json: heads x 128 wide
+    "1.3b": {"num_attention_heads": 12, "num_layers": 30, "ffn_dim": 8960},
+    "14b": {"num_attention_heads": 40, "num_layers": 40, "ffn_dim": 13824},
+}
+
+
+def wan_transformer(size: str = "1.3b", tiny: bool = False) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "patch_size": [1, 2, 2],
+        "attention_head_dim": 128,
+        "in_channels": 16,
+        "out_channels": 16,
+        "text_dim": WAN_TEXT_WIDTH,
+        "freq_dim": 256,
+        "cross_attn_norm": True,
+        "qk_norm": "rms_norm_across_heads",
+        "rope_max_seq_len": 1024,
+        **WAN_SIZES[size],
+    }
+    if tiny:  # the same blocks at toy widths
+        config.update(num_attention_heads=2, attention_head_dim=12, num_layers=2, ffn_dim=32)
+        config.update(text_dim=32, freq_dim=32)
+    return config
+
+
+def wan_vae(tiny: bool = False) -> dict[str, Any]:
+    """The class defaults are the published config (base 96, 4 levels, 16 latent channels,
+    time packed by 4 and space by 8); tiny: base 8, one residual block a level."""
+    return {"base_dim": 8, "num_res_blocks": 1} if tiny else {}
+
+
+def wan_text_width(tiny: bool = False) -> int:
+    return 32 if tiny else WAN_TEXT_WIDTH

@@ -32,6 +32,15 @@ def test_real_size_configs_have_the_published_parameter_counts() -> None:
     assert 473.0e6 < _parameters(UNet2DConditionModel, real_size.upscaler_unet()) < 473.6e6
 
 
+def test_wan_configs_have_the_published_parameter_counts() -> None:
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+
+    # Wan 2.1 T2V "1.3B" and "14B" transformers and their shared 127M VAE.
+    assert _parameters(WanTransformer3DModel, real_size.wan_transformer("1.3b")) == 1_418_996_800
+    assert _parameters(WanTransformer3DModel, real_size.wan_transformer("14b")) == 14_288_491_584
+    assert _parameters(AutoencoderKLWan, real_size.wan_vae()) == 126_892_531
+
+
 @pytest.mark.slow
 def test_gpu_benchmark_runs_end_to_end_at_toy_size(tmp_path: Path) -> None:
     out = tmp_path / "gpu.json"

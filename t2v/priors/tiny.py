@@ -67,7 +67,9 @@ def save_tiny_clip(folder: str | Path, seed: int = 0, hidden_size: int = TEXT_DI
     CLIPTextModel(config).eval().save_pretrained(folder / "text_encoder")
 
 
-def save_tiny_t5(folder: str | Path, seed: int = 0, umt5: bool = False) -> None:
+def save_tiny_t5(
+    folder: str | Path, seed: int = 0, umt5: bool = False, hidden_size: int = TEXT_DIM
+) -> None:
     """A 2-layer `T5EncoderModel` (`umt5`: `UMT5EncoderModel`, Wan's) in `text_encoder/` and a
     character-level Unigram `tokenizer/` (saved as tokenizer.json: no sentencepiece needed)."""
     import string
@@ -84,7 +86,7 @@ def save_tiny_t5(folder: str | Path, seed: int = 0, umt5: bool = False) -> None:
         (UMT5Config, UMT5EncoderModel) if umt5 else (T5Config, T5EncoderModel)
     )
     config = config_class(
-        vocab_size=len(pieces), d_model=TEXT_DIM, d_kv=8, d_ff=64, num_layers=2, num_heads=4
+        vocab_size=len(pieces), d_model=hidden_size, d_kv=8, d_ff=64, num_layers=2, num_heads=4
     )
     model_class(config).eval().save_pretrained(folder / "text_encoder")
 
