@@ -38,6 +38,10 @@ STAND_IN = {
     "t2v.priors.PixelVideoPrior.from_folder": lambda node: "bundled",
     "t2v.priors.UpscalerSRPrior.from_pretrained": lambda node: "upscaler",
     "t2v.priors.PixelSRPrior.from_folder": lambda node: "bundled",
+    "t2v.priors.WanImagePrior.from_pretrained": lambda node: "wan",
+    "t2v.priors.WanVideoPrior.from_pretrained": lambda node: "wan",
+    "t2v.priors.LTXImagePrior.from_pretrained": lambda node: "ltx",
+    "t2v.priors.LTXVideoPrior.from_pretrained": lambda node: "ltx",
 }
 
 
@@ -92,24 +96,28 @@ def test_every_preset_parses_with_the_roles_it_names(path):
 
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
-def test_every_role_of_every_preset_loads_and_distils(path, tiny_folders):
+def test_every_role_of_every_preset_loads_and_distils(path, tiny_folders, flow_folders):
     node = _plain(path)
     node["local_files_only"] = True
     node["reference"] = None  # a tiny latent video prior samples no clip either
+    folders = {**tiny_folders, **flow_folders}
     for role in ("image", "video", "sr"):
-        node[role]["model"] = str(tiny_folders[STAND_IN[node[role]["_target_"]](node[role])])
+        node[role]["model"] = str(folders[STAND_IN[node[role]["_target_"]](node[role])])
         if "resolution" in node[role]:
             deepfloyd = node[role].get("family") == "deepfloyd"
             node[role]["resolution"] = [8, 8] if deepfloyd else [16, 16]
     preset = parse(PriorPreset, node, "prior")
-    frames = torch.rand(1, 4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    length = preset.clip_frames(4)  # what the video prior takes (Wan 5, LTX 9, others 4)
+    generator = torch.Generator().manual_seed(0)
+    frames = torch.rand(1, length, 3, 16, 16, generator=generator)
     for role in ("image", "video", "sr"):
         prior = preset.load(role, device="cpu")
         assert prior.config.guidance_scale == node[role]["guidance_scale"]
         assert prior.config == getattr(preset, role).sds
         clip = frames.detach().clone().requires_grad_(True)
         if role == "sr":
-            low_res = torch.nn.functional.avg_pool2d(frames.flatten(0, 1), 4).unflatten(0, (1, 4))
+            low_res = torch.nn.functional.avg_pool2d(frames.flatten(0, 1), 4)
+            low_res = low_res.unflatten(0, (1, length))
             output = prior.sds(clip, _conditioning(prior), low_res, step=3)
         else:
             output = prior.sds(clip, _conditioning(prior), views=["side"], step=3)
