@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 def settings(cfg: DictConfig) -> GenerateConfig:
     """The typed configuration, and the run folder checked: fresh, resumable or refused."""
     config = parse_generate(resolved(cfg))
+    config.prior.check_weights()  # offline and not cached: refused before anything is written
     if config.run_dir is not None:
         RunDir(config.run_dir).check_new_run(config.resolved)
     return config

@@ -100,6 +100,20 @@ def load_component(
     return loaded
 
 
+def check_cached(model: str) -> None:
+    """Offline: a hub id must be in the local Hugging Face cache (a folder is checked when it
+    loads). One ConfigError naming the download otherwise, before anything is written."""
+    source = resolve_model(model)
+    if Path(source).is_dir():
+        return
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot_download(repo_id=source, local_files_only=True)
+    except Exception as error:  # the hub's "not cached" errors have no common base
+        raise ConfigError(missing_model_message(model, None, True, error)) from None
+
+
 def missing_model_message(
     model: str, subfolder: str | None, local_files_only: bool, error: Exception
 ) -> str:

@@ -25,6 +25,7 @@ from pydantic import BeforeValidator, InstanceOf, ValidationInfo
 from t2v.errors import ConfigError, T2VError
 from t2v.priors.base import ClipSampler, DiffusionPrior, ImagePrior, SRPrior, VideoPrior
 from t2v.priors.hybrid import HybridSettings
+from t2v.priors.loading import check_cached, is_local_only
 from t2v.priors.reference import ReferenceClip, ReferenceSettings, needs_sampler, sample_reference
 from t2v.priors.sds import SDSConfig
 from t2v.schema import Bool, Text, parse, settings
@@ -141,6 +142,16 @@ class PriorPreset:
             raise ConfigError(f"prior '{self.name}' has no video prior (prior.video)")
         if self.draws_reference and not self.video.samples_clips:
             raise needs_sampler(self.video.loader.name)
+
+    def check_weights(self) -> None:
+        """Offline (`local_files_only`, or HF_HUB_OFFLINE), every hub model a role names must
+        be cached: one line naming the download otherwise, before a run writes anything."""
+        if not is_local_only(self.local_files_only):
+            return
+        for role in ROLES:
+            node: PriorRole | None = getattr(self, role)
+            if node is not None and node.reads_local_files_only and "model" in node.loader.node:
+                check_cached(str(node.loader.node["model"]))
 
     def clip_frames(self, frames: int) -> int:
         """The training clip length for a wish of `frames`: what the video prior takes (Wan

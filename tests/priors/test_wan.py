@@ -66,6 +66,7 @@ def test_missing_weights_is_one_line(tmp_path, capsys, monkeypatch):
     assert code == 2
     assert len(lines) == 1
     assert "huggingface-cli download Wan-AI/Wan2.1-T2V-1.3B-Diffusers" in lines[0]
+    assert list(tmp_path.iterdir()) == []  # refused at the door: nothing written
 
 
 def test_debug_generate_through_every_stage(
