@@ -44,9 +44,14 @@ def flow_folders(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def flow_generate_args():
-    return _flow_generate_args
+    """The arguments of an in-process debug generate; torch's global flags that a run sets
+    (`trainer.deterministic`) are put back afterwards, for the tests that follow."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    yield _flow_generate_args
+    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
 def _flow_generate_args(prior: str, folders: dict[str, Path], size: int, root: Path) -> list[str]:
