@@ -16,9 +16,9 @@ the low-resolution render, `sds(frames, cond, low_res, ...)`.
 Keywords of `sds`: `views` (one view bucket per clip, see `t2v.text.views`; None: no view
 suffix), `step` (the training step, for the timestep schedule), `generator` (a CPU
 `torch.Generator` for noise and timesteps), and `noise` / `timesteps` to fix both (tests,
-reproductions). Random draws come in a fixed order: what `encode` draws (a latent prior's
-choice of frames), what `denoiser` draws (an SR prior's low-res augmentation), the timesteps,
-the noise.
+reproductions; a flow prior's timesteps are noise fractions τ, see `t2v.priors.flow`).
+Random draws come in a fixed order: what `encode` draws (a latent prior's choice of frames),
+what `denoiser` draws (an SR prior's low-res augmentation), the timesteps, the noise.
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ class DiffusionPrior(ABC):
         self.alphas_cumprod = (
             alphas_cumprod.to(self.device, torch.float32) if alphas_cumprod is not None else None
         )
+        # Flow models read σ·1000 as their timestep: 1000 steps for the logs' fractions too.
         self.num_train_timesteps = (
             int(alphas_cumprod.shape[0]) if alphas_cumprod is not None else 1000
         )
