@@ -160,8 +160,8 @@ class FlowPrior(DiffusionPrior):
 
 
 def flow_dtype(device: torch.device) -> torch.dtype:
-    """bfloat16 on CUDA (Wan and LTX are trained and shipped in it; float16 overflows in their
-    attention), float32 elsewhere."""
+    """bfloat16 on CUDA (the dtype Wan and LTX ship and run in, with float16's range problems
+    avoided), float32 elsewhere."""
     return torch.bfloat16 if device.type == "cuda" else torch.float32
 
 
@@ -224,6 +224,7 @@ def checkpointed(function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
 
 
 def check_clip_length(prior: DiffusionPrior, length: int) -> None:
+    """A clip the prior's VAE cannot pack is a caller's error (stages render accepted ones)."""
     if prior.accepted_frames(length) != length:
         stride = prior.frame_stride
         raise ValueError(
