@@ -291,9 +291,14 @@ def wan_guidance(
     size = "14b" if "14B" in str(node["model"]) else "1.3b"
     save_tiny_t5(scratch / "umt5", hidden_size=real_size.wan_text_width(tiny), umt5=True)
     text = TextEncoderSpec("umt5", str(scratch / "umt5"), local_files_only=True)
-    with torch.device(device):
-        transformer = WanTransformer3DModel(**real_size.wan_transformer(size, tiny))
-        vae = AutoencoderKLWan(**real_size.wan_vae(tiny))
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # built in bfloat16: the 14B never exists in float32
+    try:
+        with torch.device(device):
+            transformer = WanTransformer3DModel(**real_size.wan_transformer(size, tiny))
+            vae = AutoencoderKLWan(**real_size.wan_vae(tiny))
+    finally:
+        torch.set_default_dtype(previous)
     wan = WanModel(
         freeze(keep_float32(transformer.to(dtype))), freeze(vae.to(dtype)), flow_shift=3.0
     )
