@@ -59,6 +59,16 @@ COMMANDS: dict[str, Command] = {
         "t2v.commands.evaluate",
         writes_run_dir=False,
     ),
+    "export": Command(
+        "export a finished run's 4D scene as animated GLB, OBJ sequence or Gaussian PLYs",
+        "t2v.commands.export",
+        writes_run_dir=False,
+    ),
+    "view": Command(
+        "one self-contained HTML page of a run (video, 3D, metrics), or a gallery of runs",
+        "t2v.commands.view",
+        writes_run_dir=False,
+    ),
     "pretrain": Command(
         "pre-train a video diffusion prior and its SR prior on video-text data",
         "t2v.commands.pretrain",

@@ -55,7 +55,9 @@ def density_grid(field: Field, time: float, resolution: int, box_radius: float) 
 
 
 @torch.no_grad()
-def surface_colours(field: Field, vertices: np.ndarray, normals: np.ndarray, time: float) -> np.ndarray:
+def surface_colours(
+    field: Field, vertices: np.ndarray, normals: np.ndarray, time: float
+) -> np.ndarray:
     """RGB (V, 3) in [0, 1] of the colour head at the vertices, seen along the inward normals."""
     points = torch.from_numpy(np.array(vertices, dtype=np.float32))
     directions = -torch.from_numpy(np.array(normals, dtype=np.float32))
@@ -100,6 +102,8 @@ def decimated(mesh: trimesh.Trimesh, reduction: float) -> trimesh.Trimesh:
     return trimesh.Trimesh(vertices, faces, process=True)
 
 
-def field_meshes(field: Field, times: Sequence[float], options: MeshOptions) -> list[trimesh.Trimesh]:
+def field_meshes(
+    field: Field, times: Sequence[float], options: MeshOptions
+) -> list[trimesh.Trimesh]:
     """One mesh per scene time."""
     return [field_mesh(field, time, options) for time in times]

@@ -42,7 +42,7 @@ def volume_splats(field: Field, time: float, options: MeshOptions) -> Splats:
     means = (shell * cell - options.box_radius).astype(np.float32)
     density = grid[tuple(shell.T)]
     count = len(shell)
-    colours = surface_colours(field, means, np.zeros_like(means) + [0, 0, 1], time)
+    colours = surface_colours(field, means, np.tile(np.float32([0, 0, 1]), (count, 1)), time)
     return Splats(
         means=torch.from_numpy(means),
         scales=torch.full((count, 3), cell / 2),
