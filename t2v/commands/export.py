@@ -38,7 +38,7 @@ def output_path(config: ExportConfig, run: RunDir, frames: int) -> Path:
     if config.output is not None:
         return Path(config.output)
     stage = config.stage or run.finished_stages()[-1]
-    name = f"{stage}_{frames}f_{config.resolution}"
+    name = f"{stage}_{frames}f_{config.grid}"
     return run.exports / (f"{name}.glb" if config.format == "glb" else f"{name}_{config.format}")
 
 
@@ -48,7 +48,6 @@ def run(config: ExportConfig) -> None:
         atomic_output,
         field_meshes,
         field_splats,
-        iso_level,
         write_glb,
         write_obj_sequence,
         write_ply_sequence,
@@ -61,11 +60,9 @@ def run(config: ExportConfig) -> None:
     frames = config.frames or saved.video_frames
     times = scene_times(frames).tolist()
     fps = frames / saved.duration  # the export spans the scene time, as the video does
-    renderer = scene.renderer.config
     options = MeshOptions(
-        level=iso_level(renderer.num_samples, renderer.box_radius),
-        resolution=config.resolution,
-        box_radius=renderer.box_radius,
+        resolution=config.grid,
+        box_radius=scene.renderer.config.box_radius,
         decimate=config.decimate,
     )
     output = output_path(config, run_dir, frames)

@@ -20,9 +20,9 @@ class ExportConfig:
     run_dir: Text  # a finished `t2v generate` run
     format: ExportFormat = "glb"  # glb: one animated file; obj: a sequence; ply: 3DGS splats
     output: Text | None = (
-        None  # default: <run_dir>/exports/<stage>_<frames>f_<resolution>.glb, _obj/, _ply/
+        None  # default: <run_dir>/exports/<stage>_<frames>f_<grid>.glb, _obj/, _ply/
     )
     frames: Annotated[int, Field(strict=True, ge=1, le=MAX_EXPORT_FRAMES)] | None = None
     stage: Stage | None = None  # the field after that stage; None: after the last finished
-    resolution: GridResolution = 128
+    grid: GridResolution = 128  # density grid nodes per side (`resolution` is a config group)
     decimate: Annotated[float, Field(strict=True, ge=0.0, lt=1.0)] = 0.0  # faces removed

@@ -4,13 +4,13 @@ Every exporter takes a field, the scene times of the frames and options, and wri
 partial path renamed at the end, so a reader never sees half an export::
 
     from t2v.export import MeshOptions, field_meshes, write_glb
-    meshes = field_meshes(field, times, MeshOptions(resolution=96, level=iso_level(64, 1.0)))
+    meshes = field_meshes(field, times, MeshOptions(resolution=96))  # level: as the render
     write_glb(meshes, fps=8.0, path=Path("scene.glb"))
 """
 
 from t2v.export.files import atomic_output
 from t2v.export.glb import write_glb
-from t2v.export.mesh import MeshOptions, field_mesh, field_meshes, iso_level
+from t2v.export.mesh import MeshOptions, field_mesh, field_meshes, iso_level, opacity_level
 from t2v.export.obj import write_obj_sequence
 from t2v.export.ply import splat_attributes, write_ply_sequence
 from t2v.export.volume_splats import field_splats, volume_splats
@@ -22,6 +22,7 @@ __all__ = [
     "field_meshes",
     "field_splats",
     "iso_level",
+    "opacity_level",
     "splat_attributes",
     "volume_splats",
     "write_glb",

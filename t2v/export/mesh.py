@@ -1,13 +1,16 @@
-"""Meshes of a field's density at scene times: marching cubes at the renderer's α = 0.5 level.
+"""Meshes of a field's density at scene times, at the level where they agree with the render.
 
-The iso-level is the density at which one sample step of the volume renderer is half opaque,
-σ = ln 2 / δ with δ = 2r / S (S samples across the box of radius r, as a ray through its centre
-takes them): a ray that meets a sample that dense reaches opacity 0.5 there, so the mesh's
-silhouette is the render's opacity > 0.5 silhouette wherever the surface is sharp. Vertices are
-in world space (a field with a global trajectory moves its density, so the mesh moves with it);
-vertex colours come from the field's colour head seen along the inward normal, under the
-field's exposure at that time, as the renderer composites them (the genre's grading is a look
-of the 2D video and is not baked into the asset).
+A volume render shows a pixel as opaque (opacity > 0.5) where the density integrated along its
+ray exceeds ln 2, not where the density at one point passes a threshold, so no fixed iso-level
+fits every field: a sharp surface is dense within one sample step (σ ≥ ln 2 / δ, `iso_level`),
+the diffuse density score distillation paints reaches ln 2 only over many steps. The level is
+therefore read from the density grid at each time (`opacity_level`): the level whose surface,
+seen along each of the three axes, covers the pixels whose ray opacity exceeds 0.5 in the same
+grid, as closely as any level does (mean IoU over the three views). Vertices are in world space
+(a field with a global trajectory moves its density, so the mesh moves with it); vertex colours
+come from the field's colour head seen along the inward normal, under the field's exposure at
+that time, as the renderer composites them (the genre's grading is a look of the 2D video and
+is not baked into the asset).
 """
 
 from __future__ import annotations
@@ -31,12 +34,37 @@ def iso_level(num_samples: int, box_radius: float) -> float:
     return math.log(2.0) / (2.0 * box_radius / num_samples)
 
 
+LEVEL_CANDIDATES = 96  # levels tried by `opacity_level`, log-spaced up to the grid's peak
+HALF_OPAQUE_DEPTH = math.log(2.0)  # optical depth at which a ray's opacity is 0.5
+
+
+def opacity_level(grid: np.ndarray, cell: float) -> float | None:
+    """The density level whose axis silhouettes best match the ray-opacity > 0.5 silhouettes
+    of `grid` (indexed [x, y, z], node spacing `cell`); None where no ray is half opaque."""
+    opaque = [grid.sum(axis=axis) * cell > HALF_OPAQUE_DEPTH for axis in range(3)]
+    if not any(view.any() for view in opaque):
+        return None
+    peaks = [grid.max(axis=axis) for axis in range(3)]
+    top = float(grid.max())
+    best, best_score = top, -1.0
+    for level in np.geomspace(top * 1e-4, top, LEVEL_CANDIDATES, endpoint=False):
+        scores = []
+        for peak, view in zip(peaks, opaque, strict=True):
+            covered = peak >= level
+            union = np.count_nonzero(covered | view)
+            scores.append(np.count_nonzero(covered & view) / union if union else 1.0)
+        if np.mean(scores) > best_score:
+            best, best_score = float(level), float(np.mean(scores))
+    return best
+
+
 @dataclass(frozen=True)
 class MeshOptions:
     """How density becomes a mesh: a `resolution`^3 grid over [-r, r]^3 (r = `box_radius`),
-    the surface at density `level`, then `decimate` (a fraction of the faces removed, 0: none)."""
+    the surface at density `level` (None: `opacity_level` of each frame), then `decimate`
+    (a fraction of the faces removed, 0: none)."""
 
-    level: float
+    level: float | None = None
     resolution: int = 128
     box_radius: float = 1.0
     decimate: float = 0.0
@@ -76,12 +104,13 @@ def field_mesh(field: Field, time: float, options: MeshOptions) -> trimesh.Trime
 
     field.static_only = False
     grid = density_grid(field, time, options.resolution, options.box_radius)
-    if not grid.min() < options.level < grid.max():
+    cell = 2.0 * options.box_radius / (options.resolution - 1)
+    level = options.level if options.level is not None else opacity_level(grid, cell)
+    if level is None or not grid.min() < level < grid.max():
         return trimesh.Trimesh()
     # Zero padding closes surfaces that reach the box, as the box clips the render.
     padded = np.pad(grid, 1)
-    cell = 2.0 * options.box_radius / (options.resolution - 1)
-    vertices, faces, _, _ = marching_cubes(padded, options.level, spacing=(cell, cell, cell))
+    vertices, faces, _, _ = marching_cubes(padded, level, spacing=(cell, cell, cell))
     vertices = vertices - cell - options.box_radius
     mesh = trimesh.Trimesh(vertices, faces, process=True)
     if options.decimate > 0 and len(mesh.faces) > 4:
