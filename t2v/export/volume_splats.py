@@ -10,6 +10,8 @@ its colour the colour head's there under the field's exposure.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 
@@ -21,9 +23,9 @@ from t2v.field.splats import SplatField, Splats
 def field_splats(field: Field, time: float, options: MeshOptions) -> Splats:
     """The field's Gaussians at `time`: its own where it has them, else `volume_splats`."""
     field.static_only = False
-    if field.capabilities.kind == "gaussians" and isinstance(field, SplatField):
+    if field.capabilities.kind == "gaussians":  # the kind promises `SplatField.splats`
         with torch.no_grad():
-            return field.splats(time)
+            return cast(SplatField, field).splats(time)
     return volume_splats(field, time, options)
 
 
