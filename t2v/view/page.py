@@ -181,6 +181,7 @@ def glb_viewer(summary: RunSummary) -> str:
         'camera-target="0m 0m 0m" min-camera-orbit="auto auto 0m" '
         'max-camera-orbit="auto auto 1000m" min-field-of-view="1deg" max-field-of-view="170deg" '
         'camera-controls autoplay animation-name="frames" shadow-intensity="0" '
+        'interaction-prompt="none" '
         f'data-glb="{html.escape(summary.glb.name)}"></model-viewer>'
     )
 
