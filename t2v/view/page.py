@@ -42,7 +42,8 @@ def summarize(run: RunDir) -> RunSummary:
     """Read a run folder (its config and metrics.json; the newest GLB under exports/)."""
     config = run.load_config()
     metrics = run.read_metrics()
-    stages = metrics.get("stages", {})
+    stages = metrics.get("stages")
+    stages = stages if isinstance(stages, dict) else {}
     seconds = {
         name: float(values["seconds"])
         for name, values in stages.items()

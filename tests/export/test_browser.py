@@ -7,6 +7,7 @@ front camera has the silhouette of the field's own front render (IoU >= 0.8).
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -50,6 +51,18 @@ else {
 }
 """
 
+# Resolves with the video's [readyState, error code, duration] once its metadata is read.
+VIDEO_STATE = """
+const done = arguments[arguments.length - 1];
+const video = document.querySelector("video");
+const report = () => done([video.readyState, video.error && video.error.code, video.duration]);
+if (video.readyState >= 1 || video.error) report();
+else {
+  video.addEventListener("loadedmetadata", report);
+  video.addEventListener("error", report);
+}
+"""
+
 
 @pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
@@ -85,6 +98,9 @@ def test_page_shows_the_glb_as_the_field_renders_it(
     assert browser.execute_async_script(SHOW_FIRST_FRAME) == "ok"
     viewer = browser.find_element("css selector", "model-viewer")
     shot = np.asarray(Image.open(io.BytesIO(viewer.screenshot_as_png)).convert("RGB"), float)
+    ready, error, duration = browser.execute_async_script(VIDEO_STATE)
+    assert ready >= 1 and error is None  # video.mp4 plays from disk beside the page
+    assert duration == pytest.approx(RunDir(run).load_config().duration, abs=0.2)
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
     assert shot.shape[0] == shot.shape[1]  # square, as the render below
@@ -106,3 +122,29 @@ def test_page_shows_the_glb_as_the_field_renders_it(
     score = silhouettes.iou(screenshot_silhouette, opaque)
     print(f"browser screenshot vs front render: silhouette IoU {score:.3f}")
     assert score >= 0.8, score
+
+
+def test_gallery_sorts_by_a_clicked_column(finished_run: Path, tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    slow = tmp_path / "slow"
+    shutil.copytree(finished_run, slow, ignore=shutil.ignore_patterns("exports", "view.html"))
+    metrics = json.loads((slow / "metrics.json").read_text())
+    metrics["stages"]["static"]["seconds"] = 1000.0
+    (slow / "metrics.json").write_text(json.dumps(metrics))
+    gallery = tmp_path / "gallery.html"
+    assert cli.main(["view", f"run_dirs=[{slow},{finished_run}]", f"output={gallery}"]) == 0
+    browser.get(gallery.as_uri())
+    header = browser.find_element("xpath", "//th[text()='total (s)']")
+    column = [th.text for th in browser.find_elements("css selector", "#gallery th")].index(
+        "total (s)"
+    )
+
+    def totals() -> list[float]:
+        rows = browser.find_elements("css selector", "#gallery tbody tr")
+        return [float(row.find_elements("css selector", "td")[column].text) for row in rows]
+
+    assert totals()[0] > 1000  # as given: the slow run first
+    header.click()
+    assert totals() == sorted(totals()) and totals()[0] < 1000
+    header.click()
+    assert totals() == sorted(totals(), reverse=True)
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
