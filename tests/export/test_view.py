@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from t2v import cli
+from t2v.rundir import RunDir
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,10 @@ def test_run_page_inlines_viewer_and_glb_and_links_the_video(exported_run: Path)
     (glb,) = (exported_run / "exports").glob("*.glb")
     data = re.search(r'src="data:model/gltf-binary;base64,([^"]+)"', page)
     assert data is not None and base64.b64decode(data.group(1)) == glb.read_bytes()
-    # the front camera of the cartoon genre: azimuth 0, elevation 15 deg, 2.5 m, 40 deg fov
-    assert 'camera-orbit="0deg 75deg 2.5m" field-of-view="40deg"' in page
+    # the genre's front camera: azimuth 0, polar angle 90 deg - elevation, distance, fov
+    camera = RunDir(exported_run).load_config().genre.camera
+    assert (camera.elevation_deg, camera.distance, camera.fov_deg) == (20.0, 2.5, 40.0)
+    assert 'camera-orbit="0deg 70deg 2.5m" field-of-view="40deg"' in page
     assert "<td>static (s)</td>" in page
     # a second view replaces its own page
     assert cli.main(["view", f"run_dir={exported_run}"]) == 0
