@@ -302,7 +302,9 @@ def compose(name: str, overrides: list[str]) -> DictConfig:
             return hydra_compose(name, overrides=overrides, return_hydra_config=True)
     except MissingConfigException as error:
         raise ConfigError(missing_option_message(error)) from None
-    except (HydraException, OmegaConfBaseException) as error:
+    except (HydraException, OmegaConfBaseException, ValueError) as error:
+        # ValueError: Hydra's defaults list refuses a config group given a non-string value
+        # (`resolution=64`) with a bare ValueError.
         cause = error.__cause__
         text = str(error) or (f"{type(cause).__name__}: {cause}" if cause else type(error).__name__)
         raise ConfigError(unknown_key_message(text)) from None

@@ -10,7 +10,7 @@ partial path renamed at the end, so a reader never sees half an export::
 
 from t2v.export.files import atomic_output
 from t2v.export.glb import write_glb
-from t2v.export.mesh import MeshOptions, field_mesh, field_meshes, iso_level, opacity_level
+from t2v.export.mesh import MeshOptions, field_mesh, field_meshes, opacity_level
 from t2v.export.obj import write_obj_sequence
 from t2v.export.ply import splat_attributes, write_ply_sequence
 from t2v.export.volume_splats import field_splats, volume_splats
@@ -21,7 +21,6 @@ __all__ = [
     "field_mesh",
     "field_meshes",
     "field_splats",
-    "iso_level",
     "opacity_level",
     "splat_attributes",
     "volume_splats",

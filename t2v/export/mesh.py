@@ -2,7 +2,7 @@
 
 A volume render shows a pixel as opaque (opacity > 0.5) where the density integrated along its
 ray exceeds ln 2, not where the density at one point passes a threshold, so no fixed iso-level
-fits every field: a sharp surface is dense within one sample step (σ ≥ ln 2 / δ, `iso_level`),
+fits every field: a sharp surface is dense within one sample step (σ ≥ ln 2 / δ for a step δ),
 the diffuse density score distillation paints reaches ln 2 only over many steps. The level is
 therefore read from the density grid at each time (`opacity_level`): the level whose surface,
 seen along each of the three axes, covers the pixels whose ray opacity exceeds 0.5 in the same
@@ -26,12 +26,6 @@ import trimesh
 from t2v.field.base import Field
 
 CHUNK_POINTS = 1 << 16  # field evaluations at once: bounds memory at any grid resolution
-
-
-def iso_level(num_samples: int, box_radius: float) -> float:
-    """The density at which one step of a renderer with `num_samples` across the box of
-    radius `box_radius` has α = 0.5 (module docstring)."""
-    return math.log(2.0) / (2.0 * box_radius / num_samples)
 
 
 LEVEL_CANDIDATES = 96  # levels tried by `opacity_level`, log-spaced up to the grid's peak

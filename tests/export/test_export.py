@@ -161,6 +161,7 @@ def unfinished_copy(run: Path, root: Path) -> Path:
         (["format=fbx"], "format = 'fbx': Input should be 'glb', 'obj' or 'ply'"),
         (["frames=0"], "frames = 0: Input should be greater than or equal to 1"),
         (["grid=-3"], "grid = -3"),
+        (["resolution=64"], "Config group override must be a string or a list. Got int"),
         (["output=EXISTING"], "exists; remove it or pass another output=PATH"),
         (
             ["stage=superres", "UNFINISHED"],
