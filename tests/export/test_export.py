@@ -189,3 +189,30 @@ def test_bad_input_is_one_line_and_writes_nothing(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("t2v export: ") and message in err, err
     assert {**tree_digest(tmp_path), **tree_digest(finished_run)} == before
+
+
+def test_mesh_follows_the_global_trajectory_in_world_space() -> None:
+    from t2v.field import PlaneSpec, SceneField
+
+    torch.manual_seed(0)
+    field = SceneField(PlaneSpec(), PlaneSpec(), density_blob_scale=30.0, trajectory_knots=2)
+    with torch.no_grad():
+        field.trajectory.offsets.copy_(torch.tensor([[0.0, 0.0, 0.0], [0.3, -0.1, 0.0]]))
+    options = MeshOptions(resolution=40)
+    start, end = (field_mesh(field, t, options) for t in (0.0, 1.0))
+    shift = end.vertices.mean(axis=0) - start.vertices.mean(axis=0)
+    np.testing.assert_allclose(shift, [0.3, -0.1, 0.0], atol=0.03)
+
+
+def test_opacity_level_puts_a_sharp_ball_where_the_render_sees_it() -> None:
+    from t2v.export.mesh import opacity_level
+
+    axis = np.linspace(-1, 1, 64)
+    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij")
+    radius = np.sqrt(x**2 + y**2 + z**2)
+    ball = np.where(radius < 0.5, 40.0, 0.0) + 1.0 * np.exp(-(radius**2) / 0.1)  # + faint haze
+    level = opacity_level(ball, 2 / 63)
+    assert level is not None
+    # The haze alone is never half opaque along a ray: the surface is the ball's, r = 0.5.
+    assert radius[ball >= level].max() == pytest.approx(0.5, abs=2 / 63)
+    assert opacity_level(np.full((8, 8, 8), 0.01), 2 / 7) is None  # nothing half opaque
