@@ -59,6 +59,16 @@ COMMANDS: dict[str, Command] = {
         "t2v.commands.evaluate",
         writes_run_dir=False,
     ),
+    "export": Command(
+        "export a finished run's 4D scene as animated GLB, OBJ sequence or Gaussian PLYs",
+        "t2v.commands.export",
+        writes_run_dir=False,
+    ),
+    "view": Command(
+        "one self-contained HTML page of a run (video, 3D, metrics), or a gallery of runs",
+        "t2v.commands.view",
+        writes_run_dir=False,
+    ),
     "pretrain": Command(
         "pre-train a video diffusion prior and its SR prior on video-text data",
         "t2v.commands.pretrain",
@@ -292,7 +302,9 @@ def compose(name: str, overrides: list[str]) -> DictConfig:
             return hydra_compose(name, overrides=overrides, return_hydra_config=True)
     except MissingConfigException as error:
         raise ConfigError(missing_option_message(error)) from None
-    except (HydraException, OmegaConfBaseException) as error:
+    except (HydraException, OmegaConfBaseException, ValueError) as error:
+        # ValueError: Hydra's defaults list refuses a config group given a non-string value
+        # (`resolution=64`) with a bare ValueError.
         cause = error.__cause__
         text = str(error) or (f"{type(cause).__name__}: {cause}" if cause else type(error).__name__)
         raise ConfigError(unknown_key_message(text)) from None

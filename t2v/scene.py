@@ -16,7 +16,7 @@ from t2v.config.generate import GenerateConfig
 from t2v.errors import ConfigError
 from t2v.field.base import Field
 from t2v.genres import GenrePreset
-from t2v.render import VolumeRenderer, genre_trajectory_cameras
+from t2v.render import Cameras, VolumeRenderer, genre_trajectory_cameras
 
 
 @dataclass
@@ -86,12 +86,24 @@ def render_along_trajectory(
     cameras = genre_trajectory_cameras(
         genre.camera, frames, width, height, trajectory=trajectory, speed=speed, seed=seed
     ).to(device)
-    times = torch.linspace(0.0, 1.0, frames, device=device)[None]
+    times = scene_times(frames, device)[None]
     renderer.eval()
     field.static_only = False
     with torch.no_grad():
         video = renderer.render(field, cameras, times).rgb[0]
     return genre.grading.apply(video, seed=seed) if grading else video
+
+
+def scene_times(frames: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The scene time (frames,) in [0, 1] of each frame of a clip over the whole scene time:
+    what the video, re-renders and exports show at frame k."""
+    return torch.linspace(0.0, 1.0, frames, device=device)
+
+
+def front_camera(genre: GenrePreset, width: int, height: int) -> Cameras:
+    """The genre's front view (1, 1): where every export trajectory starts (azimuth 0, the
+    genre's elevation, distance and field of view)."""
+    return genre_trajectory_cameras(genre.camera, 1, width, height, trajectory="static")
 
 
 def save_stage_state(

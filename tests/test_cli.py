@@ -191,7 +191,8 @@ def test_unknown_command(tmp_path: Path) -> None:
     result = run_t2v("train", "prompt=x", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "t2v train: unknown command 'train'; choose one of: generate, render, evaluate, pretrain"
+        "t2v train: unknown command 'train'; choose one of: "
+        "generate, render, evaluate, export, view, pretrain"
     )
 
 

@@ -1,8 +1,9 @@
 """Every key of every command's configuration is checked at the door.
 
-For each leaf key of `generate`, `render`, `evaluate` and `pretrain`'s composed configuration,
-hypothesis draws a wrong-typed value (and, for numbers, an out-of-range one); the command must
-refuse it before anything is written: one `T2VError` (exit 2) whose one line names the key,
+For each leaf key of every command's composed configuration (generate, render, evaluate,
+export, view, pretrain), hypothesis draws a wrong-typed value (and, for numbers, an out-of-range
+one); the command must refuse it before anything is written: one `T2VError` (exit 2) whose one
+line names the key,
 the working folder untouched. Each case patches the composed job rather than composing it again
 (the door's parse is what is under test; one case goes through the command line itself).
 """
@@ -119,6 +120,8 @@ def base_overrides(command: str, root: Path) -> list[str]:
         "generate": ["prompt=a red ball", f"run_dir={root}/new"],
         "render": [f"run_dir={root}/run"],
         "evaluate": [f"run_dir={root}/run", "clip_model=null"],
+        "export": [f"run_dir={root}/run"],
+        "view": [f"run_dir={root}/run"],
         "pretrain": [f"output_dir={root}/out", f"run_dir={root}/pretrain", "pretrain=debug"],
     }[command]
 
@@ -141,7 +144,7 @@ def command_keys(command: str) -> list[tuple[str, Any]]:
 
 CASES = [
     pytest.param(command, key, default, id=f"{command}:{key}")
-    for command in ("generate", "render", "evaluate", "pretrain")
+    for command in cli.COMMANDS
     for key, default in command_keys(command)
 ]
 
