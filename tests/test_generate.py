@@ -139,21 +139,31 @@ def test_render_at_another_size_length_and_trajectory(finished_run: Path) -> Non
     assert fps == pytest.approx(12)
 
 
-def test_render_shows_the_field_after_a_chosen_stage(finished_run: Path) -> None:
+def render_in_process(*args: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`t2v render` through `cli.main` in this process (the script itself is run by
+    test_render_at_another_size_length_and_trajectory)."""
+    code = cli.main(["render", *args])
+    assert code == 0, capsys.readouterr().err[-3000:]
+
+
+def test_render_shows_the_field_after_a_chosen_stage(
+    finished_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """stage=static renders checkpoints/static.pt: no motion yet, unlike the finished field."""
     outputs = {}
     for stage in ("static", None):
         output = finished_run / "renders" / f"front_{stage}.mp4"
         args = [f"run_dir={finished_run}", "trajectory=static", f"output={output}"]
-        result = run_t2v("render", *args, *([f"stage={stage}"] if stage else []), cwd=finished_run)
-        assert result.returncode == 0, result.stderr[-3000:]
+        render_in_process(*args, *([f"stage={stage}"] if stage else []), capsys=capsys)
         outputs[stage] = read_video(output)[0]
     still = outputs["static"]
     assert (still - still[:1]).abs().max() < 0.02  # the dynamic grid was off: frames agree
     assert (still - outputs[None]).abs().mean() > 0.005  # later stages changed the field
 
 
-def test_render_grades_as_the_run_did_unless_told(finished_run: Path) -> None:
+def test_render_grades_as_the_run_did_unless_told(
+    finished_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The bundled prior's runs export ungraded (prior.export_grading: false); a re-render
     repeats that by default and grades with grading=true."""
     assert RunDir(finished_run).load_config().export_grading is False
@@ -161,10 +171,7 @@ def test_render_grades_as_the_run_did_unless_told(finished_run: Path) -> None:
     for grading in (None, "true"):
         output = finished_run / "renders" / f"graded_{grading}.mp4"
         args = [f"run_dir={finished_run}", f"output={output}"]
-        result = run_t2v(
-            "render", *args, *([f"grading={grading}"] if grading else []), cwd=finished_run
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
+        render_in_process(*args, *([f"grading={grading}"] if grading else []), capsys=capsys)
         frames[grading] = read_video(output)[0]
     exported = read_video(finished_run / "video.mp4")[0]
     assert (frames[None] - exported).abs().max() < 0.03  # the same frames, encoded again
@@ -197,21 +204,21 @@ def test_render_refuses_bad_input_in_one_line(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_finished_run_dir_is_not_overwritten(finished_run: Path, tiny_prior: Path) -> None:
+def test_finished_run_dir_is_not_overwritten(
+    finished_run: Path, tiny_prior: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     video = (finished_run / "video.mp4").read_bytes()
     args = ["generate", f"prompt={PROMPT}", "genre=cartoon", f"run_dir={finished_run}"]
-    result = run_t2v(
-        *args, *tiny_overrides(tiny_prior, finished_run.parent / "cache"), cwd=finished_run.parent
-    )
-    assert result.returncode == 2
-    assert "already holds this finished run" in result.stderr
+    code = cli.main([*args, *tiny_overrides(tiny_prior, finished_run.parent / "cache")])
+    assert code == 2
+    assert "already holds this finished run" in capsys.readouterr().err
     assert (finished_run / "video.mp4").read_bytes() == video
 
 
 @pytest.mark.slow
 def test_killed_run_resumes_and_ends_with_the_same_steps(tiny_prior: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "killed"
-    steps = 60  # long enough that a free machine cannot finish the stage before the kill
+    steps = 20  # the kill follows the first checkpoint (step 2) within one 20 ms poll
     args = [
         "generate",
         f"prompt={PROMPT}",
