@@ -204,25 +204,40 @@ def write_run(run_dir: Path, prompt: str, genre: str = "noir") -> None:
     (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"weights")
 
 
-def test_run_dir_holding_another_run_is_refused_and_untouched(tmp_path: Path) -> None:
+def refusal_in_process(
+    args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """`cli.main(args)` run from `cwd` in this process: exit 2 and its one stderr line."""
+    monkeypatch.chdir(cwd)
+    code = cli.main(args)
+    err = capsys.readouterr().err
+    assert code == 2, err[-2000:]
+    assert len(err.strip().splitlines()) == 1, err
+    return err.strip()
+
+
+def test_run_dir_holding_another_run_is_refused_and_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_dir = tmp_path / "runs" / "cat"
     write_run(run_dir, prompt="a cat sleeping")
     before = tree_digest(tmp_path)
-    result = run_t2v("generate", "prompt=a dog running", f"run_dir={run_dir}", cwd=tmp_path)
-    assert result.returncode == 2
-    assert f"run_dir {run_dir} holds another run (prompt 'a cat sleeping'" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    args = ["generate", "prompt=a dog running", f"run_dir={run_dir}"]
+    err = refusal_in_process(args, tmp_path, capsys, monkeypatch)
+    assert f"run_dir {run_dir} holds another run (prompt 'a cat sleeping'" in err
     assert tree_digest(tmp_path) == before
 
 
-def test_run_dir_with_foreign_files_is_refused(tmp_path: Path) -> None:
+def test_run_dir_with_foreign_files_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     run_dir = tmp_path / "thesis"
     run_dir.mkdir()
     (run_dir / "chapter1.tex").write_text("precious")
     before = tree_digest(tmp_path)
-    result = run_t2v("generate", "prompt=a dog", f"run_dir={run_dir}", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "is not empty and holds no t2v run (chapter1.tex" in result.stderr
+    args = ["generate", "prompt=a dog", f"run_dir={run_dir}"]
+    err = refusal_in_process(args, tmp_path, capsys, monkeypatch)
+    assert "is not empty and holds no t2v run (chapter1.tex" in err
     assert tree_digest(tmp_path) == before
 
 
@@ -247,15 +262,14 @@ def test_user_genre_from_a_yaml_file_alone(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()  # checked, not started
 
 
-def test_broken_user_genre_is_refused(tmp_path: Path) -> None:
+def test_broken_user_genre_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     conf = tmp_path / "myconf" / "genre"
     conf.mkdir(parents=True)
     (conf / "bad.yaml").write_text("name: bad\ndescription: x\nprompt_template: no placeholder\n")
-    result = run_t2v(
-        "generate", "--config-dir", str(tmp_path / "myconf"), "prompt=x", "genre=bad", cwd=tmp_path
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+    args = ["generate", "--config-dir", str(tmp_path / "myconf"), "prompt=x", "genre=bad"]
+    assert refusal_in_process(args, tmp_path, capsys, monkeypatch) == (
         "t2v generate: genre.prompt_template: 'no placeholder' must contain '{prompt}' "
         "(where the prompt goes)"
     )
