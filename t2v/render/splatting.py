@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from t2v.field.components.quaternions import quaternion_matrices
 from t2v.field.splats import Splats
 
 # Alpha below this is skipped, and a pixel's Gaussian extends only as far as its alpha can reach
@@ -50,23 +51,6 @@ class SplatImage:
     rgb: Tensor
     opacity: Tensor
     depth: Tensor
-
-
-def quaternion_matrices(quaternions: Tensor) -> Tensor:
-    """Rotation matrices (N, 3, 3) of quaternions (N, 4) (w, x, y, z), normalised here."""
-    w, x, y, z = (quaternions / quaternions.norm(dim=-1, keepdim=True)).unbind(-1)
-    rows = (
-        1 - 2 * (y * y + z * z),
-        2 * (x * y - w * z),
-        2 * (x * z + w * y),
-        2 * (x * y + w * z),
-        1 - 2 * (x * x + z * z),
-        2 * (y * z - w * x),
-        2 * (x * z - w * y),
-        2 * (y * z + w * x),
-        1 - 2 * (x * x + y * y),
-    )
-    return torch.stack(rows, dim=-1).reshape(-1, 3, 3)
 
 
 def covariances(scales: Tensor, rotations: Tensor) -> Tensor:
