@@ -136,6 +136,24 @@ def gaussian_alpha(pixels: Tensor, means2d: Tensor, conics: Tensor, opacities: T
     return torch.where(alpha < ALPHA_FLOOR, torch.zeros_like(alpha), alpha)
 
 
+def quadratic_coefficients(means2d: Tensor, conics: Tensor) -> Tensor:
+    """Coefficients (..., 6) of the exponent -(d^T conic d) / 2, d = pixel - mean, on the
+    pixel features (x^2, x y, y^2, x, y, 1)."""
+    a, b, c = conics.unbind(-1)
+    mx, my = means2d.unbind(-1)
+    return torch.stack(
+        (
+            -0.5 * a,
+            -b,
+            -0.5 * c,
+            a * mx + b * my,
+            b * mx + c * my,
+            -(0.5 * a * mx * mx + b * mx * my + 0.5 * c * my * my),
+        ),
+        dim=-1,
+    )
+
+
 def rasterize(
     splats: Splats,
     c2w: Tensor,
@@ -224,6 +242,11 @@ def _composite_tiles(
     projected Gaussians, valid (G, L) -> colour (G, P, 3), opacity (G, P), depth (G, P)."""
     num_tiles, tile_pixels = pixels.shape[:2]
     device = pixels.device
+    # Tile-local coordinates keep the quadratic form's terms small (no cancellation) in float32.
+    origins = pixels[:, :1] - 0.5
+    local = pixels - origins
+    px, py = local.unbind(-1)
+    features = torch.stack((px * px, px * py, py * py, px, py, torch.ones_like(px)), -1)
     colour = pixels.new_zeros(num_tiles, tile_pixels, 3)
     depth = pixels.new_zeros(num_tiles, tile_pixels)
     transmittance = pixels.new_ones(num_tiles, tile_pixels)
@@ -234,27 +257,26 @@ def _composite_tiles(
         if tiles.numel() == 0:
             break
         ids = lists[tiles, start : start + chunk]
-        present = valid[tiles, start : start + chunk]
-        alpha = gaussian_alpha(
-            pixels[tiles], projected.means2d[ids], projected.conics[ids], projected.opacities[ids]
-        )
-        alpha = torch.where(present[:, None, :] & ~done[tiles, :, None], alpha, 0.0)
-        after = transmittance[tiles, :, None] * torch.cumprod(1 - alpha, dim=-1)
+        opacities = torch.where(valid[tiles, start : start + chunk], projected.opacities[ids], 0.0)
+        # The Gaussians' exponents at every pixel as one batched matmul: features (P, 6) of the
+        # pixel times coefficients (6, K) of each Gaussian's quadratic form.
+        power = features[tiles] @ quadratic_coefficients(
+            projected.means2d[ids] - origins[tiles], projected.conics[ids]
+        ).transpose(1, 2)
+        alpha = (opacities[:, None, :] * torch.exp(power)).clamp(max=ALPHA_CEILING)
+        alpha = torch.where(alpha < ALPHA_FLOOR, 0.0, alpha)
+        # Stopped pixels start the chunk with no transmittance: they composite nothing more.
+        live = torch.where(done[tiles], 0.0, transmittance[tiles])
+        after = live[..., None] * torch.cumprod(1 - alpha, dim=-1)
         # A pixel composites a Gaussian only while its transmittance stays above the floor;
         # `after` is non-increasing, so this keeps a prefix of each pixel's list.
         kept = after.detach() >= TRANSMITTANCE_FLOOR
-        alpha = torch.where(kept, alpha, 0.0)
-        after = transmittance[tiles, :, None] * torch.cumprod(1 - alpha, dim=-1)
-        before = torch.cat((transmittance[tiles, :, None], after[..., :-1]), dim=-1)
-        weights = before * alpha
-        colour = colour.index_add(
-            0, tiles, torch.einsum("tpk,tkc->tpc", weights, projected.colours[ids])
-        )
-        depth = depth.index_add(
-            0, tiles, torch.einsum("tpk,tk->tp", weights, projected.depths[ids])
-        )
-        transmittance = transmittance.index_copy(0, tiles, after[..., -1])
-        stopped = done[tiles] | (~kept).any(dim=-1)
+        before = torch.cat((live[..., None], after[..., :-1]), dim=-1)
+        weights = torch.where(kept, before * alpha, 0.0)
+        colour = colour.index_add(0, tiles, weights @ projected.colours[ids])
+        depth = depth.index_add(0, tiles, (weights @ projected.depths[ids][..., None])[..., 0])
+        transmittance = transmittance.index_add(0, tiles, -weights.sum(-1))
+        stopped = done[tiles] | (~kept[..., -1] & (live > 0))
         done = done.index_copy(0, tiles, stopped)
         active = active.index_copy(0, tiles, ~stopped.all(dim=1))
     opacity = 1 - transmittance
