@@ -21,6 +21,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from t2v.callbacks import (
     FieldLogger,
+    GaussianDensification,
     NonFiniteLossGuard,
     RegularizerRamps,
     StageProgressBar,
@@ -28,6 +29,7 @@ from t2v.callbacks import (
 )
 from t2v.cluster import PERIODIC_CHECKPOINT, resume_checkpoint
 from t2v.config.generate import GenerateConfig
+from t2v.field.gaussians import GaussianField
 from t2v.render import genre_trajectory_cameras
 from t2v.rundir import RunDir
 from t2v.scene import Scene, load_stage_state, render_along_trajectory, save_stage_state
@@ -183,6 +185,8 @@ def run_stage(
         FieldLogger(),
         StageProgressBar(spec.name, len(config.stages), config.stages.index(spec)),
     ]
+    if isinstance(scene.field, GaussianField):
+        callbacks.append(GaussianDensification(scene.field.densify))
     if spec.preview_every > 0:
         callbacks.append(VideoLogger(spec.preview_every, run.media, spec.name, config.fps))
     trainer = pl.Trainer(

@@ -28,7 +28,12 @@ check a new field, fit it to posed images with `t2v.fit.fit_field`.
 """
 
 from t2v.field.base import Field, FieldCapabilities, FieldKind, FieldOutput
-from t2v.field.gaussians import GaussianField, gsplat_available, resolve_raster_backend
+from t2v.field.gaussians import (
+    DensifySchedule,
+    GaussianField,
+    gsplat_available,
+    resolve_raster_backend,
+)
 from t2v.field.hashgrid import (
     HashGridEncoding,
     resolve_backend,
@@ -41,6 +46,7 @@ from t2v.field.specs import EncodingSpec, HashGridSpec, PlaneSpec
 from t2v.field.splats import SplatField, Splats
 
 __all__ = [
+    "DensifySchedule",
     "EncodingSpec",
     "Field",
     "FieldCapabilities",

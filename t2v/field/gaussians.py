@@ -22,6 +22,7 @@ density blob bias is positive (radius 1.18 `blob_radius`), sized to their mean s
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -41,7 +42,7 @@ from t2v.field.components.quaternions import quaternion_matrices
 from t2v.field.components.trajectory import GlobalTrajectory
 from t2v.field.specs import PlaneSpec
 from t2v.field.splats import Splats
-from t2v.schema import Bool, NonNegativeInt, PositiveFloat, PositiveInt, UnitFloat
+from t2v.schema import Bool, NonNegativeInt, PositiveFloat, PositiveInt, Text, UnitFloat
 
 RasterBackend = Literal["auto", "torch", "gsplat"]
 Colour = tuple[UnitFloat, UnitFloat, UnitFloat]
@@ -50,6 +51,30 @@ Colour = tuple[UnitFloat, UnitFloat, UnitFloat]
 BLOB_EDGE = math.sqrt(2 * math.log(2))
 OPACITY_CEILING = 0.99  # the rasterizer's alpha ceiling: keeps -log(1 - opacity) finite
 PAIRS_PER_CHUNK = 1 << 21  # points x Gaussians evaluated at once by `density`
+
+
+@dataclass(frozen=True)
+class DensifySchedule:
+    """When and how `t2v.callbacks.GaussianDensification` densifies and prunes, per stage.
+
+    In the stages named in `stages`, every `every` steps from `start_step` to `stop_step`, the
+    Gaussians whose mean-position gradient norm (averaged over the steps they were seen) is at
+    least `grad_threshold` are cloned (largest scale <= `split_scale`, world units) or split in
+    two smaller ones (larger); those with opacity below `prune_opacity` are removed; the count
+    never exceeds `max_count`. Every `reset_every` steps (0: never) opacities are lowered to
+    `reset_opacity`, so that pruning can find the ones the scene does not need.
+    """
+
+    stages: tuple[Text, ...] = ("static",)
+    start_step: NonNegativeInt = 50
+    stop_step: NonNegativeInt = 1500
+    every: PositiveInt = 50
+    grad_threshold: PositiveFloat = 1e-4
+    split_scale: PositiveFloat = 0.05
+    prune_opacity: UnitFloat = 0.005
+    reset_every: NonNegativeInt = 0
+    reset_opacity: UnitFloat = 0.01
+    max_count: PositiveInt = 8192
 
 
 def gsplat_available() -> bool:
@@ -104,6 +129,7 @@ class GaussianField(nn.Module):
         static_only: Bool = False,
         trajectory_knots: KnotCount = 0,
         exposure_knots: KnotCount = 0,
+        densify: DensifySchedule | None = None,
     ) -> None:
         super().__init__()
         if background not in ("learned", "solid"):
@@ -115,6 +141,7 @@ class GaussianField(nn.Module):
         check_knots("trajectory_knots", trajectory_knots)
         check_knots("exposure_knots", exposure_knots)
         self.backend = resolve_raster_backend(backend)
+        self.densify = densify if densify is not None else DensifySchedule()
         self.static_only = static_only
         self.time_knots = time_knots
         radius = blob_radius * BLOB_EDGE
@@ -167,6 +194,30 @@ class GaussianField(nn.Module):
             "logit_opacities": self.logit_opacities,
             "colour_logits": self.colour_logits,
         }
+
+    def set_gaussians(self, values: dict[str, Tensor]) -> dict[str, nn.Parameter]:
+        """Replace every per-Gaussian parameter by `values` (same names as
+        `gaussian_parameters`, any common count) as new Parameters, keeping `requires_grad`;
+        returns the old ones by name, for callers that move optimiser state across."""
+        old = self.gaussian_parameters()
+        counts = {value.shape[0] for value in values.values()}
+        if set(values) != set(old) or len(counts) != 1:
+            raise ValueError(f"set_gaussians needs {sorted(old)} with one count")
+        for name, value in values.items():
+            parameter = nn.Parameter(value.detach().to(old[name]), old[name].requires_grad)
+            setattr(self, name, parameter)
+        return old
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        # Densification changes the count: resize to the checkpoint's before loading into it.
+        saved = {name: state_dict.get(prefix + name) for name in self.gaussian_parameters()}
+        if all(isinstance(v, Tensor) for v in saved.values()):
+            counts = {v.shape[0] for v in saved.values() if v is not None}
+            if len(counts) == 1 and counts != {self.count}:
+                self.set_gaussians(
+                    {n: torch.empty_like(v) for n, v in saved.items() if v is not None}
+                )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         deformation = [
