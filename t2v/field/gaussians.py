@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import AfterValidator
 from torch import Tensor, nn
 
 from t2v.errors import ConfigError
@@ -44,7 +45,7 @@ from t2v.field.specs import PlaneSpec
 from t2v.field.splats import Splats
 from t2v.schema import Bool, NonNegativeInt, PositiveFloat, PositiveInt, Text, UnitFloat
 
-RasterBackend = Literal["auto", "torch", "gsplat"]
+RasterBackendName = Literal["auto", "torch", "gsplat"]
 Colour = tuple[UnitFloat, UnitFloat, UnitFloat]
 
 # Where the blob bias 2 exp(-r^2 / (2 R^2)) - 1 of SceneField is positive: r < R sqrt(2 ln 2).
@@ -77,6 +78,12 @@ class DensifySchedule:
     max_count: PositiveInt = 8192
 
 
+GSPLAT_MISSING = (
+    "'gsplat' needs gsplat installed (pip install -e '.[gsplat]') and a CUDA device; "
+    "set field.backend=torch (or auto)"
+)
+
+
 def gsplat_available() -> bool:
     """gsplat importable and a CUDA device present (gsplat has no CPU kernels)."""
     if not torch.cuda.is_available():
@@ -94,14 +101,22 @@ def resolve_raster_backend(backend: str) -> Literal["torch", "gsplat"]:
         return "torch"
     if backend == "gsplat":
         if not gsplat_available():
-            raise ConfigError(
-                "field backend 'gsplat' needs gsplat installed (pip install -e '.[gsplat]') and a "
-                "CUDA device; set field.backend=torch (or auto)"
-            )
+            raise ConfigError(f"field backend {GSPLAT_MISSING}")
         return "gsplat"
     if backend == "auto":
         return "gsplat" if gsplat_available() else "torch"
     raise ConfigError(f"unknown field backend '{backend}': use auto, torch or gsplat")
+
+
+def _runnable(backend: str) -> str:
+    """Checked at the door (`t2v.targets`): gsplat where it cannot run is refused before a run
+    directory is touched."""
+    if backend == "gsplat" and not gsplat_available():
+        raise ValueError(GSPLAT_MISSING)
+    return backend
+
+
+RasterBackend = Annotated[RasterBackendName, AfterValidator(_runnable)]
 
 
 class GaussianField(nn.Module):
