@@ -1,4 +1,5 @@
-"""`t2v generate ... field=gaussians` through every stage, then render, evaluate, and resume.
+"""`t2v generate ... field=gaussians` through every stage, resumed after SIGKILL, then render and
+evaluate.
 
 The cheap Gaussian variant of tests/test_generate.py: the same tiny prior and debug schedule,
 a GaussianField of a few hundred Gaussians drawn by the CPU rasterizer, densified in the static
@@ -60,13 +61,45 @@ def run_t2v(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+STATIC_STEPS = 30  # long enough for the kill to land mid-stage
+
+
 @pytest.fixture(scope="module")
 def finished_run(tiny_prior: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run killed (SIGKILL) mid static stage, after densification changed the count, then
+    resumed to the end by the same command."""
     root = tmp_path_factory.mktemp("runs")
     run_dir = root / "gaussian_ball"
-    args = ["generate", f"prompt={PROMPT}", "genre=cartoon", f"run_dir={run_dir}"]
-    result = run_t2v(*args, *overrides(tiny_prior, root / "cache"), cwd=root)
+    args = [
+        "generate",
+        f"prompt={PROMPT}",
+        "genre=cartoon",
+        f"run_dir={run_dir}",
+        *overrides(tiny_prior, root / "cache"),
+        f"schedule.static.steps={STATIC_STEPS}",
+        "schedule.checkpoint_every=2",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [T2V, *args], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    checkpoint = run_dir / "checkpoints" / "static" / "last.ckpt"
+    deadline = time.monotonic() + 600
+    killed_at = None
+    while process.poll() is None and time.monotonic() < deadline:
+        killed_at = checkpoint_step(checkpoint) if checkpoint.exists() else None
+        if killed_at:
+            os.kill(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    process.wait()
+    assert killed_at is not None and 0 < killed_at < STATIC_STEPS
+    result = run_t2v(*args, cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["stages"]["static"]["resumed_from_step"] >= killed_at
+    final = torch.load(checkpoint, weights_only=True, map_location="cpu")
+    assert final["global_step"] == STATIC_STEPS
     return run_dir
 
 
@@ -93,52 +126,23 @@ def test_render_and_evaluate_a_gaussian_run(finished_run: Path) -> None:
     assert "multiview" in json.dumps(evaluation)
 
 
-def test_gsplat_where_it_cannot_run_is_one_line(tiny_prior: Path, tmp_path: Path) -> None:
+def test_gsplat_where_it_cannot_run_is_one_line(
+    tiny_prior: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through `cli.main` in this process: refused at the door, nothing written."""
+    from t2v import cli
     from t2v.field import gsplat_available
 
     if gsplat_available():
         pytest.skip("gsplat can run here")
+    monkeypatch.chdir(tmp_path)
     run_dir = tmp_path / "refused"
-    args = ["generate", f"prompt={PROMPT}", f"run_dir={run_dir}"]
-    result = run_t2v(
-        *args, *overrides(tiny_prior, tmp_path / "cache"), "field.backend=gsplat", cwd=tmp_path
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and "gsplat" in result.stderr
-    assert not run_dir.exists()
-
-
-@pytest.mark.slow
-def test_killed_gaussian_run_resumes(tiny_prior: Path, tmp_path: Path) -> None:
-    run_dir = tmp_path / "killed"
-    steps = 40
-    args = [
-        "generate",
-        f"prompt={PROMPT}",
-        f"run_dir={run_dir}",
-        *overrides(tiny_prior, tmp_path / "cache"),
-        f"schedule.static.steps={steps}",
-        "schedule.checkpoint_every=2",
-    ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(
-        [T2V, *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    checkpoint = run_dir / "checkpoints" / "static" / "last.ckpt"
-    deadline = time.monotonic() + 600
-    killed_at = None
-    while process.poll() is None and time.monotonic() < deadline:
-        killed_at = checkpoint_step(checkpoint) if checkpoint.exists() else None
-        if killed_at:  # mid-stage, after densification changed the count
-            os.kill(process.pid, signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    process.wait()
-    assert killed_at is not None and 0 < killed_at < steps
-
-    result = run_t2v(*args, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["stages"]["static"]["resumed_from_step"] >= killed_at
-    final = torch.load(checkpoint, weights_only=True, map_location="cpu")
-    assert final["global_step"] == steps
+    args = ["generate", f"prompt={PROMPT}", f"run_dir={run_dir}", "logger=none"]
+    code = cli.main([*args, *overrides(tiny_prior, tmp_path / "cache"), "field.backend=gsplat"])
+    err = capsys.readouterr().err
+    assert code == 2, err[-2000:]
+    assert len(err.strip().splitlines()) == 1 and "field.backend: 'gsplat' needs gsplat" in err
+    assert list(tmp_path.iterdir()) == []
