@@ -105,6 +105,9 @@ def run_generate(config: GenerateConfig, run: RunDir) -> dict[str, Any]:
         run.checkpoints.mkdir(exist_ok=True)
     pl.seed_everything(config.seed, workers=True, verbose=False)
     scene = Scene.build(config)
+    if isinstance(scene.field, GaussianField) and scene.field.init_from is not None:
+        # Gaussians where a finished run's field is dense (a resumed stage then loads its own).
+        scene.field.place_from(RunDir(scene.field.init_from).load_scene().field)
     guidance = GuidanceFactory(config)
     logger = config.logger.build() if config.logger is not None else False
     reports = []

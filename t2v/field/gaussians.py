@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal
 
 import torch
@@ -30,7 +31,7 @@ from pydantic import AfterValidator
 from torch import Tensor, nn
 
 from t2v.errors import ConfigError
-from t2v.field.base import FieldCapabilities, FieldOutput
+from t2v.field.base import Field, FieldCapabilities, FieldOutput
 from t2v.field.components.background import (
     BackgroundMode,
     background_colour,
@@ -119,6 +120,17 @@ def _runnable(backend: str) -> str:
 RasterBackend = Annotated[RasterBackendName, AfterValidator(_runnable)]
 
 
+def _run_with_stages(path: str) -> str:
+    """`init_from` names a t2v run with at least one finished stage (checked at the door)."""
+    folder = Path(path)
+    if not (folder / "config.yaml").is_file() or not any(folder.glob("checkpoints/*.pt")):
+        raise ValueError("not a t2v run with a finished stage (checkpoints/<stage>.pt)")
+    return path
+
+
+InitRun = Annotated[Text, AfterValidator(_run_with_stages)]
+
+
 class GaussianField(nn.Module):
     """4D Gaussians shared by every stage; a `t2v.field.Field` of kind `gaussians` (module doc).
 
@@ -145,6 +157,7 @@ class GaussianField(nn.Module):
         trajectory_knots: KnotCount = 0,
         exposure_knots: KnotCount = 0,
         densify: DensifySchedule | None = None,
+        init_from: InitRun | None = None,
     ) -> None:
         super().__init__()
         if background not in ("learned", "solid"):
@@ -157,6 +170,7 @@ class GaussianField(nn.Module):
         check_knots("exposure_knots", exposure_knots)
         self.backend = resolve_raster_backend(backend)
         self.densify = densify if densify is not None else DensifySchedule()
+        self.init_from = init_from  # a run whose field `place_from` reads (t2v.generation)
         self.static_only = static_only
         self.time_knots = time_knots
         radius = blob_radius * BLOB_EDGE
@@ -209,6 +223,40 @@ class GaussianField(nn.Module):
             "logit_opacities": self.logit_opacities,
             "colour_logits": self.colour_logits,
         }
+
+    @torch.no_grad()
+    def place_from(self, source: Field, resolution: int = 48, time: float = 0.0) -> int:
+        """Re-place this field's Gaussians where `source` (any field, e.g. a finished NeRF run's)
+        is dense at `time`: the `count` densest cells of a grid over the scene box (at most those
+        denser than 1/4 of the densest), each Gaussian at its cell with the cell's size, jittered
+        inside it, coloured by the source's colour there, opacity `init_opacity`. Returns how
+        many cells were dense enough."""
+        axis = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution * 2 - 1
+        grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
+        device = self.means.device
+        grid = grid.to(device)
+        times = torch.full((grid.shape[0], 1), time, device=device)
+        density = torch.cat(
+            [
+                source.density(p, t)
+                for p, t in zip(grid.split(65536), times.split(65536), strict=True)
+            ]
+        )
+        dense = (density >= 0.25 * density.max()).nonzero().squeeze(1)
+        if dense.numel() == 0:
+            raise ConfigError("field.init_from: the source field is empty (no density anywhere)")
+        ranked = dense[torch.argsort(density[dense], descending=True)]
+        cells = ranked[torch.arange(self.count, device=device) % ranked.numel()]
+        cell = 2.0 / resolution
+        means = grid[cells] + (torch.rand(self.count, 3, device=device) - 0.5) * cell
+        directions = torch.zeros_like(means)
+        directions[:, 2] = -1.0
+        colours = source(means, times[: self.count], directions).rgb.clamp(1e-3, 1 - 1e-3)
+        self.means.copy_(means)
+        self.log_scales.fill_(math.log(cell / 2))
+        self.quaternions.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0]).expand(self.count, 4))
+        self.colour_logits.copy_(torch.logit(colours))
+        return int(dense.numel())
 
     def set_gaussians(self, values: dict[str, Tensor]) -> dict[str, nn.Parameter]:
         """Replace every per-Gaussian parameter by `values` (same names as

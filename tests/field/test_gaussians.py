@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ from t2v.field import Field, GaussianField, PlaneSpec, SplatField, gsplat_availa
 from t2v.field.gaussians import BLOB_EDGE, splat_density
 from t2v.field.splats import Splats
 from t2v.render import Cameras, VolumeRenderer, camera_rays
+from t2v.targets import check_target
 
 PLANES = PlaneSpec(features=2, resolutions=(8,), time_resolution=4)
 
@@ -141,3 +143,27 @@ def test_gsplat_matches_the_cpu_rasterizer():
     assert torch.allclose(ours.opacity, theirs.opacity, atol=2e-3)
     seen = ours.opacity > 0.5
     assert torch.allclose(ours.depth[seen], theirs.depth[seen], rtol=1e-3)
+
+
+class RedBall:
+    """A source field: density 10 in a ball of radius 0.3 at (0.4, 0, 0), red there."""
+
+    def density(self, points, times):
+        return 10.0 * ((points - torch.tensor([0.4, 0.0, 0.0])).norm(dim=1) < 0.3).float()
+
+    def __call__(self, points, times, directions):
+        rgb = torch.tensor([0.9, 0.1, 0.1]).expand(points.shape[0], 3)
+        return SimpleNamespace(density=self.density(points, times), rgb=rgb)
+
+
+def test_place_from_a_finished_field_and_init_from_checked_at_the_door(tmp_path):
+    field = small_field(count=300)
+    dense = field.place_from(RedBall(), resolution=24)
+    assert dense == pytest.approx(4 / 3 * math.pi * 0.3**3 / (2 / 24) ** 3, rel=0.15)
+    distance = (field.means.detach() - torch.tensor([0.4, 0.0, 0.0])).norm(dim=1)
+    assert float(distance.max()) < 0.3 + 2 / 24
+    assert torch.allclose(field.splats(0.0).colours, torch.tensor([0.9, 0.1, 0.1]), atol=1e-5)
+
+    node = {"_target_": "t2v.field.GaussianField", "init_from": str(tmp_path)}
+    with pytest.raises(ConfigError, match=r"field.init_from = .*: not a t2v run"):
+        check_target("field", node)
