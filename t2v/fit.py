@@ -112,6 +112,7 @@ def fit_field(
     eval_every: int = 100,
     seed: int = 0,
     on_eval: Callable[[int, float, float | None], None] | None = None,
+    final_lr_fraction: float = 1.0,
 ) -> FitResult:
     """Fit `field` to `train` by MSE on `rays_per_step` random rays a step; PSNR every `eval_every`.
 
@@ -120,12 +121,16 @@ def fit_field(
 
     The train PSNR is measured on random training rays (cheap); the held-out PSNR renders the
     held-out frames in full. `on_eval(step, train_psnr, held_out_psnr)` is called at each
-    evaluation (for logging). The renderer's occupancy grid is updated every step.
+    evaluation (for logging). The renderer's occupancy grid is updated every step. Learning
+    rates decay exponentially to `final_lr_fraction` of their start over the steps (1: constant).
     """
     if steps < 1 or rays_per_step < 1 or eval_every < 1:
         raise ConfigError("fit_field needs steps, rays_per_step and eval_every >= 1")
+    if not 0.0 < final_lr_fraction <= 1.0:
+        raise ConfigError("fit_field needs final_lr_fraction in (0, 1]")
     generator = torch.Generator().manual_seed(seed)
     optimizer = default_optimizer(field, lr, heads_lr)
+    decay = torch.optim.lr_scheduler.ExponentialLR(optimizer, final_lr_fraction ** (1 / steps))
     colours = train.pixel_colours()
     result = FitResult()
     start = time.perf_counter()
@@ -150,6 +155,7 @@ def fit_field(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        decay.step()
         renderer.update_occupancy(field, step, generator)
         if step % eval_every == 0 or step == steps:
             train_psnr = 10 * math.log10(1.0 / max(loss.item(), 1e-12))
