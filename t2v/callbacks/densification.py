@@ -6,7 +6,8 @@ Gaussians with a large one are cloned (small ones) or split (large ones), faint 
 the count is capped, and the optimiser's state follows the Gaussians (kept ones keep their Adam
 moments, new ones start at zero). Checkpoints hold the changed count: `GaussianField` resizes
 itself to a checkpoint's count before loading it, and the optimiser is rebuilt from the resized
-parameters before its state is loaded. The gradient statistics restart after a resume.
+parameters before its state is loaded. The gradient statistics restart after a resume. It
+runs in one process (DDP wraps fixed parameters): multi-process runs must switch it off.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor, nn
 
+from t2v.errors import ConfigError
 from t2v.field.components.quaternions import quaternion_matrices
 from t2v.field.gaussians import DensifySchedule, GaussianField
 
@@ -38,6 +40,14 @@ class GaussianDensification(pl.Callback):
         return isinstance(field, GaussianField) and getattr(spec, "name", None) in set(
             self.schedule.stages
         )
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._active(pl_module) and trainer.world_size > 1:
+            # DDP holds the parameters it wraps: new ones would leave its buckets stale.
+            raise ConfigError(
+                "Gaussian densification runs in one process only; set field.densify.stages=[] "
+                "for multi-process training"
+            )
 
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any
