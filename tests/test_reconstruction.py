@@ -160,7 +160,7 @@ def test_fitted_field_reaches_25_db_on_held_out_views_and_times() -> None:
 
 
 GAUSSIAN_SIZE = 24  # a rasterized step costs per Gaussian and pixel: tiny images keep it quick
-GAUSSIAN_STEPS = 240  # 3 whole frames a step
+GAUSSIAN_STEPS = 300  # 3 whole frames a step; 27.6 dB held out when written (25.3 after 240)
 
 
 @pytest.mark.slow
