@@ -95,8 +95,8 @@ def densify_and_prune(
     count = field.count
     scales = params["log_scales"].exp().amax(dim=1)
     high = mean_grads >= schedule.grad_threshold
-    # The cap: at most max_count - count additions, the largest gradients first.
-    room = max(schedule.max_count - count, 0)
+    # The caps: at most max_growth x count additions, never past max_count; largest first.
+    room = max(min(schedule.max_count - count, math.ceil(schedule.max_growth * count)), 0)
     if int(high.sum()) > room:
         chosen = torch.topk(torch.where(high, mean_grads, -1.0), room).indices
         high = torch.zeros_like(high)

@@ -63,7 +63,9 @@ class DensifySchedule:
     Gaussians whose mean-position gradient norm (averaged over the steps they were seen) is at
     least `grad_threshold` are cloned (largest scale <= `split_scale`, world units) or split in
     two smaller ones (larger); those with opacity below `prune_opacity` are removed; the count
-    never exceeds `max_count`. Every `reset_every` steps (0: never) opacities are lowered to
+    grows by at most `max_growth` of itself per densification (the largest gradients first: the
+    gradients' scale follows the prior and guidance, this keeps the cost in check) and never
+    exceeds `max_count`. Every `reset_every` steps (0: never) opacities are lowered to
     `reset_opacity`, so that pruning can find the ones the scene does not need.
     """
 
@@ -76,6 +78,7 @@ class DensifySchedule:
     prune_opacity: UnitFloat = 0.005
     reset_every: NonNegativeInt = 0
     reset_opacity: UnitFloat = 0.01
+    max_growth: PositiveFloat = 0.1
     max_count: PositiveInt = 8192
 
 

@@ -37,7 +37,10 @@ def test_clone_split_prune_cap_and_optimizer_rows():
     grads[:4] = 1.0
     means_before = field.means.detach().clone()
     count = densify_and_prune(
-        field, optimizer, grads, DensifySchedule(grad_threshold=0.5, split_scale=0.05)
+        field,
+        optimizer,
+        grads,
+        DensifySchedule(grad_threshold=0.5, split_scale=0.05, max_growth=1.0),
     )
     # 12 - 2 pruned - 2 split + 2 clones + 4 halves
     assert count == field.count == 14
@@ -57,9 +60,11 @@ def test_clone_split_prune_cap_and_optimizer_rows():
         field,
         optimizer,
         torch.linspace(0, 1, 14),
-        DensifySchedule(grad_threshold=0.1, max_count=16),
+        DensifySchedule(grad_threshold=0.1, max_growth=1.0, max_count=16),
     )
     assert capped == 16
+    grown = densify_and_prune(field, optimizer, torch.ones(16), DensifySchedule(max_growth=0.1))
+    assert grown == 16 + 2  # 10% of 16, rounded up
     reset_opacities(field, optimizer, 0.01)
     assert float(torch.sigmoid(field.logit_opacities).max()) == pytest.approx(0.01, rel=1e-5)
 
