@@ -375,16 +375,37 @@ def splat_density(splats: Splats, points: Tensor, with_colour: bool) -> tuple[Te
     """Density (M,) of splats at points (M, 3), each Gaussian scaled so that a ray through its
     centre along one of its axes gathers optical depth -log(1 - opacity); with `with_colour`,
     also the density-weighted sum of colours (M, 3)."""
-    rotation = quaternion_matrices(splats.rotations)  # (N, 3, 3), columns are the axes
-    inverse_scales = 1.0 / splats.scales
+    # The exponent -(p - mu)^T A (p - mu) / 2, A = R S^-2 R^T, expanded into one matmul of
+    # point features (x^2, y^2, z^2, 2xy, 2xz, 2yz, x, y, z, 1) by per-Gaussian coefficients;
+    # the log of each Gaussian's peak density joins the constant term.
+    axes = quaternion_matrices(splats.rotations) / splats.scales[:, None, :]
+    precision = axes @ axes.transpose(1, 2)  # (N, 3, 3)
+    linear = torch.einsum("nij,nj->ni", precision, splats.means)
     optical_depth = -torch.log1p(-splats.opacities.clamp(max=OPACITY_CEILING))
     peak = optical_depth / (math.sqrt(2 * math.pi) * splats.scales.prod(dim=1) ** (1 / 3))
+    coefficients = -0.5 * torch.stack(
+        (
+            precision[:, 0, 0],
+            precision[:, 1, 1],
+            precision[:, 2, 2],
+            precision[:, 0, 1],
+            precision[:, 0, 2],
+            precision[:, 1, 2],
+            -2 * linear[:, 0],
+            -2 * linear[:, 1],
+            -2 * linear[:, 2],
+            (linear * splats.means).sum(-1),
+        ),
+        dim=0,
+    )  # (10, N)
+    coefficients = torch.cat((coefficients[:9], coefficients[9:] + peak.clamp_min(1e-30).log()))
+    x, y, z = points.unbind(-1)
+    features = torch.stack((x * x, y * y, z * z, 2 * x * y, 2 * x * z, 2 * y * z, x, y, z), -1)
+    features = torch.cat((features, torch.ones_like(x)[:, None]), -1)
     chunk = max(1, PAIRS_PER_CHUNK // max(len(splats), 1))
     densities, colours = [], []
     for start in range(0, points.shape[0], chunk):
-        delta = points[start : start + chunk, None, :] - splats.means[None]  # (m, N, 3)
-        local = torch.einsum("mni,nij->mnj", delta, rotation) * inverse_scales
-        contribution = peak * torch.exp(-0.5 * local.square().sum(-1))  # (m, N)
+        contribution = torch.exp(features[start : start + chunk] @ coefficients)  # (m, N)
         densities.append(contribution.sum(1))
         if with_colour:
             colours.append(contribution @ splats.colours)
