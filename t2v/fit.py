@@ -112,33 +112,50 @@ def fit_field(
     eval_every: int = 100,
     seed: int = 0,
     on_eval: Callable[[int, float, float | None], None] | None = None,
+    final_lr_fraction: float = 1.0,
 ) -> FitResult:
     """Fit `field` to `train` by MSE on `rays_per_step` random rays a step; PSNR every `eval_every`.
 
+    A `gaussians` field is rasterized whole frames at a time: each step it renders as many
+    random training frames as `rays_per_step` pixels fill (at least one).
+
     The train PSNR is measured on random training rays (cheap); the held-out PSNR renders the
     held-out frames in full. `on_eval(step, train_psnr, held_out_psnr)` is called at each
-    evaluation (for logging). The renderer's occupancy grid is updated every step.
+    evaluation (for logging). The renderer's occupancy grid is updated every step. Learning
+    rates decay exponentially to `final_lr_fraction` of their start over the steps (1: constant).
     """
     if steps < 1 or rays_per_step < 1 or eval_every < 1:
         raise ConfigError("fit_field needs steps, rays_per_step and eval_every >= 1")
+    if not 0.0 < final_lr_fraction <= 1.0:
+        raise ConfigError("fit_field needs final_lr_fraction in (0, 1]")
     generator = torch.Generator().manual_seed(seed)
     optimizer = default_optimizer(field, lr, heads_lr)
+    decay = torch.optim.lr_scheduler.ExponentialLR(optimizer, final_lr_fraction ** (1 / steps))
     colours = train.pixel_colours()
     result = FitResult()
     start = time.perf_counter()
     field.train()
     renderer.train()
+    rasterized = field.capabilities.kind == "gaussians"
     for step in range(1, steps + 1):
-        indices = torch.randint(train.num_pixels, (rays_per_step,), generator=generator)
-        rays = rays_for_indices(train.cameras, indices)
-        out = renderer.render_rays(
-            field, rays.origins, rays.directions, train.pixel_times(indices), generator=generator
-        )
-        loss = torch.mean((out.rgb - colours[indices]) ** 2)
+        if rasterized:
+            loss = _frames_loss(field, renderer, train, rays_per_step, generator)
+        else:
+            indices = torch.randint(train.num_pixels, (rays_per_step,), generator=generator)
+            rays = rays_for_indices(train.cameras, indices)
+            out = renderer.render_rays(
+                field,
+                rays.origins,
+                rays.directions,
+                train.pixel_times(indices),
+                generator=generator,
+            )
+            loss = torch.mean((out.rgb - colours[indices]) ** 2)
+            result.evaluated_samples += out.evaluated_samples
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        result.evaluated_samples += out.evaluated_samples
+        decay.step()
         renderer.update_occupancy(field, step, generator)
         if step % eval_every == 0 or step == steps:
             train_psnr = 10 * math.log10(1.0 / max(loss.item(), 1e-12))
@@ -151,3 +168,28 @@ def fit_field(
                 on_eval(step, train_psnr, held)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _frames_loss(
+    field: Field,
+    renderer: VolumeRenderer,
+    train: PosedFrames,
+    rays_per_step: int,
+    generator: torch.Generator,
+) -> Tensor:
+    """MSE of whole random training frames (for rasterized fields, which draw frames, not rays)."""
+    cameras = train.cameras
+    per_frame = cameras.width * cameras.height
+    total = cameras.batch_shape[0] * cameras.batch_shape[1]
+    count = min(total, max(1, rays_per_step // per_frame))
+    chosen = torch.randperm(total, generator=generator)[:count]
+    picked = Cameras(
+        cameras.c2w.reshape(-1, 4, 4)[chosen][None],
+        cameras.fov_y_deg.reshape(-1)[chosen][None],
+        cameras.width,
+        cameras.height,
+    )
+    times = train.times.reshape(-1)[chosen][None]
+    rendered = renderer.render(field, picked, times, generator=generator).rgb
+    target = train.images.reshape(-1, *train.images.shape[2:])[chosen][None]
+    return torch.mean((rendered - target) ** 2)

@@ -21,6 +21,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from t2v.callbacks import (
     FieldLogger,
+    GaussianDensification,
     NonFiniteLossGuard,
     RegularizerRamps,
     StageProgressBar,
@@ -28,6 +29,7 @@ from t2v.callbacks import (
 )
 from t2v.cluster import PERIODIC_CHECKPOINT, resume_checkpoint
 from t2v.config.generate import GenerateConfig
+from t2v.field.gaussians import GaussianField
 from t2v.render import genre_trajectory_cameras
 from t2v.rundir import RunDir
 from t2v.scene import Scene, load_stage_state, render_along_trajectory, save_stage_state
@@ -103,6 +105,9 @@ def run_generate(config: GenerateConfig, run: RunDir) -> dict[str, Any]:
         run.checkpoints.mkdir(exist_ok=True)
     pl.seed_everything(config.seed, workers=True, verbose=False)
     scene = Scene.build(config)
+    if isinstance(scene.field, GaussianField) and scene.field.init_from is not None:
+        # Gaussians where a finished run's field is dense (a resumed stage then loads its own).
+        scene.field.place_from(RunDir(scene.field.init_from).load_scene().field)
     guidance = GuidanceFactory(config)
     logger = config.logger.build() if config.logger is not None else False
     reports = []
@@ -183,6 +188,8 @@ def run_stage(
         FieldLogger(),
         StageProgressBar(spec.name, len(config.stages), config.stages.index(spec)),
     ]
+    if isinstance(scene.field, GaussianField):
+        callbacks.append(GaussianDensification(scene.field.densify))
     if spec.preview_every > 0:
         callbacks.append(VideoLogger(spec.preview_every, run.media, spec.name, config.fps))
     trainer = pl.Trainer(

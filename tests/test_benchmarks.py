@@ -66,3 +66,16 @@ def test_gpu_benchmark_runs_end_to_end_at_toy_size(tmp_path: Path) -> None:
     assert stages["dynamic"]["profile"]["profiled_steps"] == 3
     encodings = result["encodings"]["4d"]["backends"]["torch"]
     assert encodings["speedup_vs_torch"] == 1.0 and encodings["forward_backward_ms"] > 0
+
+
+def test_gaussian_rasterizer_benchmark_runs_at_toy_size(tmp_path: Path) -> None:
+    out = tmp_path / "gaussians.json"
+    command = [sys.executable, str(BENCHMARKS / "gaussians.py"), str(out), "--quick"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run(
+        [*command, "--repeats", "1"], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert [c["count"] for c in result["cases"]] == [256, 512, 512]
+    assert all(c["forward_backward_ms"] > 0 for c in result["cases"])

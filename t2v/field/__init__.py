@@ -18,12 +18,22 @@ Usage::
     with torch.no_grad():
         frames = VolumeRenderer().eval().render(field, cameras, torch.linspace(0, 1, 8)[None]).rgb
 
+    # 4D Gaussians (kind "gaussians"): the same renderer rasterizes them, tiles on the CPU.
+    field = GaussianField(count=2048, backend="torch")
+    splats = field.splats(0.5)        # Splats: means, scales, rotations, opacities, colours
+
 From a config: `hydra.utils.instantiate(cfg.field)` with conf/field/{hashgrid, hashgrid_cpu,
-hexplane}.yaml, checked first by `t2v.targets.check_target("field", cfg.field)`. To
+hexplane, gaussians}.yaml, checked first by `t2v.targets.check_target("field", cfg.field)`. To
 check a new field, fit it to posed images with `t2v.fit.fit_field`.
 """
 
 from t2v.field.base import Field, FieldCapabilities, FieldKind, FieldOutput
+from t2v.field.gaussians import (
+    DensifySchedule,
+    GaussianField,
+    gsplat_available,
+    resolve_raster_backend,
+)
 from t2v.field.hashgrid import (
     HashGridEncoding,
     resolve_backend,
@@ -36,11 +46,13 @@ from t2v.field.specs import EncodingSpec, HashGridSpec, PlaneSpec
 from t2v.field.splats import SplatField, Splats
 
 __all__ = [
+    "DensifySchedule",
     "EncodingSpec",
     "Field",
     "FieldCapabilities",
     "FieldKind",
     "FieldOutput",
+    "GaussianField",
     "HashGridEncoding",
     "HashGridSpec",
     "PlaneEncoding",
@@ -48,7 +60,9 @@ __all__ = [
     "SceneField",
     "SplatField",
     "Splats",
+    "gsplat_available",
     "resolve_backend",
+    "resolve_raster_backend",
     "tcnn_available",
     "triton_available",
 ]

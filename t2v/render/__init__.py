@@ -27,6 +27,10 @@ from a config node: `parse(RendererSettings, node, "renderer").build()`)::
     cameras = trajectory_cameras("orbit", frames=48, width=256, height=144, speed=1.0)
     with torch.no_grad():
         video = renderer.render(field, cameras, torch.linspace(0, 1, 48)[None]).rgb
+
+A `gaussians` field (`t2v.field.GaussianField`) goes through the same `render` call: it is
+rasterized (`t2v.render.splatting.rasterize`, tiled, pure PyTorch; or gsplat on CUDA) into the
+same output, composited over its background the same way.
 """
 
 from t2v.render.cameras import Cameras, look_at, orbit_cameras, spherical_positions

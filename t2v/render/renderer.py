@@ -18,8 +18,11 @@ from torch.utils.checkpoint import checkpoint
 
 from t2v.errors import ConfigError
 from t2v.field.base import Field
+from t2v.field.gaussians import GaussianField
+from t2v.field.splats import SplatField
 from t2v.render.cameras import Cameras
 from t2v.render.compositing import composite
+from t2v.render.gaussian_renderer import render_gaussians
 from t2v.render.occupancy import OccupancyConfig, OccupancyGrid
 from t2v.render.rays import num_rays, rays_for_indices
 from t2v.render.sampling import intersect_box, stratified_samples
@@ -99,7 +102,10 @@ class VolumeRenderer(nn.Module):
     def update_occupancy(
         self, field: Field, step: int, generator: torch.Generator | None = None
     ) -> bool:
-        """Call once per training step; updates the grid on its schedule. True if updated."""
+        """Call once per training step; updates the grid on its schedule. True if updated.
+        Rasterized (`gaussians`) fields are not ray-marched: their grid is never updated."""
+        if field.capabilities.kind != "volume":
+            return False
         return self.occupancy.maybe_update(field, step, generator)
 
     def render(
@@ -110,10 +116,15 @@ class VolumeRenderer(nn.Module):
         generator: torch.Generator | None = None,
         return_weights: bool = False,
     ) -> RenderOutput:
-        """Render every pixel of `cameras` (B, T) at scene times `times` (B, T) in [0, 1]."""
+        """Render every pixel of `cameras` (B, T) at scene times `times` (B, T) in [0, 1].
+
+        A `gaussians` field is rasterized instead (`t2v.render.gaussian_renderer`), with its own
+        rasterizer backend, into the same output (no weights; no samples counted)."""
         batch, frames = cameras.batch_shape
         if times.shape != (batch, frames):
             raise ValueError(f"times must be {(batch, frames)}, got {tuple(times.shape)}")
+        if field.capabilities.kind == "gaussians":
+            return self._rasterize(field, cameras, times)
         height, width = cameras.height, cameras.width
         device = cameras.c2w.device
         total = num_rays(cameras)
@@ -160,6 +171,13 @@ class VolumeRenderer(nn.Module):
             evaluated_samples=sum(o.evaluated_samples for o in outputs),
             total_samples=total * self.config.num_samples,
         )
+
+    def _rasterize(self, field: Field, cameras: Cameras, times: Tensor) -> RenderOutput:
+        if not isinstance(field, SplatField):
+            raise ConfigError("a 'gaussians' field must answer splats(time) (SplatField)")
+        backend = field.backend if isinstance(field, GaussianField) else "torch"
+        rgb, opacity, depth = render_gaussians(field, cameras, times, backend)
+        return RenderOutput(rgb, opacity, depth, None, evaluated_samples=0, total_samples=0)
 
     def render_rays(
         self,
@@ -266,10 +284,11 @@ class VolumeRenderer(nn.Module):
 
 
 def check_drawable(field: Field) -> None:
-    """A VolumeRenderer ray-marches: it draws `volume` fields and refuses other kinds."""
+    """Ray bundles are ray-marched: `volume` fields only (`render` rasterizes `gaussians`
+    fields whole frames at a time)."""
     kind = field.capabilities.kind
     if kind != "volume":
         raise ConfigError(
-            f"the volume renderer cannot draw a '{kind}' field; pick a renderer for it "
-            "(renderer=...)"
+            f"the volume renderer cannot ray-march a '{kind}' field; render whole frames "
+            "(render) instead of ray bundles"
         )

@@ -395,5 +395,9 @@ def test_a_field_of_another_kind_is_refused_in_one_line(make_sphere):
 
     field = make_sphere()
     field.capabilities = FieldCapabilities(kind="gaussians")
-    with pytest.raises(ConfigError, match="cannot draw a 'gaussians' field"):
-        VolumeRenderer(num_samples=8).render(field, front_camera(4, 4), torch.zeros(1, 1))
+    renderer = VolumeRenderer(num_samples=8)
+    with pytest.raises(ConfigError, match="must answer splats"):
+        renderer.render(field, front_camera(4, 4), torch.zeros(1, 1))
+    rays = camera_rays(front_camera(4, 4))
+    with pytest.raises(ConfigError, match="cannot ray-march a 'gaussians' field"):
+        renderer.render_rays(field, rays.origins[0, 0, 0], rays.directions[0, 0, 0], torch.zeros(4))

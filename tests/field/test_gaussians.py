@@ -1,0 +1,171 @@
+"""GaussianField: the Field contract, its deformation, density at points, and how it renders."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from t2v.errors import ConfigError
+from t2v.field import Field, GaussianField, PlaneSpec, SplatField, gsplat_available
+from t2v.field.gaussians import BLOB_EDGE, splat_density
+from t2v.field.splats import Splats
+from t2v.render import Cameras, VolumeRenderer, camera_rays
+from t2v.targets import check_target
+
+PLANES = PlaneSpec(features=2, resolutions=(8,), time_resolution=4)
+
+
+def small_field(**changes) -> GaussianField:
+    torch.manual_seed(0)
+    options = {"count": 64, "deformation": PLANES, "hidden_dim": 8, "backend": "torch"}
+    return GaussianField(**{**options, **changes})
+
+
+def front_camera(width: int, height: int) -> Cameras:
+    return Cameras.look_at(
+        torch.tensor([[[0.0, 0.0, 3.0]]]), torch.zeros(1, 1, 3), 40.0, width, height
+    )
+
+
+def test_contract_groups_and_blob_start():
+    field = small_field(trajectory_knots=3, exposure_knots=2)
+    assert isinstance(field, Field) and isinstance(field, SplatField)
+    caps = field.capabilities
+    assert (caps.kind, caps.trajectory, caps.exposure, caps.motion_groups) == (
+        "gaussians",
+        True,
+        True,
+        ("dynamic",),
+    )
+    groups = field.parameter_groups()
+    listed = [id(p) for ps in groups.values() for p in ps]
+    assert sorted(listed) == sorted(id(p) for p in field.parameters())  # each exactly once
+    assert set(groups) >= {"static", "dynamic", "heads", "background", "trajectory", "exposure"}
+    assert float(field.means.detach().norm(dim=1).max()) <= 0.5 * BLOB_EDGE + 1e-6
+    # A still scene at first: the deformation's last layer starts at zero.
+    a, b = field.splats(0.0), field.splats(1.0)
+    assert torch.equal(a.means, b.means) and torch.equal(a.scales, b.scales)
+
+
+def test_deformation_moves_and_static_only_switches_it_off():
+    field = small_field(trajectory_knots=2)
+    with torch.no_grad():
+        field.deformation_head[-1].bias.copy_(torch.tensor([0.1, 0, 0, 0, 0, 0, 0, 0, 0, 0.0]))
+        field.trajectory.offsets[1] = torch.tensor([0.0, 0.2, 0.0])
+    moved = field.splats(1.0).means - field.means
+    assert torch.allclose(moved, torch.tensor([0.1, 0.2, 0.0]).expand_as(moved), atol=1e-6)
+    field.static_only = True
+    assert torch.equal(field.splats(1.0).means, field.means)
+    with pytest.raises(ConfigError, match="backend 'nope'"):
+        small_field(backend="nope")
+    if not gsplat_available():
+        with pytest.raises(ConfigError, match="needs gsplat installed"):
+            small_field(backend="gsplat")
+
+
+def test_density_integrates_to_the_opacity_along_an_axis():
+    splats = Splats(
+        means=torch.zeros(1, 3, dtype=torch.float64),
+        scales=torch.tensor([[0.1, 0.2, 0.05]], dtype=torch.float64),
+        rotations=torch.tensor([[1.0, 0.0, 0.0, 0.0]], dtype=torch.float64),
+        opacities=torch.tensor([0.6], dtype=torch.float64),
+        colours=torch.tensor([[0.2, 0.4, 0.6]], dtype=torch.float64),
+    )
+    z = torch.linspace(-1, 1, 4001, dtype=torch.float64)
+    points = torch.stack((torch.zeros_like(z), torch.zeros_like(z), z), 1)
+    density, colour = splat_density(splats, points, with_colour=True)
+    optical_depth = torch.trapezoid(density, z)
+    # Along z (scale 0.05) against the geometric mean of the scales: -log(1 - 0.6) rescaled.
+    mean_scale = (0.1 * 0.2 * 0.05) ** (1 / 3)
+    assert float(optical_depth) == pytest.approx(-math.log(0.4) * 0.05 / mean_scale, rel=1e-6)
+    seen = density > 0  # beyond 4 standard deviations of the widest axis nothing is evaluated
+    assert 3000 < int(seen.sum()) < len(z)
+    assert torch.allclose(colour[seen] / density[seen, None], splats.colours.expand(3, 3)[:1])
+
+
+def test_field_density_is_blob_like_and_zero_outside_the_box():
+    field = small_field(count=512)
+    times = torch.rand(4, 1)
+    points = torch.tensor([[0.0, 0.0, 0.0], [0.9, 0.9, 0.9], [1.5, 0.0, 0.0], [0.0, 0.1, 0.0]])
+    out = field(points, times, torch.zeros(4, 3))
+    assert float(out.density[0]) > 1.0 > 0.01 > float(out.density[1])
+    assert float(out.density[2]) == 0.0
+    assert out.rgb.shape == (4, 3) and float(out.rgb.min()) >= 0 and float(out.rgb.max()) <= 1
+    assert torch.allclose(field.density(points, times), out.density)
+
+
+def test_renderer_rasterizes_over_the_background_with_ray_depth():
+    field = small_field(background="solid", solid_color=(0.2, 0.4, 0.6), exposure_knots=2)
+    with torch.no_grad():
+        field.logit_opacities.fill_(-30.0)  # nothing drawn: only the background is left
+    renderer = VolumeRenderer().eval()
+    cameras = front_camera(12, 9)
+    out = renderer.render(field, cameras, torch.zeros(1, 1))
+    assert out.rgb.shape == (1, 1, 3, 9, 12) and out.depth.shape == (1, 1, 1, 9, 12)
+    assert torch.allclose(out.rgb[0, 0, :, 4, 6], torch.tensor([0.2, 0.4, 0.6]), atol=1e-4)
+    with torch.no_grad():
+        field.exposure.gains.fill_(1.0)  # the exposure curve shifts every pixel, background too
+    exposed = renderer.render(field, cameras, torch.ones(1, 1)).rgb
+    assert float(exposed[0, 0, 0, 4, 6]) == pytest.approx(
+        1 / (1 + math.exp(-(math.log(0.25) + 1))), rel=1e-3
+    )
+
+    # One opaque Gaussian off-axis: the depth is the distance along the pixel's ray.
+    field = small_field(count=1, background="solid", solid_color=(1.0, 1.0, 1.0))
+    with torch.no_grad():
+        field.means.copy_(torch.tensor([[0.3, 0.2, 0.0]]))
+        field.log_scales.fill_(math.log(0.3))
+        field.logit_opacities.fill_(4.0)
+    cameras = front_camera(64, 64)
+    out = renderer.render(field, cameras, torch.zeros(1, 1))
+    pixel = torch.round(cameras.project(field.means[None, None].detach())[0, 0, 0] - 0.5).long()
+    x, y = int(pixel[0]), int(pixel[1])
+    rays = camera_rays(cameras)
+    cosine = float(-rays.directions[0, 0, y, x, 2])
+    assert float(out.depth[0, 0, 0, y, x]) == pytest.approx(3.0 / cosine, rel=1e-4)
+    assert float(out.opacity[0, 0, 0, y, x]) > 0.9
+    assert renderer.update_occupancy(field, 100) is False  # no grid for rasterized fields
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not gsplat_available(), reason="needs gsplat and a CUDA device")
+def test_gsplat_matches_the_cpu_rasterizer():
+    from t2v.render.gaussian_renderer import rasterize_gsplat
+    from t2v.render.splatting import rasterize
+
+    field = small_field(count=300).cuda()
+    splats = field.splats(0.5)
+    cameras = front_camera(48, 32).to("cuda")
+    ours = rasterize(splats, cameras.c2w[0, 0], cameras.fov_y_deg[0, 0], 48, 32)
+    theirs = rasterize_gsplat(splats, cameras.c2w[0, 0], cameras.fov_y_deg[0, 0], 48, 32)
+    assert torch.allclose(ours.rgb, theirs.rgb, atol=2e-3)
+    assert torch.allclose(ours.opacity, theirs.opacity, atol=2e-3)
+    seen = ours.opacity > 0.5
+    assert torch.allclose(ours.depth[seen], theirs.depth[seen], rtol=1e-3)
+
+
+class RedBall:
+    """A source field: density 10 in a ball of radius 0.3 at (0.4, 0, 0), red there."""
+
+    def density(self, points, times):
+        return 10.0 * ((points - torch.tensor([0.4, 0.0, 0.0])).norm(dim=1) < 0.3).float()
+
+    def __call__(self, points, times, directions):
+        rgb = torch.tensor([0.9, 0.1, 0.1]).expand(points.shape[0], 3)
+        return SimpleNamespace(density=self.density(points, times), rgb=rgb)
+
+
+def test_place_from_a_finished_field_and_init_from_checked_at_the_door(tmp_path):
+    field = small_field(count=300)
+    dense = field.place_from(RedBall(), resolution=24)
+    assert dense == pytest.approx(4 / 3 * math.pi * 0.3**3 / (2 / 24) ** 3, rel=0.15)
+    distance = (field.means.detach() - torch.tensor([0.4, 0.0, 0.0])).norm(dim=1)
+    assert float(distance.max()) < 0.3 + 2 / 24
+    assert torch.allclose(field.splats(0.0).colours, torch.tensor([0.9, 0.1, 0.1]), atol=1e-5)
+
+    node = {"_target_": "t2v.field.GaussianField", "init_from": str(tmp_path)}
+    with pytest.raises(ConfigError, match=r"field.init_from = .*: not a t2v run"):
+        check_target("field", node)

@@ -1,0 +1,148 @@
+"""`t2v generate ... field=gaussians` through every stage, resumed after SIGKILL, then render and
+evaluate.
+
+The cheap Gaussian variant of tests/test_generate.py: the same tiny prior and debug schedule,
+a GaussianField of a few hundred Gaussians drawn by the CPU rasterizer, densified in the static
+stage (so the count in the checkpoints differs from the configured one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from t2v.cluster import checkpoint_step
+from t2v.priors.tiny import save_tiny_bundled
+from t2v.video import read_video
+
+T2V = str(Path(sys.executable).with_name("t2v"))
+PROMPT = "a red ball moving to the left"
+COUNT = 192
+
+
+@pytest.fixture(scope="module")
+def tiny_prior(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("prior")
+    save_tiny_bundled(folder, frames=4, size=16, genres=("none", "cartoon"))
+    return folder
+
+
+def overrides(prior: Path, cache: Path) -> list[str]:
+    return [
+        "debug=default",
+        f"prior.image.model={prior}",
+        f"prior.video.model={prior}",
+        f"prior.sr.model={prior}",
+        "field=gaussians",
+        f"field.count={COUNT}",
+        "field.deformation.resolutions=[8,16]",
+        "field.hidden_dim=16",
+        # Densify at every static step: the count changes before the first checkpoint.
+        "field.densify.start_step=1",
+        "field.densify.every=1",
+        "field.densify.grad_threshold=1e-12",
+        f"field.densify.max_count={COUNT + 64}",
+        f"cache_dir={cache}",
+    ]
+
+
+def run_t2v(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [T2V, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+STATIC_STEPS = 30  # long enough for the kill to land mid-stage
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_prior: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run killed (SIGKILL) mid static stage, after densification changed the count, then
+    resumed to the end by the same command."""
+    root = tmp_path_factory.mktemp("runs")
+    run_dir = root / "gaussian_ball"
+    args = [
+        "generate",
+        f"prompt={PROMPT}",
+        "genre=cartoon",
+        f"run_dir={run_dir}",
+        *overrides(tiny_prior, root / "cache"),
+        f"schedule.static.steps={STATIC_STEPS}",
+        "schedule.checkpoint_every=2",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [T2V, *args], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    checkpoint = run_dir / "checkpoints" / "static" / "last.ckpt"
+    deadline = time.monotonic() + 600
+    killed_at = None
+    while process.poll() is None and time.monotonic() < deadline:
+        killed_at = checkpoint_step(checkpoint) if checkpoint.exists() else None
+        if killed_at:
+            os.kill(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    process.wait()
+    assert killed_at is not None and 0 < killed_at < STATIC_STEPS
+    result = run_t2v(*args, cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["stages"]["static"]["resumed_from_step"] >= killed_at
+    final = torch.load(checkpoint, weights_only=True, map_location="cpu")
+    assert final["global_step"] == STATIC_STEPS
+    return run_dir
+
+
+def test_every_stage_runs_and_the_count_grew(finished_run: Path) -> None:
+    metrics = json.loads((finished_run / "metrics.json").read_text())
+    assert set(metrics["stages"]) == {"static", "dynamic", "superres", "temporal"}
+    video, _ = read_video(finished_run / "video.mp4")
+    assert video.shape[0] == 4 and float(video.float().std()) > 0
+    state = torch.load(finished_run / "checkpoints" / "static.pt", weights_only=True)
+    assert COUNT < state["field"]["means"].shape[0] <= COUNT + 64
+
+
+def test_render_and_evaluate_a_gaussian_run(finished_run: Path) -> None:
+    output = finished_run / "renders" / "wide.mp4"
+    args = ["render", f"run_dir={finished_run}", "trajectory=orbit", "frames=5", "fps=8"]
+    result = run_t2v(*args, "width=40", "height=24", f"output={output}", cwd=finished_run.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    video, _ = read_video(output)
+    assert video.shape == (5, 3, 24, 40)
+    args = ["evaluate", f"run_dir={finished_run}", "clip_model=null", "multiview.size=16"]
+    result = run_t2v(*args, cwd=finished_run.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    evaluation = json.loads((finished_run / "metrics.json").read_text())
+    assert "multiview" in json.dumps(evaluation)
+
+
+def test_gsplat_where_it_cannot_run_is_one_line(
+    tiny_prior: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through `cli.main` in this process: refused at the door, nothing written."""
+    from t2v import cli
+    from t2v.field import gsplat_available
+
+    if gsplat_available():
+        pytest.skip("gsplat can run here")
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "refused"
+    args = ["generate", f"prompt={PROMPT}", f"run_dir={run_dir}", "logger=none"]
+    code = cli.main([*args, *overrides(tiny_prior, tmp_path / "cache"), "field.backend=gsplat"])
+    err = capsys.readouterr().err
+    assert code == 2, err[-2000:]
+    assert len(err.strip().splitlines()) == 1 and "field.backend: 'gsplat' needs gsplat" in err
+    assert list(tmp_path.iterdir()) == []
