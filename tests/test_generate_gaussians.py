@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -112,16 +113,21 @@ def test_every_stage_runs_and_the_count_grew(finished_run: Path) -> None:
     assert COUNT < state["field"]["means"].shape[0] <= COUNT + 64
 
 
-def test_render_and_evaluate_a_gaussian_run(finished_run: Path) -> None:
+def test_render_and_evaluate_a_gaussian_run(
+    finished_run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through `cli.main` in this process (the script runs the generate above)."""
+    from t2v import cli
+
+    monkeypatch.chdir(finished_run.parent)
     output = finished_run / "renders" / "wide.mp4"
     args = ["render", f"run_dir={finished_run}", "trajectory=orbit", "frames=5", "fps=8"]
-    result = run_t2v(*args, "width=40", "height=24", f"output={output}", cwd=finished_run.parent)
-    assert result.returncode == 0, result.stderr[-3000:]
+    code = cli.main([*args, "width=40", "height=24", f"output={output}"])
+    assert code == 0, capsys.readouterr().err[-3000:]
     video, _ = read_video(output)
     assert video.shape == (5, 3, 24, 40)
     args = ["evaluate", f"run_dir={finished_run}", "clip_model=null", "multiview.size=16"]
-    result = run_t2v(*args, cwd=finished_run.parent)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert cli.main(args) == 0, capsys.readouterr().err[-3000:]
     evaluation = json.loads((finished_run / "metrics.json").read_text())
     assert "multiview" in json.dumps(evaluation)
 
@@ -146,3 +152,31 @@ def test_gsplat_where_it_cannot_run_is_one_line(
     assert code == 2, err[-2000:]
     assert len(err.strip().splitlines()) == 1 and "field.backend: 'gsplat' needs gsplat" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_export_of_a_gaussian_run_holds_its_own_splats(
+    finished_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`t2v export format=ply` writes the field's own Gaussians at each frame's time (not
+    Gaussians resampled from its density), and `format=glb` meshes its density."""
+    from plyfile import PlyData
+
+    from t2v import cli
+    from t2v.rundir import RunDir
+    from t2v.scene import scene_times
+
+    folder = tmp_path / "ply"
+    args = ["export", f"run_dir={finished_run}", "frames=2", "grid=32"]
+    assert cli.main([*args, "format=ply", f"output={folder}"]) == 0, capsys.readouterr().err
+    field = RunDir(finished_run).load_scene().field
+    field.static_only = False
+    for index, scene_time in enumerate(scene_times(2).tolist()):
+        vertices = PlyData.read(str(folder / f"frame_{index + 1:06d}.ply"))["vertex"]
+        written = torch.tensor(np.stack([vertices[a] for a in "xyz"], axis=1))
+        with torch.no_grad():
+            expected = field.splats(scene_time).means
+        assert written.shape == expected.shape  # the densified count, one vertex per Gaussian
+        assert torch.allclose(written, expected.float(), atol=1e-6)
+    glb = tmp_path / "scene.glb"
+    assert cli.main([*args, "format=glb", f"output={glb}"]) == 0, capsys.readouterr().err
+    assert glb.stat().st_size > 0
