@@ -205,10 +205,17 @@ class RunDir:
         return metrics
 
     def render_file(
-        self, trajectory: str, width: int, height: int, frames: int, stage: str | None
+        self,
+        trajectory: str,
+        width: int,
+        height: int,
+        frames: int,
+        stage: str | None,
+        camera: str | None = None,
     ) -> Path:
         after = f"_{stage}" if stage else ""
-        return self.renders / f"{trajectory}_{width}x{height}_{frames}f{after}.mp4"
+        view = f"_{camera}" if camera else ""
+        return self.renders / f"{trajectory}{view}_{width}x{height}_{frames}f{after}.mp4"
 
     def load_scene(self, stage: str | None = None, device: str = "cpu") -> Scene:
         """The run's field and renderer as `stage` (default: the last finished) left them."""

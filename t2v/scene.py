@@ -16,7 +16,7 @@ from t2v.config.generate import GenerateConfig
 from t2v.errors import ConfigError
 from t2v.field.base import Field
 from t2v.genres import GenrePreset
-from t2v.render import Cameras, VolumeRenderer, genre_trajectory_cameras
+from t2v.render import Cameras, CameraStart, VolumeRenderer, genre_trajectory_cameras
 
 
 @dataclass
@@ -50,9 +50,10 @@ class Scene:
         trajectory: str | None = None,
         speed: float | None = None,
         grading: bool | None = None,
+        camera: CameraStart | None = None,
     ) -> torch.Tensor:
-        """`(frames, 3, H, W)` along the genre's camera (or `trajectory`) over the whole scene
-        time; graded as the run's exports are unless `grading` says otherwise."""
+        """`(frames, 3, H, W)` along the genre's camera (or `trajectory`, from `camera`) over the
+        whole scene time; graded as the run's exports are unless `grading` says otherwise."""
         grade = self.config.export_grading if grading is None else grading
         return render_along_trajectory(
             self.field,
@@ -65,6 +66,7 @@ class Scene:
             speed=speed,
             grading=grade,
             seed=self.config.seed,
+            camera=camera,
         )
 
 
@@ -79,12 +81,14 @@ def render_along_trajectory(
     speed: float | None = None,
     grading: bool = True,
     seed: int = 0,
+    camera: CameraStart | None = None,
 ) -> torch.Tensor:
-    """`(frames, 3, H, W)` along a trajectory over the whole scene time, graded by the genre."""
+    """`(frames, 3, H, W)` along a trajectory (from `camera`; None: the genre's front) over the
+    whole scene time, graded by the genre."""
     parameter = next(iter(renderer.buffers()), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     cameras = genre_trajectory_cameras(
-        genre.camera, frames, width, height, trajectory=trajectory, speed=speed, seed=seed
+        genre.camera, frames, width, height, trajectory, speed, seed=seed, start=camera
     ).to(device)
     times = scene_times(frames, device)[None]
     renderer.eval()

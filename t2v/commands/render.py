@@ -6,6 +6,7 @@ from omegaconf import DictConfig
 
 from t2v.commands.door import resolved
 from t2v.config.render import RenderConfig
+from t2v.genres import CameraStyle
 from t2v.rundir import RunDir
 from t2v.schema import parse
 
@@ -17,6 +18,15 @@ def settings(cfg: DictConfig) -> RenderConfig:
     run.load_config()
     run.stage_checkpoint(config.stage)
     return config
+
+
+def camera_tag(config: RenderConfig, style: CameraStyle) -> str:
+    """The camera in a file name (`az180_el15_d2.5`), the genre's values where none is given,
+    so renders of one run from two views never share a file."""
+    camera = config.camera
+    elevation = camera.elevation_deg if camera.elevation_deg is not None else style.elevation_deg
+    distance = camera.distance if camera.distance is not None else style.distance
+    return f"az{camera.azimuth_deg:g}_el{elevation:g}_d{distance:g}"
 
 
 def run(config: RenderConfig) -> None:
@@ -36,8 +46,12 @@ def run(config: RenderConfig) -> None:
         trajectory=config.trajectory,
         speed=config.speed,
         grading=config.grading,
+        camera=config.camera,
     )
     trajectory = config.trajectory or saved.genre.camera.trajectory
-    output = config.output or run_dir.render_file(trajectory, width, height, frames, config.stage)
+    view = camera_tag(config, saved.genre.camera) if config.camera.given else None
+    output = config.output or run_dir.render_file(
+        trajectory, width, height, frames, config.stage, view
+    )
     write_video(output, video, fps)
     print(f"t2v render: wrote {output} ({frames} frames, {width}x{height}, {fps:g} fps)")

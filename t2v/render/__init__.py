@@ -49,13 +49,19 @@ from t2v.render.samplers import (
 )
 from t2v.render.sampling import RaySamples, intersect_box, stratified_samples
 from t2v.render.settings import RendererSettings, StageCameras
-from t2v.render.trajectories import TRAJECTORIES, genre_trajectory_cameras, trajectory_cameras
+from t2v.render.trajectories import (
+    TRAJECTORIES,
+    CameraStart,
+    genre_trajectory_cameras,
+    trajectory_cameras,
+)
 
 __all__ = [
     "FRONTAL_AZIMUTH_DEG",
     "FULL_AZIMUTH_DEG",
     "TRAJECTORIES",
     "CameraSamplerConfig",
+    "CameraStart",
     "Cameras",
     "ClipTimeConfig",
     "Composited",

@@ -1,16 +1,18 @@
 """Named export camera trajectories (orbit, static, dolly, pan, crane, handheld) as Cameras.
 
-Every trajectory starts at the front view (azimuth 0: on +z, looking at the origin, so
-screen-left is world -x) at the given elevation and distance, and moves by an amount
-proportional to `speed` over the clip (progress u = k / (N - 1) of frame k):
+Every trajectory starts at the given camera (azimuth, elevation, distance, looking at the
+origin; azimuth 0 is the front view on +z, where screen-left is world -x, and positive azimuth
+turns towards +x) and moves by an amount proportional to `speed` over the clip (progress
+u = k / (N - 1) of frame k). Each is built from the front and then turned about the world's
+vertical axis by the azimuth, so a trajectory from azimuth A is the front one seen from A:
 
 - orbit: azimuth turns by 360 deg x speed over N frames (u = k / N, so speed 1 loops cleanly).
-- static: the front view, unchanged; speed has no effect.
+- static: the start view, unchanged; speed has no effect.
 - dolly: the camera moves straight towards the origin, distance x (1 - 0.4 x speed x u).
 - pan: the camera stays put and turns about its vertical axis, from -15 x speed to
   +15 x speed deg (the scene drifts across the frame from right to left).
 - crane: the camera rises, elevation + 30 x speed x u deg, still looking at the origin.
-- handheld: the front view with smooth random shake of `shake` deg (yaw, pitch, roll), at a
+- handheld: the start view with smooth random shake of `shake` deg (yaw, pitch, roll), at a
   rate scaled by speed; deterministic for a seed.
 """
 
@@ -33,6 +35,7 @@ PAN_HALF_DEG = 15.0
 CRANE_RISE_DEG = 30.0
 MIN_DOLLY_FRACTION = 0.1  # dolly never comes closer than this fraction of the distance
 MAX_CRANE_ELEVATION_DEG = 85.0
+MAX_ELEVATION_DEG = 89.0  # the view stays off the poles, where "up" is undefined
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,20 @@ class TrajectorySpec:
     fov_deg: float
     shake: float
     seed: int
+
+
+@dataclass(frozen=True)
+class CameraStart:
+    """Where a trajectory starts; None keeps the genre's own elevation or distance."""
+
+    azimuth_deg: float = 0.0
+    elevation_deg: float | None = None
+    distance: float | None = None
+
+    @property
+    def given(self) -> bool:
+        """Whether any value differs from the default (the genre's own front view)."""
+        return self != CameraStart()
 
 
 Pose = tuple[Tensor, Tensor, Tensor]  # eyes (N, 3), targets (N, 3), up vectors (N, 3)
@@ -136,6 +153,18 @@ def _handheld(spec: TrajectorySpec) -> Pose:
     return eyes, targets, rolled_up
 
 
+def _turned(pose: Pose, azimuth_deg: float) -> Pose:
+    """The pose turned about world +y by `azimuth_deg` (the front view +z goes to that
+    azimuth, as in `spherical_positions`)."""
+    angle = math.radians(azimuth_deg)
+    cos, sin = math.cos(angle), math.sin(angle)
+    rotation = torch.tensor(
+        [[cos, 0.0, sin], [0.0, 1.0, 0.0], [-sin, 0.0, cos]], dtype=torch.float64
+    )
+    eyes, targets, ups = pose
+    return eyes @ rotation.T, targets @ rotation.T, ups @ rotation.T
+
+
 TRAJECTORIES: dict[str, Callable[[TrajectorySpec], Pose]] = {
     "orbit": _orbit,
     "static": _static,
@@ -158,8 +187,10 @@ def trajectory_cameras(
     shake: float = 1.0,
     seed: int = 0,
     device: torch.device | str = "cpu",
+    azimuth_deg: float = 0.0,
 ) -> Cameras:
-    """Cameras (1, frames) following the named trajectory; ConfigError on a bad argument."""
+    """Cameras (1, frames) following the named trajectory from the camera at (azimuth_deg,
+    elevation_deg, distance); ConfigError on a bad argument."""
     if name not in TRAJECTORIES:
         raise ConfigError(
             f"trajectory '{name}' is unknown; choose one of: {', '.join(TRAJECTORIES)}"
@@ -168,11 +199,13 @@ def trajectory_cameras(
         raise ConfigError(f"a trajectory needs at least 1 frame, got {frames}")
     if speed < 0 or distance <= 0 or shake < 0:
         raise ConfigError("trajectory speed and shake must be >= 0 and distance > 0")
-    if not -89.0 <= elevation_deg <= 89.0:
+    if not -MAX_ELEVATION_DEG <= elevation_deg <= MAX_ELEVATION_DEG:
         raise ConfigError(f"trajectory elevation {elevation_deg} deg must lie in [-89, 89]")
+    if not math.isfinite(azimuth_deg):
+        raise ConfigError(f"trajectory azimuth {azimuth_deg} deg must be a finite number")
     check_fov(fov_deg)
     spec = TrajectorySpec(frames, speed, elevation_deg, distance, fov_deg, shake, seed)
-    eyes, targets, ups = TRAJECTORIES[name](spec)
+    eyes, targets, ups = _turned(TRAJECTORIES[name](spec), azimuth_deg)
     c2w = look_at(eyes, targets, ups).float()[None].to(device)
     fov = torch.full((1, frames), float(fov_deg), device=device)
     return Cameras(c2w, fov, width, height)
@@ -187,18 +220,23 @@ def genre_trajectory_cameras(
     speed: float | None = None,
     seed: int = 0,
     device: torch.device | str = "cpu",
+    start: CameraStart | None = None,
 ) -> Cameras:
-    """Cameras from a genre's `CameraStyle` (`GenrePreset.camera`); None keeps the genre's own."""
+    """Cameras from a genre's `CameraStyle` (`GenrePreset.camera`), starting at `start`; None
+    keeps the genre's own (its front view)."""
+    start = start or CameraStart()
+    elevation_deg, distance = start.elevation_deg, start.distance
     return trajectory_cameras(
         trajectory if trajectory is not None else style.trajectory,
         frames,
         width,
         height,
         speed=speed if speed is not None else style.speed,
-        elevation_deg=style.elevation_deg,
-        distance=style.distance,
+        elevation_deg=elevation_deg if elevation_deg is not None else style.elevation_deg,
+        distance=distance if distance is not None else style.distance,
         fov_deg=style.fov_deg,
         shake=style.shake,
         seed=seed,
         device=device,
+        azimuth_deg=start.azimuth_deg,
     )

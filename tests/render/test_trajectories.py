@@ -11,7 +11,14 @@ from omegaconf import OmegaConf
 from t2v import genres
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
-from t2v.render import TRAJECTORIES, genre_trajectory_cameras, trajectory_cameras
+from t2v.render import (
+    TRAJECTORIES,
+    CameraStart,
+    VolumeRenderer,
+    genre_trajectory_cameras,
+    trajectory_cameras,
+)
+from t2v.scene import render_along_trajectory
 from t2v.schema import parse
 
 FRAMES = 9
@@ -118,6 +125,87 @@ def test_handheld_shakes_within_its_amplitude_and_speed_scales_the_rate():
     assert torch.allclose(fast.c2w[0, :5], shaky.c2w[0, ::2], atol=1e-5)
 
 
+def turned(points, azimuth_deg):
+    """Points (..., 3) turned about world +y by azimuth_deg (+z towards +x)."""
+    a = math.radians(azimuth_deg)
+    rotation = torch.tensor(
+        [[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]]
+    )
+    return points @ rotation.T
+
+
+def test_a_start_azimuth_of_90_looks_from_plus_x_along_minus_x():
+    for azimuth, side in ((90.0, 1.0), (-90.0, -1.0), (180.0, None)):
+        cameras = cams("static", azimuth_deg=azimuth, elevation_deg=0.0, distance=2.5)
+        if side is None:  # from behind: on -z, looking along +z
+            expected_eye, expected_view = [0.0, 0.0, -2.5], [0.0, 0.0, 1.0]
+        else:
+            expected_eye, expected_view = [2.5 * side, 0.0, 0.0], [-side, 0.0, 0.0]
+        assert cameras.positions[0, 0].tolist() == pytest.approx(expected_eye, abs=1e-5)
+        assert forward(cameras)[0].tolist() == pytest.approx(expected_view, abs=1e-5)
+    # From +x, world +z (the front) is screen-left and world +y stays up.
+    side = cams("static", azimuth_deg=90.0, elevation_deg=0.0)
+    pixels = side.project(torch.tensor([[0.0, 0.0, 0.5], [0.0, 0.5, 0.0]]).expand(1, FRAMES, 2, 3))
+    assert (pixels[0, :, 0, 0] < 16).all() and (pixels[0, :, 1, 1] < 9).all()
+    raised = cams("static", azimuth_deg=90.0, elevation_deg=20.0, distance=2.0)
+    assert raised.positions[0, 0, 1].item() == pytest.approx(2.0 * math.sin(math.radians(20)))
+
+
+@pytest.mark.parametrize("name", list(TRAJECTORIES))
+def test_a_trajectory_from_an_azimuth_is_the_front_one_turned(name):
+    """Every trajectory from azimuth A is the front one turned by A: it starts where the fixed
+    view at A is, and moves as it does from the front."""
+    kw = {"elevation_deg": 10.0, "distance": 3.0, "shake": 2.0, "seed": 1}
+    front, turned_cams = cams(name, **kw), cams(name, azimuth_deg=130.0, **kw)
+    assert torch.allclose(turned_cams.positions[0], turned(front.positions[0], 130.0), atol=1e-5)
+    assert torch.allclose(forward(turned_cams), turned(forward(front), 130.0), atol=1e-5)
+    fixed = cams("static", azimuth_deg=130.0, elevation_deg=10.0, distance=3.0)
+    assert torch.allclose(turned_cams.positions[0, 0], fixed.positions[0, 0], atol=1e-5)
+    if name != "pan":  # a pan starts turned by -15 x speed deg on the spot
+        assert torch.allclose(turned_cams.c2w[0, 0], fixed.c2w[0, 0], atol=1e-5)
+
+
+def test_an_orbit_from_an_azimuth_starts_there_and_turns_on():
+    cameras = cams("orbit", frames=8, azimuth_deg=-60.0, elevation_deg=0.0, distance=2.0)
+    positions = cameras.positions[0]
+    azimuth = torch.rad2deg(torch.atan2(positions[:, 0], positions[:, 2]))
+    error = torch.remainder(azimuth - (-60.0 + torch.arange(8) * 45.0) + 180, 360) - 180
+    assert error.abs().max() < 1e-3
+
+
+def test_a_view_from_behind_mirrors_an_off_centre_object(make_sphere):
+    """A ball at world +x is right of centre from the front and as far left from behind
+    (azimuth 180), and in the middle seen from +x (azimuth 90), where it is nearer and larger."""
+    none = genre(Path(str(files("t2v.conf") / "genre")) / "none.yaml")
+    field = make_sphere(radius=0.25, start=(0.5, 0.0, 0.0), colour=(1, 1, 1), background=(0, 0, 0))
+    renderer = VolumeRenderer(num_samples=96)
+    size = 32
+    columns = torch.arange(size, dtype=torch.float32) + 0.5 - size / 2
+    seen = {}
+    for azimuth in (0.0, 180.0, 90.0):
+        start = CameraStart(azimuth_deg=azimuth)
+        video = render_along_trajectory(
+            field, renderer, none, 1, size, size, "static", grading=False, camera=start
+        )
+        weight = video[0].mean(0)  # white ball on black: its opacity
+        seen[azimuth] = (float((weight.sum(0) * columns).sum() / weight.sum()), float(weight.sum()))
+    (front_x, front_area), (back_x, back_area), (side_x, side_area) = seen.values()
+    assert front_x > 4.0  # pixels right of centre
+    assert back_x == pytest.approx(-front_x, abs=0.1)
+    assert back_area == pytest.approx(front_area, rel=0.02)
+    assert abs(side_x) < 0.1 and side_area > 1.2 * front_area
+
+
+def test_a_start_camera_keeps_the_genre_values_it_does_not_name():
+    style = genre(Path(str(files("t2v.conf") / "genre")) / "none.yaml").camera
+    default = genre_trajectory_cameras(style, 3, 8, 8, start=CameraStart())
+    assert torch.equal(default.c2w, genre_trajectory_cameras(style, 3, 8, 8).c2w)
+    moved = genre_trajectory_cameras(style, 3, 8, 8, "static", start=CameraStart(0.0, None, 4.0))
+    assert moved.positions[0, 0].norm().item() == pytest.approx(4.0, rel=1e-5)
+    elevation = math.degrees(math.asin(moved.positions[0, 0, 1].item() / 4.0))
+    assert elevation == pytest.approx(style.elevation_deg, abs=1e-3)
+
+
 def test_unknown_trajectory_and_bad_values_raise_config_errors():
     with pytest.raises(ConfigError, match="orbit, static, dolly, pan, crane, handheld"):
         cams("spiral")
@@ -125,6 +213,8 @@ def test_unknown_trajectory_and_bad_values_raise_config_errors():
         cams("orbit", frames=0)
     with pytest.raises(ConfigError, match="field of view"):
         cams("orbit", fov_deg=180.0)
+    with pytest.raises(ConfigError, match="azimuth"):
+        cams("orbit", azimuth_deg=math.inf)
     single = cams("dolly", frames=1)
     assert single.batch_shape == (1, 1)
 
