@@ -178,6 +178,52 @@ def test_render_grades_as_the_run_did_unless_told(
     assert (frames["true"] - exported).abs().mean() > 0.01  # cartoon's grading changes them
 
 
+def test_render_from_a_camera_names_it_and_an_orbit_starts_there(
+    finished_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """azimuth_deg/elevation_deg/distance place the camera; the default file name says where, so
+    two views never share a file; an orbit from azimuth 180 starts at the fixed view from 180."""
+    style = RunDir(finished_run).load_config().genre.camera
+    renders = finished_run / "renders"
+    size = ["width=16", "height=16", "frames=2"]
+    views = {}
+    for azimuth in (0, 180):
+        render_in_process(
+            f"run_dir={finished_run}",
+            "trajectory=static",
+            f"azimuth_deg={azimuth}",
+            *size,
+            capsys=capsys,
+        )
+        name = f"static_az{azimuth}_el{style.elevation_deg:g}_d{style.distance:g}_16x16_2f.mp4"
+        views[azimuth] = read_video(renders / name)[0]
+    assert (views[0] - views[180]).abs().mean() > 0.01  # the back is another view
+    render_in_process(
+        f"run_dir={finished_run}",
+        "trajectory=orbit",
+        "azimuth_deg=180",
+        "distance=3",
+        "elevation_deg=5",
+        *size,
+        capsys=capsys,
+    )
+    orbit = read_video(renders / "orbit_az180_el5_d3_16x16_2f.mp4")[0]
+    fixed_output = renders / "fixed.mp4"
+    render_in_process(
+        f"run_dir={finished_run}",
+        "trajectory=static",
+        "azimuth_deg=180",
+        "distance=3",
+        "elevation_deg=5",
+        f"output={fixed_output}",
+        *size,
+        capsys=capsys,
+    )
+    fixed = read_video(fixed_output)[0]
+    assert (orbit[0] - fixed[0]).abs().max() < 0.03  # the same first frame, encoded twice
+    assert (orbit[1] - fixed[1]).abs().mean() > 0.01  # then the orbit turns on
+
+
 def test_render_refuses_bad_input_in_one_line(
     finished_run: Path,
     tmp_path: Path,
@@ -194,6 +240,8 @@ def test_render_refuses_bad_input_in_one_line(
         ([f"run_dir={finished_run}", "trajectory=spiral"], "spiral"),
         ([f"run_dir={finished_run}", "stage=middle"], "stage = 'middle': Input should be"),
         ([f"run_dir={finished_run}", "grading=maybe"], "grading = 'maybe': Input should be"),
+        ([f"run_dir={finished_run}", "distance=0"], "distance = 0: Input should be greater"),
+        ([f"run_dir={finished_run}", "elevation_deg=90"], "elevation_deg = 90: Input should"),
     ]:
         code = cli.main(["render", *args])
         err = capsys.readouterr().err

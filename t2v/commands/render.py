@@ -1,4 +1,4 @@
-"""`t2v render`: re-render a finished run at any trajectory, length, size and frame rate."""
+"""`t2v render`: re-render a finished run at any trajectory, camera, length, size and frame rate."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 from t2v.commands.door import resolved
 from t2v.config.render import RenderConfig
 from t2v.genres import CameraStyle
+from t2v.render import CameraStart
 from t2v.rundir import RunDir
 from t2v.schema import parse
 
@@ -20,10 +21,9 @@ def settings(cfg: DictConfig) -> RenderConfig:
     return config
 
 
-def camera_tag(config: RenderConfig, style: CameraStyle) -> str:
+def camera_tag(camera: CameraStart, style: CameraStyle) -> str:
     """The camera in a file name (`az180_el15_d2.5`), the genre's values where none is given,
     so renders of one run from two views never share a file."""
-    camera = config.camera
     elevation = camera.elevation_deg if camera.elevation_deg is not None else style.elevation_deg
     distance = camera.distance if camera.distance is not None else style.distance
     return f"az{camera.azimuth_deg:g}_el{elevation:g}_d{distance:g}"
@@ -49,7 +49,8 @@ def run(config: RenderConfig) -> None:
         camera=config.camera,
     )
     trajectory = config.trajectory or saved.genre.camera.trajectory
-    view = camera_tag(config, saved.genre.camera) if config.camera.given else None
+    camera = config.camera
+    view = camera_tag(camera, saved.genre.camera) if camera is not None else None
     output = config.output or run_dir.render_file(
         trajectory, width, height, frames, config.stage, view
     )

@@ -40,6 +40,9 @@ class RenderConfig:
     grading: Bool | None = None  # None: as the run did (the prior preset's export_grading)
 
     @property
-    def camera(self) -> CameraStart:
+    def camera(self) -> CameraStart | None:
+        """The camera asked for; None when no camera key is given (the genre's own)."""
+        if self.azimuth_deg is None and self.elevation_deg is None and self.distance is None:
+            return None
         azimuth = self.azimuth_deg if self.azimuth_deg is not None else 0.0
         return CameraStart(azimuth, self.elevation_deg, self.distance)

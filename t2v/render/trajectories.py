@@ -59,11 +59,6 @@ class CameraStart:
     elevation_deg: float | None = None
     distance: float | None = None
 
-    @property
-    def given(self) -> bool:
-        """Whether any value differs from the default (the genre's own front view)."""
-        return self != CameraStart()
-
 
 Pose = tuple[Tensor, Tensor, Tensor]  # eyes (N, 3), targets (N, 3), up vectors (N, 3)
 
