@@ -5,13 +5,15 @@ consistency and motion (`t2v.eval.temporal`), attribute accuracy where the promp
 bundled prior's domain (`t2v.eval.attributes`), of the video and of the final field seen from
 the genre's front camera, and multi-view consistency of the final field (`t2v.eval.multiview`).
 Whatever cannot be measured for a run is left out with a note in its "notes" list, never
-guessed.
+guessed; a CLIP hub id missing from the local cache on an offline machine skips the CLIP
+metrics with one line saying how to fetch it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,13 @@ from t2v.commands.door import resolved
 from t2v.config.evaluate import EvaluateConfig
 from t2v.config.generate import GenerateConfig
 from t2v.errors import RunDirError
-from t2v.eval.clip import ClipEncoder, clip_metrics, load_clip, sample_frame_indices
+from t2v.eval.clip import (
+    ClipEncoder,
+    clip_metrics,
+    load_clip,
+    missing_offline,
+    sample_frame_indices,
+)
 from t2v.eval.multiview import multiview_consistency
 from t2v.eval.prompts import build_prompt_set, normalise, prompt_attributes
 from t2v.eval.report import json_ready, log_wandb_table, markdown_table
@@ -91,13 +99,15 @@ def evaluate_runs(config: EvaluateConfig) -> None:
     runs = [load_run(run_dir) for run_dir in run_dirs]  # every run is checked before any write
     device = torch.device(config.device)
     torch.manual_seed(config.seed)
-    clip = load_clip(config.clip_model, device) if config.clip_model else None
+    clip, skipped = open_clip(config.clip_model, device)
     prompt_set = build_prompt_set([r.prompt for r in runs], config.prompt_set)
     text_embeds = clip.embed_texts(prompt_set) if clip is not None else None
     results = []
     for finished in runs:
         frames, fps = read_video(finished.run.video_file)
-        evaluation = evaluate_run(finished, frames, fps, config, clip, prompt_set, text_embeds)
+        evaluation = evaluate_run(
+            finished, frames, fps, config, clip, prompt_set, text_embeds, skipped
+        )
         finished.run.update_metrics({"evaluation": json_ready(evaluation)})
         results.append((finished.run.root.name or str(finished.run.root), evaluation))
     table = markdown_table(results)
@@ -110,6 +120,26 @@ def evaluate_runs(config: EvaluateConfig) -> None:
         save_dir = Path(logger.get("save_dir") or output.parent)
         where = log_wandb_table(results, logger, save_dir)
         print(f"t2v evaluate: logged the table to W&B ({where})")
+
+
+def open_clip(model: str | None, device: torch.device) -> tuple[ClipEncoder | None, str]:
+    """The CLIP encoder and, without one, why (the note each run's metrics.json keeps).
+
+    A hub id that is not cached on an offline machine skips the CLIP metrics with one line on
+    stderr saying how to get them, so everything else is still scored; a CLIP folder that
+    cannot load stays an error.
+    """
+    if not model:
+        return None, "clip_model=null"
+    missing = missing_offline(model)
+    if missing is None:
+        return load_clip(model, device), ""
+    print(
+        f"t2v evaluate: CLIP R-precision, CLIP score and multiview clip_spread skipped: "
+        f"{missing}, or pass clip_model=null to skip them without this note",
+        file=sys.stderr,
+    )
+    return None, f"{model} is not in the local Hugging Face cache"
 
 
 def load_run(run_dir: Path) -> FinishedRun:
@@ -130,6 +160,7 @@ def evaluate_run(
     clip: ClipEncoder | None,
     prompt_set: list[str],
     text_embeds: torch.Tensor | None,
+    clip_skipped: str = "clip_model=null",
 ) -> dict[str, Any]:
     """Every metric of one run (frames (T, 3, H, W) in [0, 1]), as metrics.json's "evaluation"."""
     notes: list[str] = []
@@ -153,7 +184,7 @@ def evaluate_run(
             "prompt_set": config.prompt_set or "built-in",
         }
     else:
-        notes.append("clip: skipped (clip_model=null)")
+        notes.append(f"clip: skipped ({clip_skipped})")
     flow = FlowConfig(max_side=config.flow_max_side)
     evaluation["temporal"] = temporal_metrics(frames, flow).to_dict()
     attributes = attribute_scores(frames, finished.prompt, finished.genre, notes)

@@ -158,9 +158,32 @@ def load_clip(name_or_path: str, device: str | torch.device = "cpu") -> ClipEnco
     return ClipEncoder(model.to(device), tokenizer, preprocessing, str(name_or_path))
 
 
+def names_a_folder(name: str) -> bool:
+    """Whether `name` is a filesystem path rather than a Hugging Face hub id."""
+    return Path(name).expanduser().exists() or name.startswith((".", "/", "~", os.sep))
+
+
+def missing_offline(name: str) -> str | None:
+    """Why CLIP `name` cannot load on this machine: a hub id that is not in the local Hugging
+    Face cache while downloads are off (HF_HUB_OFFLINE). None when it may load; a folder is never
+    missing here, so a wrong path stays `load_clip`'s error."""
+    if names_a_folder(name) or not hub_offline():
+        return None
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot_download(repo_id=name, local_files_only=True)
+    except Exception:  # the hub's "not cached" and "bad id" errors have no common base
+        return (
+            f"{name} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1; fetch it with "
+            f"`hf download {name}`"
+        )
+    return None
+
+
 def _missing_model_message(name: str, offline: bool, error: Exception) -> str:
     skip = "clip_model=null skips the CLIP metrics"
-    if Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or os.sep in name[:1]:
+    if names_a_folder(name):
         return f"CLIP folder '{name}' holds no loadable CLIPModel and tokenizer; {skip}"
     if offline:
         return (

@@ -222,16 +222,6 @@ def test_bad_multiview_settings_are_refused_before_anything_is_written(
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
 
 
-def test_a_missing_clip_model_offline_stops_before_writing(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    finished = make_run(tmp_path / "run", "a red ball", "none", disc_video((1, 0, 0), 1.0))
-    code = cli("evaluate", f"run_dir={finished}", "clip_model=openai/t2v-no-such-clip")
-    assert code == 2
-    error = capsys.readouterr().err.strip()
-    assert "openai/t2v-no-such-clip" in error and "\n" not in error
-    assert not (finished / "metrics.json").exists()
-
-
 def test_logger_wandb_logs_the_table_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     finished = make_run(tmp_path / "run", "a red ball", "none", disc_video((1, 0, 0), 1.0))
@@ -244,3 +234,43 @@ def test_logger_wandb_logs_the_table_offline(tmp_path, monkeypatch):
     assert list(offline_runs[0].glob("*.wandb"))
     evaluation = json.loads((finished / "metrics.json").read_text())["evaluation"]
     assert "clip: skipped (clip_model=null)" in evaluation["notes"]
+
+
+def test_evaluate_offline_without_clip_weights_scores_the_rest_and_says_so(
+    tmp_path, capsys, monkeypatch
+):
+    """The default clip_model (a hub id) not in the local cache, downloads off: exit 0, every
+    other metric in metrics.json, and one line saying what was skipped and how to get it."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty_cache"))
+    monkeypatch.chdir(tmp_path)
+    moving = make_run(
+        tmp_path / "red_left",
+        "a red ball moving to the left",
+        "none",
+        disc_video((0.9, 0.1, 0.1), step=-2.0),
+        checkpoint=True,
+    )
+    capsys.readouterr()
+    assert cli("evaluate", f"run_dir={moving}", "multiview.size=16") == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "CLIP R-precision, CLIP score and multiview clip_spread skipped" in err[0]
+    assert "`hf download openai/clip-vit-base-patch32`" in err[0]
+    assert "clip_model=null" in err[0]
+    evaluation = json.loads((moving / "metrics.json").read_text())["evaluation"]
+    assert "clip" not in evaluation and evaluation["multiview"]["clip_spread"] is None
+    assert evaluation["temporal"]["motion_magnitude"] > 0.1
+    assert evaluation["attributes"]["predicted"]["colour"] == "red"
+    assert evaluation["multiview"]["views"] == 5 and "attributes_front" in evaluation
+    assert "clip: skipped (openai/clip-vit-base-patch32 is not in the local" in " ".join(
+        evaluation["notes"]
+    )
+    # A CLIP folder that is not there stays an error: one line, exit 2, nothing written.
+    before = (moving / "metrics.json").read_text()
+    assert cli("evaluate", f"run_dir={moving}", f"clip_model={tmp_path / 'no_clip'}") == 2
+    error = capsys.readouterr().err.strip()
+    assert "no_clip" in error and "\n" not in error
+    assert (moving / "metrics.json").read_text() == before
