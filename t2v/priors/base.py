@@ -155,21 +155,31 @@ class DiffusionPrior(ABC):
         noise: torch.Tensor | None,
         timesteps: torch.Tensor | None,
     ) -> SDSOutput:
-        """The SDS loss of `encode`'s sample under `denoiser`'s predictor: ε-prediction SDS
-        here (`t2v.priors.sds`); flow priors distil velocities (`t2v.priors.flow`)."""
+        """The SDS loss of `encode`'s sample under `denoiser`'s predictor: noise levels (one per
+        clip or per sample) and noise drawn in that order unless given, then `distil_at`."""
         count = sample.shape[0]
         if timesteps is None:
             groups = batch if self.one_timestep_per_clip else count
             timesteps = self.sample_timesteps(groups, step, generator)
             timesteps = timesteps.repeat_interleave(count // groups)
-        timesteps = timesteps.to(self.device).long()
         if noise is None:
             noise = randn(sample.shape, generator, self.device)
+        return self.distil_at(sample, predict, timesteps, noise)
+
+    def distil_at(
+        self,
+        sample: torch.Tensor,
+        predict: Predictor,
+        timesteps: torch.Tensor,
+        noise: torch.Tensor,
+    ) -> SDSOutput:
+        """SDS at given levels and noise: ε-prediction SDS here (`t2v.priors.sds`); flow priors
+        distil velocities (`t2v.priors.flow`)."""
         assert self.alphas_cumprod is not None  # every ε/v-prediction prior has a schedule
         return score_distillation(
             sample,
             predict,
-            timesteps,
+            timesteps.to(self.device).long(),
             noise,
             self.alphas_cumprod,
             self.prediction_type,

@@ -33,7 +33,7 @@ import torch
 import torch.utils.checkpoint
 
 from t2v.errors import ConfigError
-from t2v.priors.base import DiffusionPrior, ImagePrior, SDSBatch, randn
+from t2v.priors.base import DiffusionPrior, ImagePrior, SDSBatch
 from t2v.priors.sds import (
     WEIGHTINGS,
     Predictor,
@@ -137,24 +137,20 @@ class FlowPrior(DiffusionPrior):
         """The timestep shift for latents shaped like `sample` (1: none)."""
         return 1.0
 
-    def distil(
+    def sample_timesteps(
+        self, batch: int, step: int, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """Noise fractions τ in [0, 1] (before the shift), annealed as ε priors' timesteps."""
+        return self.config.timesteps.sample_fractions(step, batch, generator)
+
+    def distil_at(
         self,
         sample: torch.Tensor,
         predict: Predictor,
-        batch: int,
-        step: int,
-        generator: torch.Generator | None,
-        noise: torch.Tensor | None,
-        timesteps: torch.Tensor | None,
+        timesteps: torch.Tensor,
+        noise: torch.Tensor,
     ) -> SDSOutput:
-        count = sample.shape[0]
-        if timesteps is None:
-            groups = batch if self.one_timestep_per_clip else count
-            timesteps = self.config.timesteps.sample_fractions(step, groups, generator)
-            timesteps = timesteps.repeat_interleave(count // groups)
         tau = timesteps.to(self.device, torch.float32)
-        if noise is None:
-            noise = randn(sample.shape, generator, self.device)
         sigmas = shift_sigma(tau, self.shift_for(sample))
         return flow_distillation(sample, predict, sigmas, noise, self.config)
 
