@@ -6,6 +6,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from t2v.config.paths import unique_runs
 from t2v.errors import ConfigError
 from t2v.eval.multiview import MultiViewOptions
 from t2v.schema import Bool, Int, NonNegativeInt, PositiveInt, Text, settings
@@ -34,12 +35,7 @@ class EvaluateConfig:
 
     def runs(self) -> list[Path]:
         """The requested run folders, each once, `run_dir` first."""
-        given = ([self.run_dir] if self.run_dir else []) + list(self.run_dirs)
-        unique: list[Path] = []
-        for item in map(Path, given):
-            if item.resolve() not in {d.resolve() for d in unique}:
-                unique.append(item)
-        return unique
+        return unique_runs(self.run_dir, self.run_dirs)
 
     @property
     def logger_target(self) -> Target | None:

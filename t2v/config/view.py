@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import field
 from pathlib import Path
 
+from t2v.config.paths import unique_runs
 from t2v.errors import ConfigError
 from t2v.schema import Text, settings
 
@@ -25,12 +26,7 @@ class ViewConfig:
 
     def runs(self) -> list[Path]:
         """The requested run folders, each once, `run_dir` first."""
-        given = ([self.run_dir] if self.run_dir else []) + list(self.run_dirs)
-        unique: list[Path] = []
-        for item in map(Path, given):
-            if item.resolve() not in {d.resolve() for d in unique}:
-                unique.append(item)
-        return unique
+        return unique_runs(self.run_dir, self.run_dirs)
 
     def page(self) -> Path:
         return Path(self.output) if self.output is not None else self.runs()[0] / PAGE_NAME
