@@ -138,6 +138,7 @@ class StageModule(pl.LightningModule):
             **self.guidance_weights,
             **self.regularizer_weights,
             "reference": self.spec.reference_weight,
+            "all_round": self.spec.all_round_weight,
         }
         clip_terms = [self.clip_terms(step, clip) for clip in self.clip_indices()]
         names = dict.fromkeys(name for t in clip_terms for name in t)  # hybrid: keys vary by clip
@@ -167,7 +168,36 @@ class StageModule(pl.LightningModule):
         terms.update(self.regularizer_terms(rendered, times, generator))
         if self.spec.reference_weight > 0:
             terms["reference"] = self.reference_term(generator)
+        if self.spec.all_round_weight > 0:
+            terms["all_round"] = self.all_round_term(times, step, generator)
         return terms
+
+    def all_round_term(
+        self, times: torch.Tensor, step: int, generator: torch.Generator
+    ) -> torch.Tensor:
+        """Image-prior SDS of one view from all round at one of the clip's `times` (1, T), at
+        the base prior's size: the side and back of the scene stay what the static stage built
+        while the frontal clips add motion (`AllRoundSettings`)."""
+        guidance = self.guidance
+        assert guidance is not None and self.spec.all_round_cameras is not None
+        sampled = sample_training_cameras(
+            1,
+            1,
+            self.spec.base_width,
+            self.spec.base_height,
+            self.spec.all_round_cameras,
+            generator,
+            self.device,
+        )
+        frame = torch.randint(times.shape[1], (1,), generator=generator).to(times.device)
+        rendered = self.renderer.render(
+            self.field, sampled.cameras, times[:, frame], generator=generator
+        )
+        views = [view_bucket(float(sampled.azimuth_deg[0, 0]), float(sampled.elevation_deg[0, 0]))]
+        output = guidance.image.sds(
+            rendered.rgb, guidance.image_cond, views=views, step=step, generator=generator
+        )
+        return self.log_sds("sds_all_round", output)
 
     def reference_term(self, generator: torch.Generator) -> torch.Tensor:
         """The front view against the prior's own sample of the prompt (`ReferenceClip`)."""

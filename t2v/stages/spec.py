@@ -62,6 +62,16 @@ class Regularizers:
 
 
 @settings
+class AllRoundSettings:
+    """Image-prior SDS on one view from all round, at one of the clip's times, each step of a
+    stage that trains motion: the frontal clips paint motion, this keeps the 3D shape that the
+    static stage built seen from every side (4D-fy's hybrid SDS, with its views all round)."""
+
+    weight: NonNegativeFloat = 0.0
+    cameras: dict[str, Any] | None = None  # patches the renderer's static-stage cameras
+
+
+@settings
 class StageSettings:
     """One stage of a schedule, as written in `conf/schedule/*.yaml` (steps 0: skipped)."""
 
@@ -75,6 +85,7 @@ class StageSettings:
     base_weight: NonNegativeFloat = 1.0
     regularizers: Regularizers = field(default_factory=Regularizers)
     regularizer_points: PositiveInt = 4096
+    all_round: AllRoundSettings = field(default_factory=AllRoundSettings)
 
     def __post_init__(self) -> None:
         low, high = self.clip_seconds
@@ -118,6 +129,8 @@ class StageSpec:
     regularizers: dict[str, Ramp] = field(default_factory=dict)
     regularizer_points: int = 4096
     reference_weight: float = 0.0  # the front view against the prior's sample (prior.reference)
+    all_round_weight: float = 0.0  # image-prior SDS of one view from all round (AllRoundSettings)
+    all_round_cameras: CameraSamplerConfig | None = None
     checkpoint_every: int = 50
     preview_every: int = 0
 
@@ -177,6 +190,10 @@ def build_stage_specs(schedule: ScheduleSettings, inputs: SpecInputs) -> tuple[S
             regularizers=regularizer_ramps(stage.regularizers, inputs.genre),
             regularizer_points=stage.regularizer_points,
             reference_weight=inputs.reference_weights.get(name, 0.0),
+            all_round_weight=stage.all_round.weight if name != "static" else 0.0,
+            all_round_cameras=inputs.static_cameras.patched(
+                stage.all_round.cameras, f"schedule.{name}.all_round.cameras"
+            ),
             checkpoint_every=schedule.checkpoint_every,
             preview_every=schedule.preview_every,
         )
