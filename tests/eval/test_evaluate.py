@@ -179,12 +179,26 @@ def test_attributes_are_also_read_from_the_front_of_the_final_field(tmp_path):
         assert front["predicted"]["colour"] == colour and front["predicted"]["motion"] == motion
         assert front["correct"]["colour"] and front["correct"]["motion"]
         assert evaluation["multiview"]["checkpoint"] == "superres.pt"
+        # The same ball from the sides and behind: its colour, the front's silhouette, and
+        # the motion mirrored; a compact ball leaves no haze.
+        views, haze = evaluation["views"], evaluation["haze"]
+        assert views["side_left"]["colour"]["predicted"] == colour
+        assert views["side_right"]["colour"]["predicted"] == colour
+        assert views["side_colour_accuracy"] == 1.0 and views["side_silhouette_iou"] > 0.8
+        mirror = {"left": "right", "right": "left"}[motion]
+        assert views["back"]["motion"] == {"expected": mirror, "predicted": mirror, "correct": True}
+        assert haze["border_opacity"] < 0.05 and haze["empty_opacity"] < 0.05
     table = (tmp_path / "evaluation.md").read_text().splitlines()
-    assert "| front attr acc |" in table[0]
+    assert "| front attr acc | side colour acc | side IoU | back motion acc |" in table[0]
 
     run(evaluate_config(f"run_dir={left}", "clip_model=null", "front_view=false"))
     evaluation = json.loads((left / "metrics.json").read_text())["evaluation"]
     assert "attributes_front" not in evaluation and "attributes" in evaluation
+    assert "views" in evaluation
+    run(evaluate_config(f"run_dir={left}", "clip_model=null", "side_views=false"))
+    evaluation = json.loads((left / "metrics.json").read_text())["evaluation"]
+    assert "views" not in evaluation and "haze" not in evaluation
+    assert evaluation["attributes_front"]["predicted"]["motion"] == "left"
 
 
 def test_the_cli_refuses_bad_runs_in_one_line(tmp_path, capsys):
@@ -208,6 +222,7 @@ def test_the_cli_refuses_bad_runs_in_one_line(tmp_path, capsys):
         ("multiview.azimuths_deg=[0]", "multiview.azimuths_deg: Tuple should have at least 2"),
         ("multiview.depth_tolerance=0", "multiview.depth_tolerance = 0"),
         ("front_view=maybe", "front_view = 'maybe'"),
+        ("side_views=2", "side_views = 2"),
     ],
 )
 def test_bad_multiview_settings_are_refused_before_anything_is_written(
