@@ -289,3 +289,23 @@ def test_evaluate_offline_without_clip_weights_scores_the_rest_and_says_so(
     error = capsys.readouterr().err.strip()
     assert "no_clip" in error and "\n" not in error
     assert (moving / "metrics.json").read_text() == before
+
+
+def test_side_views_are_read_through_the_gaussian_rasterizer_too(tmp_path):
+    """A `field=gaussians` run: its views come from the stage renderer it used (a rasterizer);
+    the freshly initialised cloud, round about the centre, has the front's silhouette."""
+    finished = make_run(
+        tmp_path / "splats",
+        "a red ball moving to the left",
+        "none",
+        disc_video((0.9, 0.1, 0.1), step=-2.0),
+        checkpoint=True,
+        overrides=["field=gaussians"],
+    )
+    run(evaluate_config(f"run_dir={finished}", "clip_model=null", "multiview.enabled=false"))
+    evaluation = json.loads((finished / "metrics.json").read_text())["evaluation"]
+    views, haze = evaluation["views"], evaluation["haze"]
+    assert views["side_silhouette_iou"] > 0.8
+    assert 0.8 < views["side_left"]["area_ratio"] < 1.25
+    assert views["back"]["motion"]["expected"] == "right"
+    assert 0.0 <= haze["border_opacity"] < 0.2 and 0.1 < haze["foreground_fraction"] < 0.9
