@@ -191,11 +191,12 @@ def test_attributes_are_also_read_from_the_front_of_the_final_field(tmp_path):
     table = (tmp_path / "evaluation.md").read_text().splitlines()
     assert "| front attr acc | side colour acc | side IoU | back motion acc |" in table[0]
 
-    run(evaluate_config(f"run_dir={left}", "clip_model=null", "front_view=false"))
+    no_multiview = "multiview.enabled=false"
+    run(evaluate_config(f"run_dir={left}", "clip_model=null", "front_view=false", no_multiview))
     evaluation = json.loads((left / "metrics.json").read_text())["evaluation"]
     assert "attributes_front" not in evaluation and "attributes" in evaluation
     assert "views" in evaluation
-    run(evaluate_config(f"run_dir={left}", "clip_model=null", "side_views=false"))
+    run(evaluate_config(f"run_dir={left}", "clip_model=null", "side_views=false", no_multiview))
     evaluation = json.loads((left / "metrics.json").read_text())["evaluation"]
     assert "views" not in evaluation and "haze" not in evaluation
     assert evaluation["attributes_front"]["predicted"]["motion"] == "left"
