@@ -2,7 +2,7 @@
 
 A genre is data. Adding `conf/genre/western.yaml` (or a file in a directory passed with
 `hydra.searchpath`) is all it takes; `parse(GenrePreset, plain_node, "genre")` checks it and a
-bad value is one ConfigError naming its key (e.g. `genre.camera.speed`).
+bad value is one ConfigError naming its key (e.g. `genre.camera.speed_deg_s`).
 """
 
 from __future__ import annotations
@@ -34,14 +34,28 @@ Gain = Annotated[Float, Field(ge=0.0, le=3.0)]
 
 @settings
 class CameraStyle:
-    """How the export camera moves for this genre (the renderer's named trajectories)."""
+    """How the export camera moves for this genre (the renderer's named trajectories), in units
+    per second of video, so the exported camera moves as fast to a viewer at any clip length."""
 
     trajectory: Trajectory = "orbit"
-    speed: Scale = 1.0  # multiplier on the trajectory's nominal angular / linear speed
+    speed_deg_s: Annotated[Float, Field(ge=0.0, le=360.0)] = 24.0  # orbit, pan, crane: deg/s
+    speed_units_s: Annotated[Float, Field(ge=0.0, le=5.0)] = 0.15  # dolly: distance units/s
+    shake_hz: Annotated[Float, Field(ge=0.0, le=10.0)] = 0.5  # handheld: slowest sway, cycles/s
+    clip_sweep: Scale = 1.0  # multiplier on how far the stages' training cameras move in a clip
     elevation_deg: Annotated[Float, Field(ge=-89.0, le=89.0)] = 15.0
     distance: Annotated[Float, Field(ge=0.5, le=20.0)] = 2.5
     fov_deg: Annotated[Float, Field(ge=5.0, le=150.0)] = 40.0
     shake: Scale = 0.0  # handheld jitter amplitude, in degrees
+
+    def speed_for(self, trajectory: str) -> float:
+        """This genre's speed for a trajectory, in its unit per second (a static view: 0)."""
+        if trajectory in ("orbit", "pan", "crane"):
+            return float(self.speed_deg_s)
+        if trajectory == "dolly":
+            return float(self.speed_units_s)
+        if trajectory == "handheld":
+            return float(self.shake_hz)
+        return 0.0
 
 
 @settings

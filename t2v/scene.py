@@ -17,6 +17,7 @@ from t2v.errors import ConfigError
 from t2v.field.base import Field
 from t2v.genres import GenrePreset
 from t2v.render import Cameras, CameraStart, VolumeRenderer, genre_trajectory_cameras
+from t2v.render.trajectories import DEFAULT_FPS
 
 
 @dataclass
@@ -51,9 +52,11 @@ class Scene:
         speed: float | None = None,
         grading: bool | None = None,
         camera: CameraStart | None = None,
+        fps: float | None = None,
     ) -> torch.Tensor:
-        """`(frames, 3, H, W)` along the genre's camera (or `trajectory`, from `camera`) over the
-        whole scene time; graded as the run's exports are unless `grading` says otherwise."""
+        """`(frames, 3, H, W)` along the genre's camera (or `trajectory`, from `camera`, at
+        `speed` x the genre's speed) over the whole scene time, for a video at `fps` (None: the
+        run's); graded as the run's exports are unless `grading` says otherwise."""
         grade = self.config.export_grading if grading is None else grading
         return render_along_trajectory(
             self.field,
@@ -67,6 +70,7 @@ class Scene:
             grading=grade,
             seed=self.config.seed,
             camera=camera,
+            fps=fps if fps is not None else self.config.fps,
         )
 
 
@@ -82,13 +86,14 @@ def render_along_trajectory(
     grading: bool = True,
     seed: int = 0,
     camera: CameraStart | None = None,
+    fps: float = DEFAULT_FPS,
 ) -> torch.Tensor:
     """`(frames, 3, H, W)` along a trajectory (from `camera`; None: the genre's front) over the
-    whole scene time, graded by the genre."""
+    whole scene time, its camera moving per second of a video at `fps`, graded by the genre."""
     parameter = next(iter(renderer.buffers()), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     cameras = genre_trajectory_cameras(
-        genre.camera, frames, width, height, trajectory, speed, seed=seed, start=camera
+        genre.camera, frames, width, height, trajectory, speed, seed=seed, start=camera, fps=fps
     ).to(device)
     times = scene_times(frames, device)[None]
     renderer.eval()

@@ -23,10 +23,13 @@ REFERENCE = Path(__file__).parent / "assets" / "debug_run_frames.pt"
 
 
 def render_final_frames(run_dir: Path) -> torch.Tensor:
-    """The last stage's field, 4 frames at 32x32 from the genre's camera, ungraded."""
+    """The last stage's field, 4 frames at 32x32 along the genre's orbit 108 deg apart (where
+    the reference frames were rendered from), ungraded."""
     run = RunDir(run_dir)
     scene = run.load_scene()
-    return scene.frames(frames=4, width=32, height=32, grading=False)
+    camera, fps = scene.config.genre.camera, scene.config.fps
+    speed = 108.0 * fps / camera.speed_deg_s  # x the genre's deg/s: 108 deg a frame
+    return scene.frames(frames=4, width=32, height=32, grading=False, speed=speed)
 
 
 @pytest.mark.slow

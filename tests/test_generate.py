@@ -201,6 +201,7 @@ def test_render_from_a_camera_names_it_and_an_orbit_starts_there(
     render_in_process(
         f"run_dir={finished_run}",
         "trajectory=orbit",
+        "speed=10",  # x the genre's 24 deg/s: 30 deg a frame at the run's 8 fps
         "azimuth_deg=180",
         "distance=3",
         "elevation_deg=5",

@@ -30,7 +30,11 @@ def test_every_shipped_genre_parses_and_composes_its_prompt() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"camera": {"speed": 20}}, "genre.camera.speed = 20: Input should be less than or equal"),
+        (
+            {"camera": {"speed_deg_s": 400}},
+            "genre.camera.speed_deg_s = 400: Input should be less than or equal",
+        ),
+        ({"camera": {"speed": 1.0}}, "genre.camera has unknown key 'speed'"),
         ({"camera": {"trajectory": "zoom"}}, "genre.camera.trajectory = 'zoom': Input should be"),
         ({"motion": {"amount": -1.0}}, "genre.motion.amount = -1.0: Input should be greater"),
         ({"grading": {"tint": [1.0, 4.0, 1.0]}}, "genre.grading.tint.1 = 4.0: Input should be"),

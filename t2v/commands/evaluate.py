@@ -3,7 +3,8 @@
 Per run: CLIP R-precision and CLIP score of sampled video frames (`t2v.eval.clip`), temporal
 consistency and motion (`t2v.eval.temporal`), attribute accuracy where the prompt is in the
 bundled prior's domain (`t2v.eval.attributes`), of the video and of the final field seen from
-the genre's front camera, and multi-view consistency of the final field (`t2v.eval.multiview`).
+the genre's front camera, side and back reads and haze of the final field (`t2v.eval.views`),
+and multi-view consistency of the final field (`t2v.eval.multiview`).
 Whatever cannot be measured for a run is left out with a note in its "notes" list, never
 guessed; a CLIP hub id missing from the local cache on an offline machine skips the CLIP
 metrics with one line saying how to fetch it.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,9 @@ from t2v.eval.multiview import multiview_consistency
 from t2v.eval.prompts import build_prompt_set, normalise, prompt_attributes
 from t2v.eval.report import json_ready, log_wandb_table, markdown_table
 from t2v.eval.temporal import FlowConfig, temporal_metrics
+from t2v.eval.views import FRONT, ViewRender, render_fixed_views, view_reads
 from t2v.rundir import RunDir, atomic_write_text
-from t2v.scene import Scene
+from t2v.scene import Scene, scene_times
 from t2v.schema import parse
 from t2v.targets import check_target
 from t2v.video import read_video
@@ -191,11 +193,23 @@ def evaluate_run(
     if attributes is not None:
         evaluation["attributes"] = attributes
     front = attributes is not None and config.front_view
+    sides = config.side_views
     multiview = config.multiview.enabled
     if not multiview:
         notes.append("multiview: skipped (multiview.enabled=false)")
-    scene = final_scene(finished, config.device, notes) if front or multiview else None
-    if scene is not None and front:
+    if not sides:
+        notes.append("views: skipped (side_views=false)")
+    needed = front or multiview or sides
+    scene = final_scene(finished, config.device, notes) if needed else None
+    if scene is not None and sides:
+        renders = fixed_views(scene, frames.shape)
+        expected = attributes["expected"] if attributes is not None else {}
+        evaluation.update(view_reads(renders, expected, grader(scene)))
+        if front:
+            front_video = grader(scene)(renders[FRONT].rgb)
+            scores = attribute_scores(front_video, finished.prompt, finished.genre, notes)
+            evaluation["attributes_front"] = scores
+    elif scene is not None and front:
         evaluation["attributes_front"] = front_view_attributes(finished, scene, frames.shape, notes)
     if scene is not None and multiview:
         evaluation["multiview"] = field_consistency(scene, config, clip)
@@ -245,6 +259,35 @@ def final_scene(finished: FinishedRun, device: str, notes: list[str]) -> Scene |
         return None
 
 
+def analysis_shape(video_shape: torch.Size) -> tuple[int, int, int]:
+    """(frames, width, height) of the field's fixed views: the video's length and aspect ratio
+    at the attribute evaluator's analysis size, so an HD run costs the same."""
+    from t2v.eval.attributes import ANALYSIS_SIDE
+
+    frames, _, height, width = video_shape
+    scale = min(1.0, ANALYSIS_SIDE / min(height, width))
+    return int(frames), max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def grader(scene: Scene) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The run's export grading (none when the run exports ungraded), as `Scene.frames`."""
+    config = scene.config
+    if not config.export_grading:
+        return lambda video: video
+    return lambda video: config.genre.grading.apply(video, seed=config.seed)
+
+
+def fixed_views(scene: Scene, video_shape: torch.Size) -> dict[str, ViewRender]:
+    """The field from the front, both sides and behind (`t2v.eval.views`) at the clip's scene
+    times, through the renderer the run used."""
+    frames, width, height = analysis_shape(video_shape)
+    buffer = next(iter(scene.renderer.buffers()), None)
+    times = scene_times(frames, buffer.device if buffer is not None else "cpu")
+    return render_fixed_views(
+        scene.field, scene.renderer, scene.config.genre.camera, times, width, height
+    )
+
+
 def front_view_attributes(
     finished: FinishedRun, scene: Scene, video_shape: torch.Size, notes: list[str]
 ) -> dict[str, Any] | None:
@@ -256,16 +299,7 @@ def front_view_attributes(
     dolly) adds its motion to what the evaluator reads there. Rendered at the evaluator's
     analysis size, so it costs the same for an HD run.
     """
-    from t2v.eval.attributes import ANALYSIS_SIDE
-
-    frames, _, height, width = video_shape
-    scale = min(1.0, ANALYSIS_SIDE / min(height, width))
-    video = scene.frames(
-        int(frames),
-        max(1, round(width * scale)),
-        max(1, round(height * scale)),
-        trajectory="static",
-    )
+    video = scene.frames(*analysis_shape(video_shape), trajectory="static")
     return attribute_scores(video, finished.prompt, finished.genre, notes)
 
 

@@ -47,6 +47,7 @@ def run(config: RenderConfig) -> None:
         speed=config.speed,
         grading=config.grading,
         camera=config.camera,
+        fps=fps,
     )
     trajectory = config.trajectory or saved.genre.camera.trajectory
     camera = config.camera

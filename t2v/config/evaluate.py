@@ -26,6 +26,7 @@ class EvaluateConfig:
     threads: PositiveInt | None = 1  # torch CPU threads (None: torch's default)
     flow_max_side: PositiveInt = 128  # videos are downsampled to this long side for flow
     front_view: Bool = True  # attributes of the final field seen from the genre's front
+    side_views: Bool = True  # side, back and haze reads of the final field (t2v.eval.views)
     multiview: MultiViewOptions = field(default_factory=MultiViewOptions)
     logger: dict[str, Any] | None = None  # logger=wandb also logs the table
 

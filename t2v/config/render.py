@@ -24,7 +24,7 @@ Stage = Literal[STAGE_ORDER]  # type: ignore[valid-type]
 class RenderConfig:
     run_dir: Text  # a finished `t2v generate` run
     trajectory: Trajectory | None = None  # None: the genre's own
-    speed: PositiveFloat | None = None  # trajectory speed multiplier; None: the genre's own
+    speed: PositiveFloat | None = None  # x the genre's speed (per second of video); None: 1
     # Where the camera (a static view or the trajectory's start) is; None: the genre's front.
     azimuth_deg: Annotated[Float, Field(ge=-360.0, le=360.0)] | None = None  # None: 0, the front
     elevation_deg: Annotated[Float, Field(ge=-89.0, le=89.0)] | None = None

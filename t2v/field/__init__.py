@@ -14,7 +14,7 @@ Usage::
     field.static_only = True          # static stage: the dynamic encoding is skipped
     groups = field.parameter_groups()  # static, dynamic, heads, background, trajectory, exposure
 
-    cameras = trajectory_cameras("orbit", frames=8, width=64, height=64, speed=1.0)
+    cameras = trajectory_cameras("orbit", frames=8, width=64, height=64, speed=24.0, fps=8.0)
     with torch.no_grad():
         frames = VolumeRenderer().eval().render(field, cameras, torch.linspace(0, 1, 8)[None]).rgb
 

@@ -24,7 +24,7 @@ from a config node: `parse(RendererSettings, node, "renderer").build()`)::
 
     # Export: a named trajectory at any size and length (or from a genre's CameraStyle).
     renderer.eval()
-    cameras = trajectory_cameras("orbit", frames=48, width=256, height=144, speed=1.0)
+    cameras = trajectory_cameras("orbit", frames=48, width=256, height=144, speed=24.0, fps=24.0)
     with torch.no_grad():
         video = renderer.render(field, cameras, torch.linspace(0, 1, 48)[None]).rgb
 

@@ -2,18 +2,20 @@
 
 Every trajectory starts at the given camera (azimuth, elevation, distance, looking at the
 origin; azimuth 0 is the front view on +z, where screen-left is world -x, and positive azimuth
-turns towards +x) and moves by an amount proportional to `speed` over the clip (progress
-u = k / (N - 1) of frame k). Each is built from the front and then turned about the world's
-vertical axis by the azimuth, so a trajectory from azimuth A is the front one seen from A:
+turns towards +x) and moves at `speed` per second of VIDEO (frame k is at t = k / fps
+seconds), in the trajectory's unit (`SPEED_UNITS`), so a clip's camera moves as fast to a
+viewer at any length. Each is built from the front and then turned about the world's vertical
+axis by the azimuth, so a trajectory from azimuth A is the front one seen from A:
 
-- orbit: azimuth turns by 360 deg x speed over N frames (u = k / N, so speed 1 loops cleanly).
+- orbit: the azimuth turns by speed x t deg.
 - static: the start view, unchanged; speed has no effect.
-- dolly: the camera moves straight towards the origin, distance x (1 - 0.4 x speed x u).
-- pan: the camera stays put and turns about its vertical axis, from -15 x speed to
-  +15 x speed deg (the scene drifts across the frame from right to left).
-- crane: the camera rises, elevation + 30 x speed x u deg, still looking at the origin.
-- handheld: the start view with smooth random shake of `shake` deg (yaw, pitch, roll), at a
-  rate scaled by speed; deterministic for a seed.
+- dolly: the camera moves straight towards the origin, speed x t distance units (never
+  closer than `MIN_DOLLY_FRACTION` of the start distance).
+- pan: the camera stays put and turns about its vertical axis by speed x (t - the clip's middle)
+  deg, so the pan is centred on the front view (the scene drifts across from right to left).
+- crane: the camera rises, elevation + speed x t deg, still looking at the origin.
+- handheld: the start view with smooth random shake of `shake` deg (yaw, pitch, roll), its
+  slowest sway at `speed` cycles per second; deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -29,10 +31,15 @@ from t2v.errors import ConfigError
 from t2v.genres import CameraStyle
 from t2v.render.cameras import Cameras, check_fov, look_at, spherical_positions
 
-ORBIT_TURN_DEG = 360.0
-DOLLY_FRACTION = 0.4
-PAN_HALF_DEG = 15.0
-CRANE_RISE_DEG = 30.0
+SPEED_UNITS = {
+    "orbit": "deg/s",
+    "static": "none",
+    "dolly": "units/s",
+    "pan": "deg/s",
+    "crane": "deg/s",
+    "handheld": "Hz",
+}
+DEFAULT_FPS = 8.0  # `t2v generate`'s default frame rate
 MIN_DOLLY_FRACTION = 0.1  # dolly never comes closer than this fraction of the distance
 MAX_CRANE_ELEVATION_DEG = 85.0
 MAX_ELEVATION_DEG = 89.0  # the view stays off the poles, where "up" is undefined
@@ -43,7 +50,8 @@ class TrajectorySpec:
     """What every trajectory is built from."""
 
     frames: int
-    speed: float
+    fps: float
+    speed: float  # per second of video, in SPEED_UNITS[trajectory]
     elevation_deg: float
     distance: float
     fov_deg: float
@@ -63,8 +71,9 @@ class CameraStart:
 Pose = tuple[Tensor, Tensor, Tensor]  # eyes (N, 3), targets (N, 3), up vectors (N, 3)
 
 
-def _progress(frames: int) -> Tensor:
-    return torch.linspace(0.0, 1.0, frames, dtype=torch.float64) if frames > 1 else torch.zeros(1)
+def _seconds(spec: TrajectorySpec) -> Tensor:
+    """Each frame's time (frames,) in seconds of video."""
+    return torch.arange(spec.frames, dtype=torch.float64) / spec.fps
 
 
 def _front_eye(spec: TrajectorySpec, frames: int) -> Tensor:
@@ -78,7 +87,7 @@ def _world_up(frames: int) -> Tensor:
 
 def _orbit(spec: TrajectorySpec) -> Pose:
     n = spec.frames
-    azimuth = torch.arange(n, dtype=torch.float64) / n * ORBIT_TURN_DEG * spec.speed
+    azimuth = spec.speed * _seconds(spec)
     eyes = spherical_positions(
         azimuth,
         torch.full_like(azimuth, spec.elevation_deg),
@@ -93,16 +102,15 @@ def _static(spec: TrajectorySpec) -> Pose:
 
 
 def _dolly(spec: TrajectorySpec) -> Pose:
-    scale = (1.0 - DOLLY_FRACTION * spec.speed * _progress(spec.frames)).clamp_min(
-        MIN_DOLLY_FRACTION
-    )
+    scale = (1.0 - spec.speed * _seconds(spec) / spec.distance).clamp_min(MIN_DOLLY_FRACTION)
     eyes = _front_eye(spec, spec.frames) * scale[:, None]
     return eyes, torch.zeros_like(eyes), _world_up(spec.frames)
 
 
 def _pan(spec: TrajectorySpec) -> Pose:
     eyes = _front_eye(spec, spec.frames)
-    yaw = torch.deg2rad(PAN_HALF_DEG * spec.speed * (2 * _progress(spec.frames) - 1))
+    seconds = _seconds(spec)
+    yaw = torch.deg2rad(spec.speed * (seconds - seconds[-1] / 2))
     # Turn the view vector (eye -> origin) about world +y; positive yaw looks towards +x.
     view = -eyes
     cos, sin = torch.cos(yaw), torch.sin(yaw)
@@ -114,7 +122,7 @@ def _pan(spec: TrajectorySpec) -> Pose:
 
 def _crane(spec: TrajectorySpec) -> Pose:
     n = spec.frames
-    elevation = (spec.elevation_deg + CRANE_RISE_DEG * spec.speed * _progress(n)).clamp(
+    elevation = (spec.elevation_deg + spec.speed * _seconds(spec)).clamp(
         max=MAX_CRANE_ELEVATION_DEG
     )
     eyes = spherical_positions(
@@ -127,11 +135,11 @@ def _handheld(spec: TrajectorySpec) -> Pose:
     n = spec.frames
     generator = torch.Generator().manual_seed(spec.seed)
     # Three sinusoids per axis (yaw, pitch, roll) at incommensurate rates: smooth, aperiodic.
-    rates = torch.tensor([0.7, 1.3, 2.9], dtype=torch.float64)  # cycles per clip at speed 1
+    rates = torch.tensor([0.7, 1.3, 2.9], dtype=torch.float64) / 0.7  # x the slowest sway
     amplitudes = torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64)
     phases = torch.rand(3, 3, generator=generator, dtype=torch.float64) * 2 * math.pi
-    u = _progress(n)[:, None, None]
-    wave = torch.sin(2 * math.pi * rates * spec.speed * u + phases) * amplitudes
+    seconds = _seconds(spec)[:, None, None]
+    wave = torch.sin(2 * math.pi * rates * spec.speed * seconds + phases) * amplitudes
     # Subtract the first frame so the clip starts exactly at the front view.
     angles = (wave.sum(-1) - wave[:1].sum(-1)) * spec.shake  # (N, 3) in degrees
     yaw, pitch, roll = torch.deg2rad(angles).unbind(-1)
@@ -175,7 +183,7 @@ def trajectory_cameras(
     frames: int,
     width: int,
     height: int,
-    speed: float = 1.0,
+    speed: float = 24.0,
     elevation_deg: float = 15.0,
     distance: float = 2.5,
     fov_deg: float = 40.0,
@@ -183,23 +191,25 @@ def trajectory_cameras(
     seed: int = 0,
     device: torch.device | str = "cpu",
     azimuth_deg: float = 0.0,
+    fps: float = DEFAULT_FPS,
 ) -> Cameras:
     """Cameras (1, frames) following the named trajectory from the camera at (azimuth_deg,
-    elevation_deg, distance); ConfigError on a bad argument."""
+    elevation_deg, distance), at `speed` per second of video in the trajectory's unit
+    (`SPEED_UNITS`) for a video at `fps`; ConfigError on a bad argument."""
     if name not in TRAJECTORIES:
         raise ConfigError(
             f"trajectory '{name}' is unknown; choose one of: {', '.join(TRAJECTORIES)}"
         )
     if frames < 1:
         raise ConfigError(f"a trajectory needs at least 1 frame, got {frames}")
-    if speed < 0 or distance <= 0 or shake < 0:
-        raise ConfigError("trajectory speed and shake must be >= 0 and distance > 0")
+    if speed < 0 or distance <= 0 or shake < 0 or not fps > 0:
+        raise ConfigError("trajectory speed and shake must be >= 0, distance and fps > 0")
     if not -MAX_ELEVATION_DEG <= elevation_deg <= MAX_ELEVATION_DEG:
         raise ConfigError(f"trajectory elevation {elevation_deg} deg must lie in [-89, 89]")
     if not math.isfinite(azimuth_deg):
         raise ConfigError(f"trajectory azimuth {azimuth_deg} deg must be a finite number")
     check_fov(fov_deg)
-    spec = TrajectorySpec(frames, speed, elevation_deg, distance, fov_deg, shake, seed)
+    spec = TrajectorySpec(frames, fps, speed, elevation_deg, distance, fov_deg, shake, seed)
     eyes, targets, ups = _turned(TRAJECTORIES[name](spec), azimuth_deg)
     c2w = look_at(eyes, targets, ups).float()[None].to(device)
     fov = torch.full((1, frames), float(fov_deg), device=device)
@@ -216,17 +226,20 @@ def genre_trajectory_cameras(
     seed: int = 0,
     device: torch.device | str = "cpu",
     start: CameraStart | None = None,
+    fps: float = DEFAULT_FPS,
 ) -> Cameras:
-    """Cameras from a genre's `CameraStyle` (`GenrePreset.camera`), starting at `start`; None
-    keeps the genre's own (its front view)."""
+    """Cameras from a genre's `CameraStyle` (`GenrePreset.camera`), starting at `start` (None
+    keeps the genre's own: its front view), at the genre's speed for the trajectory times
+    `speed` (None: 1), for a video at `fps`."""
     start = start or CameraStart()
     elevation_deg, distance = start.elevation_deg, start.distance
+    name = trajectory if trajectory is not None else style.trajectory
     return trajectory_cameras(
-        trajectory if trajectory is not None else style.trajectory,
+        name,
         frames,
         width,
         height,
-        speed=speed if speed is not None else style.speed,
+        speed=style.speed_for(name) * (speed if speed is not None else 1.0),
         elevation_deg=elevation_deg if elevation_deg is not None else style.elevation_deg,
         distance=distance if distance is not None else style.distance,
         fov_deg=style.fov_deg,
@@ -234,4 +247,5 @@ def genre_trajectory_cameras(
         seed=seed,
         device=device,
         azimuth_deg=start.azimuth_deg,
+        fps=fps,
     )

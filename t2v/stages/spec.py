@@ -230,14 +230,15 @@ def regularizer_ramps(values: Regularizers, genre: GenrePreset) -> dict[str, Ram
 
 
 def styled(spec: StageSpec, genre: GenrePreset) -> StageSpec:
-    """Genre speed: faster motion covers more scene time per clip; camera speed moves cameras."""
+    """Genre speed: faster motion covers more scene time per clip; the camera's clip sweep moves
+    the training cameras within a clip."""
     low, high = spec.times.span
     speed = genre.motion.speed
     times = ClipTimeConfig(span=(min(low * speed, 1.0), min(high * speed, 1.0)))
     cameras = replace(
         spec.cameras,
-        dynamic_azimuth_deg=spec.cameras.dynamic_azimuth_deg * genre.camera.speed,
-        dynamic_elevation_deg=spec.cameras.dynamic_elevation_deg * genre.camera.speed,
-        dynamic_distance=spec.cameras.dynamic_distance * genre.camera.speed,
+        dynamic_azimuth_deg=spec.cameras.dynamic_azimuth_deg * genre.camera.clip_sweep,
+        dynamic_elevation_deg=spec.cameras.dynamic_elevation_deg * genre.camera.clip_sweep,
+        dynamic_distance=spec.cameras.dynamic_distance * genre.camera.clip_sweep,
     )
     return replace(spec, times=times, cameras=cameras)

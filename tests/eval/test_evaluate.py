@@ -179,12 +179,27 @@ def test_attributes_are_also_read_from_the_front_of_the_final_field(tmp_path):
         assert front["predicted"]["colour"] == colour and front["predicted"]["motion"] == motion
         assert front["correct"]["colour"] and front["correct"]["motion"]
         assert evaluation["multiview"]["checkpoint"] == "superres.pt"
+        # The same ball from the sides and behind: its colour, the front's silhouette, and
+        # the motion mirrored; a compact ball leaves no haze.
+        views, haze = evaluation["views"], evaluation["haze"]
+        assert views["side_left"]["colour"]["predicted"] == colour
+        assert views["side_right"]["colour"]["predicted"] == colour
+        assert views["side_colour_accuracy"] == 1.0 and views["side_silhouette_iou"] > 0.8
+        mirror = {"left": "right", "right": "left"}[motion]
+        assert views["back"]["motion"] == {"expected": mirror, "predicted": mirror, "correct": True}
+        assert haze["border_opacity"] < 0.05 and haze["empty_opacity"] < 0.05
     table = (tmp_path / "evaluation.md").read_text().splitlines()
-    assert "| front attr acc |" in table[0]
+    assert "| front attr acc | side colour acc | side IoU | back motion acc |" in table[0]
 
-    run(evaluate_config(f"run_dir={left}", "clip_model=null", "front_view=false"))
+    no_multiview = "multiview.enabled=false"
+    run(evaluate_config(f"run_dir={left}", "clip_model=null", "front_view=false", no_multiview))
     evaluation = json.loads((left / "metrics.json").read_text())["evaluation"]
     assert "attributes_front" not in evaluation and "attributes" in evaluation
+    assert "views" in evaluation
+    run(evaluate_config(f"run_dir={left}", "clip_model=null", "side_views=false", no_multiview))
+    evaluation = json.loads((left / "metrics.json").read_text())["evaluation"]
+    assert "views" not in evaluation and "haze" not in evaluation
+    assert evaluation["attributes_front"]["predicted"]["motion"] == "left"
 
 
 def test_the_cli_refuses_bad_runs_in_one_line(tmp_path, capsys):
@@ -208,6 +223,7 @@ def test_the_cli_refuses_bad_runs_in_one_line(tmp_path, capsys):
         ("multiview.azimuths_deg=[0]", "multiview.azimuths_deg: Tuple should have at least 2"),
         ("multiview.depth_tolerance=0", "multiview.depth_tolerance = 0"),
         ("front_view=maybe", "front_view = 'maybe'"),
+        ("side_views=2", "side_views = 2"),
     ],
 )
 def test_bad_multiview_settings_are_refused_before_anything_is_written(
@@ -274,3 +290,23 @@ def test_evaluate_offline_without_clip_weights_scores_the_rest_and_says_so(
     error = capsys.readouterr().err.strip()
     assert "no_clip" in error and "\n" not in error
     assert (moving / "metrics.json").read_text() == before
+
+
+def test_side_views_are_read_through_the_gaussian_rasterizer_too(tmp_path):
+    """A `field=gaussians` run: its views come from the stage renderer it used (a rasterizer);
+    the freshly initialised cloud, round about the centre, has the front's silhouette."""
+    finished = make_run(
+        tmp_path / "splats",
+        "a red ball moving to the left",
+        "none",
+        disc_video((0.9, 0.1, 0.1), step=-2.0),
+        checkpoint=True,
+        overrides=["field=gaussians"],
+    )
+    run(evaluate_config(f"run_dir={finished}", "clip_model=null", "multiview.enabled=false"))
+    evaluation = json.loads((finished / "metrics.json").read_text())["evaluation"]
+    views, haze = evaluation["views"], evaluation["haze"]
+    assert views["side_silhouette_iou"] > 0.8
+    assert 0.8 < views["side_left"]["area_ratio"] < 1.25
+    assert views["back"]["motion"]["expected"] == "right"
+    assert 0.0 <= haze["border_opacity"] < 0.2 and 0.1 < haze["foreground_fraction"] < 0.9

@@ -1,4 +1,4 @@
-"""Named export trajectories: frame counts, distances, start/end poses, speed, genres."""
+"""Named export trajectories: frame counts, distances, start/end poses, speed per second, genres."""
 
 import math
 from importlib.resources import files
@@ -18,6 +18,7 @@ from t2v.render import (
     genre_trajectory_cameras,
     trajectory_cameras,
 )
+from t2v.render.trajectories import SPEED_UNITS
 from t2v.scene import render_along_trajectory
 from t2v.schema import parse
 
@@ -64,65 +65,81 @@ def test_static_is_constant_and_looks_from_the_front():
     assert (pixels[..., 0] < 16).all()  # world -x is screen-left
 
 
-def test_orbit_keeps_its_distance_and_turns_by_speed():
-    for speed in (1.0, 0.5):
-        cameras = cams("orbit", frames=8, speed=speed, distance=2.0, elevation_deg=20.0)
+def test_orbit_keeps_its_distance_and_turns_by_its_speed_per_second_of_video():
+    for speed, fps in ((24.0, 8.0), (30.0, 24.0)):
+        cameras = cams("orbit", frames=8, speed=speed, fps=fps, distance=2.0, elevation_deg=20.0)
         positions = cameras.positions[0]
         assert torch.allclose(positions.norm(dim=-1), torch.full((8,), 2.0), atol=1e-5)
         assert torch.allclose(positions[:, 1], torch.full((8,), 2.0 * math.sin(0.349066)))
         azimuth = torch.rad2deg(torch.atan2(positions[:, 0], positions[:, 2]))
-        error = torch.remainder(azimuth - torch.arange(8) * 45.0 * speed + 180, 360) - 180
+        error = torch.remainder(azimuth - torch.arange(8) / fps * speed + 180, 360) - 180
         assert error.abs().max() < 1e-3
         origin = torch.zeros(1, 8, 1, 3)
         assert torch.allclose(cameras.project(origin)[0, :, 0], torch.tensor([16.0, 9.0]))
+    # At t = 1 s (frame 8 at 8 fps) the orbit has turned by speed_deg_s.
+    one_second = cams("orbit", frames=9, speed=24.0, fps=8.0, elevation_deg=0.0).positions[0, 8]
+    turned_deg = math.degrees(math.atan2(one_second[0].item(), one_second[2].item()))
+    assert turned_deg == pytest.approx(24.0, abs=1e-3)
 
 
-def test_dolly_moves_in_by_a_speed_scaled_amount():
-    slow, fast = cams("dolly", speed=0.5, distance=3.0), cams("dolly", speed=1.0, distance=3.0)
+def test_dolly_moves_in_by_its_speed_in_units_per_second():
+    slow = cams("dolly", speed=0.1, fps=8.0, distance=3.0)
+    fast = cams("dolly", speed=0.2, fps=8.0, distance=3.0)
     slow_distance = slow.positions[0].norm(dim=-1)
     fast_distance = fast.positions[0].norm(dim=-1)
     assert fast_distance[0].item() == pytest.approx(3.0)
-    assert fast_distance[-1].item() == pytest.approx(3.0 * 0.6)
-    assert (3.0 - fast_distance[-1]).item() == pytest.approx(2 * (3.0 - slow_distance[-1]).item())
+    assert fast_distance[-1].item() == pytest.approx(3.0 - 0.2 * (FRAMES - 1) / 8.0)
+    travelled = (3.0 - fast_distance[-1]).item()
+    assert travelled == pytest.approx(2 * (3.0 - slow_distance[-1]).item(), rel=1e-5)
     assert (fast_distance.diff() < 0).all()
     assert angle_deg(forward(fast), -fast.positions[0]).max() < 1e-3  # still aims at the origin
+    # Twice the frame rate covers half the distance in as many frames.
+    double = cams("dolly", speed=0.2, fps=16.0, distance=3.0).positions[0].norm(dim=-1)
+    assert (3.0 - double[-1]).item() == pytest.approx(travelled / 2, rel=1e-5)
+    # It never comes closer than a tenth of its distance.
+    assert cams("dolly", speed=5.0, distance=3.0).positions[0, -1].norm() == pytest.approx(0.3)
 
 
-def test_pan_turns_in_place_by_a_speed_scaled_angle():
-    for speed in (1.0, 2.0):
-        cameras = cams("pan", speed=speed, elevation_deg=0.0)
+def test_pan_turns_in_place_about_the_front_by_its_speed_per_second():
+    for speed in (6.0, 12.0):
+        cameras = cams("pan", speed=speed, fps=8.0, elevation_deg=0.0)
         assert torch.allclose(cameras.positions[0], cameras.positions[0, :1].expand(FRAMES, 3))
         yaw = torch.rad2deg(torch.atan2(forward(cameras)[:, 0], -forward(cameras)[:, 2]))
-        assert yaw[0].item() == pytest.approx(-15.0 * speed, abs=1e-3)
-        assert yaw[-1].item() == pytest.approx(15.0 * speed, abs=1e-3)
+        half = speed * (FRAMES - 1) / 8.0 / 2  # deg turned in half the clip
+        assert yaw[0].item() == pytest.approx(-half, abs=1e-3)
+        assert yaw[-1].item() == pytest.approx(half, abs=1e-3)
         assert yaw[FRAMES // 2].item() == pytest.approx(0.0, abs=1e-3)
+        assert yaw.diff().mean().item() == pytest.approx(speed / 8.0, abs=1e-3)  # deg a frame
 
 
-def test_crane_rises_by_a_speed_scaled_elevation():
-    for speed in (0.5, 1.0):
-        cameras = cams("crane", speed=speed, elevation_deg=5.0, distance=2.0)
+def test_crane_rises_by_its_speed_in_degrees_per_second():
+    for speed in (5.0, 10.0):
+        cameras = cams("crane", speed=speed, fps=8.0, elevation_deg=5.0, distance=2.0)
         positions = cameras.positions[0]
         assert torch.allclose(positions.norm(dim=-1), torch.full((FRAMES,), 2.0), atol=1e-5)
         elevation = torch.rad2deg(torch.asin(positions[:, 1] / 2.0))
         assert elevation[0].item() == pytest.approx(5.0, abs=1e-3)
-        assert elevation[-1].item() == pytest.approx(5.0 + 30.0 * speed, abs=1e-3)
+        assert elevation[-1].item() == pytest.approx(5.0 + speed * (FRAMES - 1) / 8, abs=1e-3)
         assert (elevation.diff() > 0).all()
 
 
-def test_handheld_shakes_within_its_amplitude_and_speed_scales_the_rate():
+def test_handheld_shakes_within_its_amplitude_and_sways_at_its_rate_per_second():
     front = forward(cams("static"))
-    shaky = cams("handheld", shake=2.0, seed=1)
+    shaky = cams("handheld", shake=2.0, seed=1, speed=0.5)
     deviation = angle_deg(forward(shaky), front)
     assert deviation[0].item() == pytest.approx(0.0, abs=1e-2)
     assert 0.2 < deviation.max().item() < 2 * 2.0 * math.sqrt(2)  # two axes of <= 2x shake
     assert torch.allclose(shaky.positions[0], cams("static").positions[0], atol=1e-5)
-    assert torch.equal(shaky.c2w, cams("handheld", shake=2.0, seed=1).c2w)
-    assert not torch.allclose(shaky.c2w, cams("handheld", shake=2.0, seed=2).c2w)
+    assert torch.equal(shaky.c2w, cams("handheld", shake=2.0, seed=1, speed=0.5).c2w)
+    assert not torch.allclose(shaky.c2w, cams("handheld", shake=2.0, seed=2, speed=0.5).c2w)
     calm = cams("handheld", shake=0.0)
     assert torch.allclose(calm.c2w, cams("static").c2w, atol=1e-6)
-    # At double speed, frame k shows what normal speed shows at frame 2k.
-    fast = cams("handheld", shake=2.0, seed=1, speed=2.0)
+    # At double the rate, frame k shows what the normal rate shows at frame 2k; and so does
+    # the normal rate at half the frame rate (the shake is per second of video).
+    fast = cams("handheld", shake=2.0, seed=1, speed=1.0)
     assert torch.allclose(fast.c2w[0, :5], shaky.c2w[0, ::2], atol=1e-5)
+    slow_video = cams("handheld", shake=2.0, seed=1, speed=0.5, fps=4.0)
+    assert torch.allclose(slow_video.c2w[0, :5], shaky.c2w[0, ::2], atol=1e-5)
 
 
 def turned(points, azimuth_deg):
@@ -161,15 +178,17 @@ def test_a_trajectory_from_an_azimuth_is_the_front_one_turned(name):
     assert torch.allclose(forward(turned_cams), turned(forward(front), 130.0), atol=1e-5)
     fixed = cams("static", azimuth_deg=130.0, elevation_deg=10.0, distance=3.0)
     assert torch.allclose(turned_cams.positions[0, 0], fixed.positions[0, 0], atol=1e-5)
-    if name != "pan":  # a pan starts turned by -15 x speed deg on the spot
+    if name != "pan":  # a pan starts turned back by half its sweep, on the spot
         assert torch.allclose(turned_cams.c2w[0, 0], fixed.c2w[0, 0], atol=1e-5)
 
 
 def test_an_orbit_from_an_azimuth_starts_there_and_turns_on():
-    cameras = cams("orbit", frames=8, azimuth_deg=-60.0, elevation_deg=0.0, distance=2.0)
+    cameras = cams(
+        "orbit", frames=8, speed=24.0, fps=8.0, azimuth_deg=-60.0, elevation_deg=0.0, distance=2.0
+    )
     positions = cameras.positions[0]
     azimuth = torch.rad2deg(torch.atan2(positions[:, 0], positions[:, 2]))
-    error = torch.remainder(azimuth - (-60.0 + torch.arange(8) * 45.0) + 180, 360) - 180
+    error = torch.remainder(azimuth - (-60.0 + torch.arange(8) * 3.0) + 180, 360) - 180
     assert error.abs().max() < 1e-3
 
 
@@ -226,7 +245,7 @@ def test_genre_presets_pick_their_trajectory():
     expected = cams(
         action.camera.trajectory,
         frames=6,
-        speed=action.camera.speed,
+        speed=action.camera.shake_hz,
         elevation_deg=action.camera.elevation_deg,
         distance=action.camera.distance,
         fov_deg=action.camera.fov_deg,
@@ -237,11 +256,34 @@ def test_genre_presets_pick_their_trajectory():
     assert cameras.fov_y_deg[0, 0].item() == action.camera.fov_deg
     overridden = genre_trajectory_cameras(action.camera, 6, 16, 16, trajectory="static")
     assert torch.equal(overridden.c2w[0, 0], overridden.c2w[0, -1])
+    # The render command's `speed` multiplies the genre's per-second speed.
+    doubled = genre_trajectory_cameras(action.camera, 6, 16, 16, speed=2.0, fps=16.0)
+    assert torch.allclose(doubled.c2w, genre_trajectory_cameras(action.camera, 6, 16, 16).c2w)
     for path in sorted(genre_dir.glob("*.yaml")):
         preset = genre(path)
         cameras = genre_trajectory_cameras(preset.camera, 4, 8, 8)
         distance = cameras.positions[0, 0].norm().item()
         assert distance == pytest.approx(preset.camera.distance, rel=1e-5), path.stem
+
+
+def test_genre_cameras_move_at_a_pace_a_viewer_can_watch():
+    """Per second of video: orbits and pans turn at most 40 deg/s (the old `none` orbit turned
+    360 deg in 2 s), dollies close at most a tenth of their distance a second."""
+    genre_dir = Path(str(files("t2v.conf") / "genre"))
+    for path in sorted(genre_dir.glob("*.yaml")):
+        camera = genre(path).camera
+        unit = SPEED_UNITS[camera.trajectory]
+        speed = camera.speed_for(camera.trajectory)
+        if unit == "deg/s":
+            assert 2.0 <= speed <= 40.0, path.stem
+        elif unit == "units/s":
+            assert 0.0 < speed <= 0.1 * camera.distance, path.stem
+    none = genre(genre_dir / "none.yaml").camera
+    cameras = genre_trajectory_cameras(none, 9, 8, 8, fps=8.0)  # frame 8 is t = 1 s
+    at_one_second = cameras.positions[0, 8]
+    turned_deg = math.degrees(math.atan2(at_one_second[0].item(), at_one_second[2].item()))
+    assert turned_deg == pytest.approx(none.speed_deg_s, abs=1e-3)
+    assert 20.0 <= none.speed_deg_s <= 30.0
 
 
 def test_genres_name_exactly_the_renderer_trajectories():
