@@ -8,7 +8,7 @@ bad value is one ConfigError naming its key (e.g. `genre.camera.speed_deg_s`).
 from __future__ import annotations
 
 from dataclasses import field
-from typing import TYPE_CHECKING, Annotated, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, Field
 
@@ -56,6 +56,17 @@ class CameraStyle:
         if trajectory == "handheld":
             return float(self.shake_hz)
         return 0.0
+
+
+def upgrade_camera(camera: dict[str, Any]) -> dict[str, Any]:
+    """A `genre.camera` node of a run written before export speeds were per second: its one
+    `speed` multiplier also scaled the stages' training cameras, which is `clip_sweep` now; the
+    export speeds keep their defaults (re-renders of such a run move at today's pace)."""
+    if "speed" not in camera:
+        return camera
+    upgraded = {key: value for key, value in camera.items() if key != "speed"}
+    upgraded.setdefault("clip_sweep", camera["speed"])
+    return upgraded
 
 
 @settings

@@ -166,8 +166,12 @@ class RunDir:
         """The run's configuration, typed (the settings it was generated with)."""
         from t2v.config.generate import parse_generate
         from t2v.errors import ConfigError
+        from t2v.genres import upgrade_camera
 
         saved = {k: v for k, v in self.read_config().items() if k != "hydra"}
+        genre = saved.get("genre")
+        if isinstance(genre, dict) and isinstance(genre.get("camera"), dict):
+            saved["genre"] = {**genre, "camera": upgrade_camera(genre["camera"])}
         try:
             return parse_generate(saved)
         except ConfigError as error:

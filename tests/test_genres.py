@@ -63,3 +63,28 @@ def test_grading_is_seeded_and_a_neutral_grading_changes_nothing() -> None:
     horror = parse(GenrePreset, node("horror"), "genre").grading
     assert torch.equal(horror.apply(frames, seed=1), horror.apply(frames, seed=1))
     assert not torch.equal(horror.apply(frames, seed=1), horror.apply(frames, seed=2))
+
+
+def test_a_run_written_with_the_old_camera_speed_still_loads(tmp_path: Path) -> None:
+    # Before export speeds were per second, one `speed` multiplier also swept the training
+    # cameras: such a run keeps that sweep as `clip_sweep`, and its config loads again.
+    import yaml
+
+    from t2v.genres import upgrade_camera
+    from t2v.rundir import RunDir
+
+    old = {"trajectory": "dolly", "speed": 0.6, "elevation_deg": 5.0, "shake": 0.6}
+    assert upgrade_camera(old) == {
+        "trajectory": "dolly",
+        "elevation_deg": 5.0,
+        "shake": 0.6,
+        "clip_sweep": 0.6,
+    }
+    assert upgrade_camera({"clip_sweep": 1.2}) == {"clip_sweep": 1.2}
+    run = tmp_path / "old_run"
+    run.mkdir()
+    saved = yaml.safe_load((Path(__file__).parent / "assets" / "old_run_config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    config = RunDir(run).load_config()
+    assert config.genre.camera.clip_sweep == 0.6
+    assert config.genre.camera.trajectory == "dolly"

@@ -4,6 +4,7 @@ weight per stage from the prior preset (the prior side: tests/priors/test_refere
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import pytest
@@ -136,3 +137,52 @@ def test_reference_weight_comes_from_the_prior_preset(prior: Path, tmp_path: Pat
     assert reference_weights(per_stage) == {**preset, "static": 0.5, "superres": 0.0}
     without = compose(prior, tmp_path, "prior.reference=null")
     assert set(reference_weights(without).values()) == {0.0}
+
+
+def test_all_round_views_come_from_every_side_at_the_clip_times(
+    prior: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The all-round term: one view per clip from the static stage's cameras (all round), at
+    one of the clip's times and the base size; drawn after everything else, so the other terms
+    of a step are exactly those of a run without it."""
+    import t2v.stages.base as base
+
+    config = compose(prior, tmp_path, "+schedule.dynamic.all_round.weight=2.0")
+    specs = {spec.name: spec for spec in config.stages}
+    assert specs["dynamic"].all_round_weight == 2.0
+    assert specs["static"].all_round_weight == 0.0
+    cameras = specs["dynamic"].all_round_cameras
+    assert cameras is not None and cameras.azimuth_deg == (-180.0, 180.0)
+
+    drawn: list[tuple[float, int]] = []
+    sample = base.sample_training_cameras
+
+    def recording(batch: int, frames: int, width: int, height: int, *args: Any, **kwargs: Any):
+        sampled = sample(batch, frames, width, height, *args, **kwargs)
+        drawn.append((float(sampled.azimuth_deg[0, 0]), frames))
+        return sampled
+
+    monkeypatch.setattr(base, "sample_training_cameras", recording)
+    pl.seed_everything(0, verbose=False)
+    scene = Scene.build(config)
+    factory = GuidanceFactory(config)
+    module = STAGE_MODULES["dynamic"](stage_context(config, specs["dynamic"], scene, factory))
+    module.guidance = factory(torch.device("cpu"))
+    plain = compose(prior, tmp_path)
+    plain_spec = next(s for s in plain.stages if s.name == "dynamic")
+    other = STAGE_MODULES["dynamic"](stage_context(plain, plain_spec, scene, factory))
+    other.guidance = module.guidance
+    for step in range(24):
+        with_term = module.clip_terms(step, clip=0)
+        without = other.clip_terms(step, clip=0)
+        assert set(with_term) == set(without) | {"all_round"}
+        for name, value in without.items():
+            assert torch.equal(with_term[name], value), name
+        assert with_term["all_round"].requires_grad
+    # Each step drew the clip's frontal cameras, then the one all-round view (1 frame).
+    all_round = [azimuth for azimuth, frames in drawn if frames == 1]
+    frontal = [azimuth for azimuth, frames in drawn if frames > 1]
+    assert len(all_round) == 24
+    assert max(abs(a) for a in frontal) <= 60.0
+    assert max(abs(a) for a in all_round) > 120.0  # from behind
+    assert any(60.0 < abs(a) < 120.0 for a in all_round)  # from the sides
