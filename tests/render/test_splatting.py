@@ -1,4 +1,4 @@
-"""The tiled Gaussian rasterizer against a brute-force per-pixel reference: values and gradients."""
+"""The Gaussian rasterizer against a brute-force per-pixel reference: values and gradients."""
 
 import math
 
@@ -102,12 +102,12 @@ def camera(width: int, height: int, azimuth: float = 20.0) -> Cameras:
     return Cameras.look_at(eyes, torch.zeros(1, 1, 3, dtype=torch.float64), 45.0, width, height)
 
 
-@pytest.mark.parametrize(("width", "height", "tile", "chunk"), [(21, 13, 8, 16), (16, 24, 16, 7)])
-def test_tiled_values_and_gradients_match_brute_force(width, height, tile, chunk):
+@pytest.mark.parametrize(("width", "height"), [(21, 13), (16, 24)])
+def test_values_and_gradients_match_brute_force(width, height):
     leaves = {k: v.requires_grad_() for k, v in random_splats(60, seed=width).items()}
     splats = Splats(**leaves)
     view = camera(width, height)
-    image = rasterize(splats, view.c2w[0, 0], view.fov_y_deg[0, 0], width, height, tile, chunk)
+    image = rasterize(splats, view.c2w[0, 0], view.fov_y_deg[0, 0], width, height)
     rgb, opacity, depth = reference(splats, view)
     assert image.rgb.shape == (height, width, 3) and image.opacity.shape == (height, width)
     assert (
@@ -163,13 +163,15 @@ def test_opaque_stack_terminates_early_and_stays_finite():
     )
     eyes = torch.tensor([[[0.0, 0.0, 3.0]]])
     c2w = Cameras.look_at(eyes, torch.zeros(1, 1, 3), 45.0, 17, 17).c2w[0, 0]
-    image = rasterize(splats, c2w, 45.0, 17, 17, chunk=4)
-    centre = float(image.opacity[8, 8])
+    image = rasterize(splats, c2w, 45.0, 17, 17)
+    centre = float(image.opacity[8, 8].detach())
     assert 1 - centre == pytest.approx(0.05**3, rel=1e-3)  # stopped after 3 near-opaque layers
     image.rgb[8, 8].sum().backward()
     grad = splats.opacities.grad
     assert torch.isfinite(grad).all()
-    assert float(grad[-1]) != 0 and float(grad[: count // 2].abs().max()) == 0  # back ones hidden
+    # The back ones are hidden at the centre: nothing but float64 rounding of the running sum.
+    assert float(grad[-1]) != 0
+    assert float(grad[: count // 2].abs().max()) < 1e-9 * float(grad.abs().max())
 
 
 def test_covariance_is_rotated_scale():
