@@ -154,41 +154,44 @@ def rasterize_views(
     pixels_per_view = width * height
     total = views * pixels_per_view
 
+    # Per Gaussian, what its pairs read: (u, v, conic a, b, c, opacity), one gather per pair.
+    opacities = splats.opacities.index_select(0, projected.index)
+    table = torch.cat((projected.means2d, projected.conics, opacities[:, None]), 1)
+
     with torch.no_grad():
         # One (Gaussian, pixel) pair per pixel of each Gaussian's box, in depth order.
         counts = projected.size[:, 0] * projected.size[:, 1]
         gaussian = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts)
-        offset = torch.arange(gaussian.numel(), device=device) - (counts.cumsum(0) - counts)[
-            gaussian
-        ]
-        columns = projected.size[gaussian, 0]
-        px = projected.low[gaussian, 0] + offset % columns
-        py = projected.low[gaussian, 1] + offset // columns
+        starts = (counts.cumsum(0) - counts).index_select(0, gaussian)
+        offset = torch.arange(gaussian.numel(), device=device) - starts
+        columns = projected.size[:, 0].index_select(0, gaussian)
+        row = torch.div(offset, columns, rounding_mode="floor")
+        px = projected.low[:, 0].index_select(0, gaussian) + (offset - row * columns)
+        py = projected.low[:, 1].index_select(0, gaussian) + row
         # Drop pairs whose alpha is below the floor (the box corners), then sort by pixel; the
         # stable sort keeps each pixel's Gaussians front to back.
-        alpha = _pair_alpha(projected, splats, gaussian, px, py)
+        pixel = projected.view.index_select(0, gaussian) * pixels_per_view + py * width + px
+        centres = _pixel_centres(views, width, height, dtype, device)
+        alpha = _pair_alpha(table.detach().index_select(0, gaussian), centres, pixel)
         kept = (alpha >= ALPHA_FLOOR).nonzero().squeeze(1)
-        gaussian, px, py = gaussian[kept], px[kept], py[kept]
-        pixel = projected.view[gaussian] * pixels_per_view + py * width + px
-        pixel, order = torch.sort(pixel, stable=True)
-        gaussian, px, py = gaussian[order], px[order], py[order]
-        # A pixel composites a Gaussian only while its transmittance stays above the floor;
-        # the transmittance does not increase along a pixel's list, so this keeps a prefix of
-        # it, and the pairs after it (which change nothing) are dropped before autograd sees them.
-        log_before = _log_transmittance(pixel, torch.log1p(-alpha[kept][order]).double(), total)
-        log_after = log_before + torch.log1p(-alpha[kept][order]).double()
-        composited = (log_after >= math.log(TRANSMITTANCE_FLOOR)).nonzero().squeeze(1)
-        gaussian, px, py, pixel = (t[composited] for t in (gaussian, px, py, pixel))
+        pixel, order = torch.sort(pixel.index_select(0, kept), stable=True)
+        gaussian = gaussian.index_select(0, kept.index_select(0, order))
 
-    alpha = _pair_alpha(projected, splats, gaussian, px, py)
-    log_before = _log_transmittance(pixel, torch.log1p(-alpha).double(), total)
-    weights = torch.exp(log_before).to(dtype) * alpha
-    source = projected.index[gaussian]
-    colour = splats.means.new_zeros(total, 3).index_add(
-        0, pixel, weights[:, None] * splats.colours[source]
+    alpha = _pair_alpha(table.index_select(0, gaussian), centres, pixel)
+    log_pass = torch.log1p(-alpha).double()
+    log_before = _log_transmittance(pixel, log_pass, total)
+    # A pixel composites a Gaussian only while its transmittance stays above the floor; the
+    # transmittance does not increase along a pixel's list, so this keeps a prefix of it (the
+    # pairs after it get no gradient but float64 rounding of the running sum).
+    composited = (log_before + log_pass).detach() >= math.log(TRANSMITTANCE_FLOOR)
+    weights = torch.where(composited, torch.exp(log_before).to(dtype) * alpha, 0.0)
+    # Colour and depth of each pair's Gaussian, weighted and summed into its pixel.
+    colours = splats.colours.index_select(0, projected.index)
+    values = torch.cat((colours, projected.depths[:, None], torch.ones_like(opacities)[:, None]), 1)
+    summed = splats.means.new_zeros(total, 5).index_add(
+        0, pixel, weights[:, None] * values.index_select(0, gaussian)
     )
-    opacity = splats.means.new_zeros(total).index_add(0, pixel, weights)
-    depth = splats.means.new_zeros(total).index_add(0, pixel, weights * projected.depths[gaussian])
+    colour, depth, opacity = summed[:, :3], summed[:, 3], summed[:, 4]
     depth = depth / opacity.clamp_min(1e-10)
     return SplatImage(
         rgb=colour.reshape(views, height, width, 3),
@@ -206,17 +209,23 @@ def _log_transmittance(pixel: Tensor, log_pass: Tensor, total: int) -> Tensor:
     return running - running[first]
 
 
-def _pair_alpha(
-    projected: Projected, splats: Splats, gaussian: Tensor, px: Tensor, py: Tensor
-) -> Tensor:
-    """Alpha of projected Gaussian `gaussian` at pixel centre (px, py) + 0.5, per pair; clamped
-    to ALPHA_CEILING."""
-    mean = projected.means2d[gaussian]
-    dx = px.to(mean.dtype) + 0.5 - mean[:, 0]
-    dy = py.to(mean.dtype) + 0.5 - mean[:, 1]
-    a, b, c = projected.conics[gaussian].unbind(-1)
+def _pixel_centres(views: int, width: int, height: int, dtype, device) -> Tensor:
+    """Pixel centres (views * height * width, 2) (x, y), row-major per view."""
+    ys, xs = torch.meshgrid(
+        torch.arange(height, dtype=dtype, device=device) + 0.5,
+        torch.arange(width, dtype=dtype, device=device) + 0.5,
+        indexing="ij",
+    )
+    return torch.stack((xs, ys), -1).reshape(1, -1, 2).expand(views, -1, -1).reshape(-1, 2)
+
+
+def _pair_alpha(table: Tensor, centres: Tensor, pixel: Tensor) -> Tensor:
+    """Alpha of each pair's Gaussian, `table` rows (u, v, conic a, b, c, opacity), at its pixel's
+    centre (`centres` rows by `pixel`); clamped to ALPHA_CEILING."""
+    u, v, a, b, c, opacity = table.unbind(1)
+    x, y = centres.index_select(0, pixel).unbind(1)
+    dx, dy = x - u, y - v
     power = -0.5 * (a * dx * dx + c * dy * dy) - b * dx * dy
-    opacity = splats.opacities[projected.index[gaussian]]
     return (opacity * torch.exp(power)).clamp(max=ALPHA_CEILING)
 
 
