@@ -154,9 +154,10 @@ def rasterize_views(
     pixels_per_view = width * height
     total = views * pixels_per_view
 
-    # Per Gaussian, what its pairs read: (u, v, conic a, b, c, opacity), one gather per pair.
+    # Per Gaussian, what its pairs read: (u, v, conic a, b, c, opacity) as contiguous columns.
     opacities = splats.opacities.index_select(0, projected.index)
-    table = torch.cat((projected.means2d, projected.conics, opacities[:, None]), 1)
+    table = (*projected.means2d.unbind(1), *projected.conics.unbind(1), opacities)
+    table = tuple(column.contiguous() for column in table)
 
     with torch.no_grad():
         # One (Gaussian, pixel) pair per pixel of each Gaussian's box, in depth order.
@@ -172,12 +173,12 @@ def rasterize_views(
         # stable sort keeps each pixel's Gaussians front to back.
         pixel = projected.view.index_select(0, gaussian) * pixels_per_view + py * width + px
         centres = _pixel_centres(views, width, height, dtype, device)
-        alpha = _pair_alpha(table.detach().index_select(0, gaussian), centres, pixel)
+        alpha = _pair_alpha(tuple(c.detach() for c in table), centres, gaussian, pixel)
         kept = (alpha >= ALPHA_FLOOR).nonzero().squeeze(1)
         pixel, order = torch.sort(pixel.index_select(0, kept), stable=True)
         gaussian = gaussian.index_select(0, kept.index_select(0, order))
 
-    alpha = _pair_alpha(table.index_select(0, gaussian), centres, pixel)
+    alpha = _pair_alpha(table, centres, gaussian, pixel)
     log_pass = torch.log1p(-alpha).double()
     log_before = _log_transmittance(pixel, log_pass, total)
     # A pixel composites a Gaussian only while its transmittance stays above the floor; the
@@ -210,20 +211,23 @@ def _log_transmittance(pixel: Tensor, log_pass: Tensor, total: int) -> Tensor:
 
 
 def _pixel_centres(views: int, width: int, height: int, dtype, device) -> Tensor:
-    """Pixel centres (views * height * width, 2) (x, y), row-major per view."""
+    """Pixel centres (2, views * height * width): x and y, row-major per view."""
     ys, xs = torch.meshgrid(
         torch.arange(height, dtype=dtype, device=device) + 0.5,
         torch.arange(width, dtype=dtype, device=device) + 0.5,
         indexing="ij",
     )
-    return torch.stack((xs, ys), -1).reshape(1, -1, 2).expand(views, -1, -1).reshape(-1, 2)
+    return torch.stack((xs, ys)).reshape(2, 1, -1).expand(2, views, -1).reshape(2, -1)
 
 
-def _pair_alpha(table: Tensor, centres: Tensor, pixel: Tensor) -> Tensor:
-    """Alpha of each pair's Gaussian, `table` rows (u, v, conic a, b, c, opacity), at its pixel's
-    centre (`centres` rows by `pixel`); clamped to ALPHA_CEILING."""
-    u, v, a, b, c, opacity = table.unbind(1)
-    x, y = centres.index_select(0, pixel).unbind(1)
+def _pair_alpha(
+    table: tuple[Tensor, ...], centres: Tensor, gaussian: Tensor, pixel: Tensor
+) -> Tensor:
+    """Alpha of each pair's Gaussian, `table` columns (u, v, conic a, b, c, opacity) per
+    Gaussian, at its pixel's centre (`centres` (2, pixels) by `pixel`); clamped to
+    ALPHA_CEILING."""
+    u, v, a, b, c, opacity = (column.index_select(0, gaussian) for column in table)
+    x, y = centres[0].index_select(0, pixel), centres[1].index_select(0, pixel)
     dx, dy = x - u, y - v
     power = -0.5 * (a * dx * dx + c * dy * dy) - b * dx * dy
     return (opacity * torch.exp(power)).clamp(max=ALPHA_CEILING)
