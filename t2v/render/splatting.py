@@ -176,16 +176,20 @@ def rasterize_views(
         alpha = _pair_alpha(tuple(c.detach() for c in table), centres, gaussian, pixel)
         kept = (alpha >= ALPHA_FLOOR).nonzero().squeeze(1)
         pixel, order = torch.sort(pixel.index_select(0, kept), stable=True)
-        gaussian = gaussian.index_select(0, kept.index_select(0, order))
+        order = kept.index_select(0, order)
+        gaussian = gaussian.index_select(0, order)
+        # A pixel composites a Gaussian only while its transmittance stays above the floor; the
+        # transmittance does not increase along a pixel's list, so this keeps a prefix of it,
+        # and the pairs after it (most of them, behind an opaque surface) are dropped before
+        # autograd sees them.
+        log_pass = torch.log1p(-alpha.index_select(0, order)).double()
+        log_after = _log_transmittance(pixel, log_pass, total) + log_pass
+        composited = (log_after >= math.log(TRANSMITTANCE_FLOOR)).nonzero().squeeze(1)
+        gaussian, pixel = gaussian.index_select(0, composited), pixel.index_select(0, composited)
 
     alpha = _pair_alpha(table, centres, gaussian, pixel)
-    log_pass = torch.log1p(-alpha).double()
-    log_before = _log_transmittance(pixel, log_pass, total)
-    # A pixel composites a Gaussian only while its transmittance stays above the floor; the
-    # transmittance does not increase along a pixel's list, so this keeps a prefix of it (the
-    # pairs after it get no gradient but float64 rounding of the running sum).
-    composited = (log_before + log_pass).detach() >= math.log(TRANSMITTANCE_FLOOR)
-    weights = torch.where(composited, torch.exp(log_before).to(dtype) * alpha, 0.0)
+    log_before = _log_transmittance(pixel, torch.log1p(-alpha).double(), total)
+    weights = torch.exp(log_before).to(dtype) * alpha
     # Colour and depth of each pair's Gaussian, weighted and summed into its pixel.
     colours = splats.colours.index_select(0, projected.index)
     values = torch.cat((colours, projected.depths[:, None], torch.ones_like(opacities)[:, None]), 1)
