@@ -159,30 +159,36 @@ def rasterize_views(
     table = (*projected.means2d.unbind(1), *projected.conics.unbind(1), opacities)
     table = tuple(column.contiguous() for column in table)
 
+    centres = _pixel_centres(views, width, height, dtype, device)
     with torch.no_grad():
-        # One (Gaussian, pixel) pair per pixel of each Gaussian's box, in depth order.
+        # One (Gaussian, pixel) pair per pixel of each Gaussian's box, in depth order: the
+        # pair's column and row in the box, its offset from the Gaussian's centre and its key.
         counts = projected.size[:, 0] * projected.size[:, 1]
         gaussian = torch.repeat_interleave(torch.arange(counts.numel(), device=device), counts)
         starts = (counts.cumsum(0) - counts).index_select(0, gaussian)
         offset = torch.arange(gaussian.numel(), device=device) - starts
         columns = projected.size[:, 0].index_select(0, gaussian)
         row = torch.div(offset, columns, rounding_mode="floor")
-        px = projected.low[:, 0].index_select(0, gaussian) + (offset - row * columns)
-        py = projected.low[:, 1].index_select(0, gaussian) + row
-        # Drop pairs whose alpha is below the floor (the box corners), then sort by pixel; the
-        # stable sort keeps each pixel's Gaussians front to back.
-        pixel = projected.view.index_select(0, gaussian) * pixels_per_view + py * width + px
-        centres = _pixel_centres(views, width, height, dtype, device)
-        alpha = _pair_alpha(tuple(c.detach() for c in table), centres, gaussian, pixel)
-        kept = (alpha >= ALPHA_FLOOR).nonzero().squeeze(1)
+        column = offset - row * columns
+        corner = projected.low.to(dtype) + 0.5 - projected.means2d.detach()
+        dx = corner[:, 0].index_select(0, gaussian) + column.to(dtype)
+        dy = corner[:, 1].index_select(0, gaussian) + row.to(dtype)
+        # Alpha reaches ALPHA_FLOOR where d^T conic d <= 2 log(opacity / ALPHA_FLOOR).
+        a, b, c = (projected.conics[:, i].detach().index_select(0, gaussian) for i in range(3))
+        reach = 2 * torch.log(opacities.detach() / ALPHA_FLOOR)
+        inside = a * dx * dx + 2 * b * dx * dy + c * dy * dy <= reach.index_select(0, gaussian)
+        first = projected.view * pixels_per_view + projected.low[:, 1] * width + projected.low[:, 0]
+        pixel = first.index_select(0, gaussian) + row * width + column
+        # Sort by pixel; the stable sort keeps each pixel's Gaussians front to back.
+        kept = inside.nonzero().squeeze(1)
         pixel, order = torch.sort(pixel.index_select(0, kept), stable=True)
-        order = kept.index_select(0, order)
-        gaussian = gaussian.index_select(0, order)
+        gaussian = gaussian.index_select(0, kept.index_select(0, order))
+        alpha = _pair_alpha(tuple(column.detach() for column in table), centres, gaussian, pixel)
         # A pixel composites a Gaussian only while its transmittance stays above the floor; the
         # transmittance does not increase along a pixel's list, so this keeps a prefix of it,
         # and the pairs after it (most of them, behind an opaque surface) are dropped before
         # autograd sees them.
-        log_pass = torch.log1p(-alpha.index_select(0, order)).double()
+        log_pass = torch.log1p(-alpha).double()
         log_after = _log_transmittance(pixel, log_pass, total) + log_pass
         composited = (log_after >= math.log(TRANSMITTANCE_FLOOR)).nonzero().squeeze(1)
         gaussian, pixel = gaussian.index_select(0, composited), pixel.index_select(0, composited)
