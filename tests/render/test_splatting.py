@@ -13,6 +13,7 @@ from t2v.render.splatting import (
     TRANSMITTANCE_FLOOR,
     covariances,
     rasterize,
+    rasterize_views,
 )
 
 
@@ -79,6 +80,9 @@ def reference(splats: Splats, camera: Cameras, dilation: float = 0.3, near: floa
     return rgb.reshape(*shape, 3), opacity.reshape(shape), mean_depth.reshape(shape)
 
 
+FIELDS = ("means", "scales", "rotations", "opacities", "colours")
+
+
 def random_splats(count: int, seed: int, dtype=torch.float64) -> dict[str, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
 
@@ -128,6 +132,23 @@ def test_values_and_gradients_match_brute_force(width, height):
     for name, a, b in zip(leaves, ours, theirs, strict=True):
         assert float(b.abs().max()) > 0, name
         torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9, msg=name)
+
+
+def test_views_in_one_call_match_one_call_each():
+    # Two views of different splats and cameras at once, as a clip's frames are drawn.
+    first, second = (Splats(**random_splats(40, seed=s)) for s in (3, 4))
+    views = [camera(19, 11, azimuth=a) for a in (0.0, 35.0)]
+    both = Splats(*(torch.cat((getattr(first, n), getattr(second, n))) for n in FIELDS))
+    view = torch.arange(2).repeat_interleave(40)
+    c2w = torch.cat([v.c2w[0] for v in views])
+    fov = torch.cat([v.fov_y_deg[0] for v in views])
+    image = rasterize_views(both, view, c2w, fov, 19, 11)
+    for index, (splats, view) in enumerate(zip((first, second), views, strict=True)):
+        alone = rasterize(splats, view.c2w[0, 0], view.fov_y_deg[0, 0], 19, 11)
+        assert float(alone.opacity.max()) > 0.5
+        for ours, theirs in ((image.rgb, alone.rgb), (image.opacity, alone.opacity)):
+            torch.testing.assert_close(ours[index], theirs, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(image.depth[index], alone.depth, rtol=1e-12, atol=1e-12)
 
 
 def test_projection_agrees_with_cameras_and_depth_is_view_depth():
