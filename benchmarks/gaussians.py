@@ -3,8 +3,9 @@
 Writes JSON (default benchmarks/results/gaussians.json) and prints it. Each case rasterizes the
 splats of a blob-initialised `GaussianField` (Gaussians sized to their spacing in the ball, as
 `field=gaussians` starts) through one front camera at distance 3, or 8 cameras in one call (a
-clip of the dynamic and SR stages), and back-propagates an MSE into every splat parameter; figures are medians of `--repeats` runs, alternated between the cases so
-that a change in machine load hits them alike. Growth ratios compare each case to the smallest.
+clip of the dynamic and SR stages), and back-propagates an MSE into every splat parameter;
+figures are medians of `--repeats` runs, alternated between the cases so that a change in
+machine load hits them alike. Growth ratios compare each case to the smallest.
 
 Usage: python benchmarks/gaussians.py [out.json] [--repeats 5] [--threads 1] [--quick]
 """
@@ -21,8 +22,8 @@ from pathlib import Path
 import torch
 
 from t2v.field import GaussianField, PlaneSpec
-from t2v.render import Cameras
 from t2v.field.splats import Splats
+from t2v.render import Cameras
 from t2v.render.splatting import rasterize_views
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -318,9 +318,7 @@ class GaussianField(nn.Module):
         colours = torch.sigmoid(self.colour_logits)
         scales = torch.exp(self.log_scales)
         if self.static_only:
-            return [
-                Splats(self.means, scales, self.quaternions, opacities, colours) for _ in times
-            ]
+            return [Splats(self.means, scales, self.quaternions, opacities, colours) for _ in times]
         means, log_scales, rotations = self.deformed(times)
         return [
             Splats(means[k], torch.exp(log_scales[k]), rotations[k], opacities, colours)

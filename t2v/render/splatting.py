@@ -1,4 +1,4 @@
-"""CPU rasterizer of 3D Gaussian splats for many views at once, pure PyTorch, autograd-differentiable.
+"""CPU rasterizer of 3D Gaussian splats, many views per call, pure PyTorch, differentiable.
 
 Hand-written because gsplat and diff-gaussian-rasterization run on CUDA only (gsplat#555, #635).
 It follows 3D Gaussian Splatting (Kerbl et al. 2023) with t2v's pinhole `Cameras`: each Gaussian
