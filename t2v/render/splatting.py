@@ -81,8 +81,9 @@ def project(
     a Gaussian smaller than a pixel still covers about one, so it is neither missed by every
     pixel centre nor given an ill-conditioned conic.
     """
-    rotation, origin = c2w[view, :3, :3], c2w[view, :3, 3]
-    focal = focal[view]
+    rotation = c2w[:, :3, :3].index_select(0, view)
+    origin = c2w[:, :3, 3].index_select(0, view)
+    focal = focal.index_select(0, view)
     # Rows R^T (p - o): the means in camera axes.
     local = torch.einsum("ni,nij->nj", splats.means - origin, rotation)
     depth = -local[:, 2]
@@ -124,12 +125,12 @@ def project(
         index = index[torch.argsort(depth[index], stable=True)]
     return Projected(
         index=index,
-        view=view[index],
-        means2d=torch.stack((u, v), -1)[index],
-        conics=conics[index],
-        depths=depth[index],
-        low=low[index].long(),
-        size=size[index].long(),
+        view=view.index_select(0, index),
+        means2d=torch.stack((u, v), -1).index_select(0, index),
+        conics=conics.index_select(0, index),
+        depths=depth.index_select(0, index),
+        low=low.index_select(0, index).long(),
+        size=size.index_select(0, index).long(),
     )
 
 
