@@ -8,11 +8,11 @@ the scene starts still. The global trajectory (`components.trajectory`) then tra
 everything, and the global exposure curve (`components.exposure`) shifts the rendered colour,
 as in `SceneField`.
 
-A renderer draws it with `splats(time)` (a rasterizer, `t2v.render.gaussian_renderer`). Every
-other caller reads `density`/`__call__` at points: the sum of the Gaussians' densities, each
-scaled so that a ray through its centre along an axis gathers the optical depth
--log(1 - opacity) (what the rasterizer composites), so regularizers and mesh export see the
-same object. Points at arbitrary times read the splats at `time_knots` evenly spaced times,
+A renderer draws it with `splats_at(times)` (all of a clip's times in one deformation call;
+`t2v.render.gaussian_renderer`). Other callers read `density`/`__call__` at points: the sum of
+the Gaussians' densities, each scaled so that a ray through its centre along an axis gathers
+the optical depth -log(1 - opacity) (what the rasterizer composites), so mesh export sees the
+same object; temporal smoothness reads the deformation itself (`deformation(times)`). Points at arbitrary times read the splats at `time_knots` evenly spaced times,
 linearly interpolated (evaluating the deformation per point and Gaussian would cost N x M).
 
 Initialisation is a blob: `count` Gaussians drawn uniformly in the ball where the NeRF fields'

@@ -59,12 +59,6 @@ class SplatImage:
     depth: Tensor
 
 
-def covariances(scales: Tensor, rotations: Tensor) -> Tensor:
-    """World covariances (N, 3, 3) = R S S R^T of scales (N, 3) and quaternions (N, 4)."""
-    axes = quaternion_matrices(rotations) * scales[:, None, :]
-    return axes @ axes.transpose(1, 2)
-
-
 def project(
     splats: Splats,
     view: Tensor,

@@ -11,7 +11,6 @@ from t2v.render.splatting import (
     ALPHA_CEILING,
     ALPHA_FLOOR,
     TRANSMITTANCE_FLOOR,
-    covariances,
     rasterize,
     rasterize_views,
 )
@@ -193,10 +192,3 @@ def test_opaque_stack_terminates_early_and_stays_finite():
     # The back ones are hidden at the centre: nothing but float64 rounding of the running sum.
     assert float(grad[-1]) != 0
     assert float(grad[: count // 2].abs().max()) < 1e-9 * float(grad.abs().max())
-
-
-def test_covariance_is_rotated_scale():
-    half = math.sqrt(0.5)
-    cov = covariances(torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[half, 0.0, 0.0, half]]))
-    # 90 degrees about z swaps the x and y extents.
-    assert torch.diagonal(cov[0]).tolist() == pytest.approx([4.0, 1.0, 9.0], abs=1e-6)
