@@ -12,7 +12,8 @@ A renderer draws it with `splats_at(times)` (all of a clip's times in one deform
 `t2v.render.gaussian_renderer`). Other callers read `density`/`__call__` at points: the sum of
 the Gaussians' densities, each scaled so that a ray through its centre along an axis gathers
 the optical depth -log(1 - opacity) (what the rasterizer composites), so mesh export sees the
-same object; temporal smoothness reads the deformation itself (`deformation(times)`). Points at arbitrary times read the splats at `time_knots` evenly spaced times,
+same object; temporal smoothness reads the deformation itself (`deformation(times)`). Points at
+arbitrary times read the splats at `time_knots` evenly spaced times,
 linearly interpolated (evaluating the deformation per point and Gaussian would cost N x M).
 
 Initialisation is a blob: `count` Gaussians drawn uniformly in the ball where the NeRF fields'
