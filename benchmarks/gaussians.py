@@ -2,9 +2,10 @@
 
 Writes JSON (default benchmarks/results/gaussians.json) and prints it. Each case rasterizes the
 splats of a blob-initialised `GaussianField` (Gaussians sized to their spacing in the ball, as
-`field=gaussians` starts) through one front camera at distance 3 and back-propagates an MSE into
-every splat parameter; figures are medians of `--repeats` runs, alternated between the cases so
-that a change in machine load hits them alike. Growth ratios compare each case to the smallest.
+`field=gaussians` starts) through one front camera at distance 3, or 8 cameras in one call (a
+clip of the dynamic and SR stages), and back-propagates an MSE into every splat parameter;
+figures are medians of `--repeats` runs, alternated between the cases so that a change in
+machine load hits them alike. Growth ratios compare each case to the smallest.
 
 Usage: python benchmarks/gaussians.py [out.json] [--repeats 5] [--threads 1] [--quick]
 """
@@ -21,23 +22,31 @@ from pathlib import Path
 import torch
 
 from t2v.field import GaussianField, PlaneSpec
+from t2v.field.splats import Splats
 from t2v.render import Cameras
-from t2v.render.splatting import rasterize
+from t2v.render.splatting import rasterize_views
 
 ROOT = Path(__file__).resolve().parents[1]
+FIELDS = ("means", "scales", "rotations", "opacities", "colours")
+CLIP = 8  # the dynamic and SR stages render 8 frames of a clip
 
 
-def case(count: int, size: int):
+def case(count: int, size: int, views: int = 1):
     torch.manual_seed(0)
     field = GaussianField(count=count, deformation=PlaneSpec(features=2, resolutions=(8,)))
     field.static_only = True
-    eyes = torch.tensor([[[0.0, 0.3, 3.0]]])
-    camera = Cameras.look_at(eyes, torch.zeros(1, 1, 3), 40.0, size, size)
-    target = torch.full((size, size, 3), 0.5)
+    # `views` cameras around the front at distance 3, all in one rasterize_views call.
+    angles = torch.linspace(-0.3, 0.3, views)
+    eyes = torch.stack((3 * angles.sin(), torch.full_like(angles, 0.3), 3 * angles.cos()), -1)
+    camera = Cameras.look_at(eyes[None], torch.zeros(1, views, 3), 40.0, size, size)
+    view = torch.arange(views).repeat_interleave(count)
+    target = torch.full((views, size, size, 3), 0.5)
 
     def run() -> None:
         field.zero_grad(set_to_none=True)
-        image = rasterize(field.splats(0.0), camera.c2w[0, 0], camera.fov_y_deg[0, 0], size, size)
+        splats = field.splats(0.0)
+        tiled = Splats(*(torch.cat([getattr(splats, name)] * views) for name in FIELDS))
+        image = rasterize_views(tiled, view, camera.c2w[0], camera.fov_y_deg[0], size, size)
         ((image.rgb - target) ** 2).mean().backward()
 
     return run
@@ -53,21 +62,25 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     counts = [256, 512] if args.quick else [4096, 16384, 65536]
     sizes = [16, 32] if args.quick else [64, 128]
-    cases = {(n, sizes[0]): case(n, sizes[0]) for n in counts}
-    cases[(counts[1], sizes[1])] = case(counts[1], sizes[1])
+    cases = {(n, sizes[0], 1): case(n, sizes[0]) for n in counts}
+    cases[(counts[1], sizes[1], 1)] = case(counts[1], sizes[1])
+    # The default job's clips: 8 frames of 2048 Gaussians at 32 px (dynamic) and 64 px (SR).
+    clip_count = counts[0] if args.quick else 2048
+    for size in (16, 32) if args.quick else (32, 64):
+        cases[(clip_count, size, CLIP)] = case(clip_count, size, CLIP)
     runs = dict(cases)
     for run in runs.values():
         run()  # warm-up
-    times: dict[tuple[int, int], list[float]] = {key: [] for key in runs}
+    times: dict[tuple[int, int, int], list[float]] = {key: [] for key in runs}
     for _ in range(args.repeats):
         for key, run in runs.items():
             start = time.perf_counter()
             run()
             times[key].append(time.perf_counter() - start)
     medians = {key: statistics.median(values) for key, values in times.items()}
-    base = medians[(counts[0], sizes[0])]
+    base = medians[(counts[0], sizes[0], 1)]
     result = {
-        "what": "rasterize + MSE + backward of a blob-initialised GaussianField, one camera",
+        "what": "rasterize_views + MSE + backward of a blob-initialised GaussianField",
         "machine": {
             "platform": platform.platform(),
             "torch": torch.__version__,
@@ -78,17 +91,18 @@ def main() -> None:
             {
                 "count": count,
                 "size": size,
+                "views": views,
                 "forward_backward_ms": round(1000 * seconds, 2),
                 "ratio_vs_smallest": round(seconds / base, 2),
             }
-            for (count, size), seconds in medians.items()
+            for (count, size, views), seconds in medians.items()
         ],
         "growth": {
             f"with_count_at_{sizes[0]}px": {
-                str(n): round(medians[(n, sizes[0])] / base, 2) for n in counts
+                str(n): round(medians[(n, sizes[0], 1)] / base, 2) for n in counts
             },
             f"pixels_x4_at_{counts[1]}": round(
-                medians[(counts[1], sizes[1])] / medians[(counts[1], sizes[0])], 2
+                medians[(counts[1], sizes[1], 1)] / medians[(counts[1], sizes[0], 1)], 2
             ),
         },
     }

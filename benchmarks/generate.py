@@ -35,6 +35,13 @@ from t2v.rundir import RunDir
 PROMPT = "a red ball moving to the left"
 
 
+def field_name(field: dict) -> str:
+    """The field's class, and its static encoding's where it has one (volume fields)."""
+    name = field["_target_"].rsplit(".", 1)[-1]
+    encoding = field.get("static_encoding")
+    return f"{name}/{encoding['_target_'].rsplit('.', 1)[-1]}" if encoding else name
+
+
 def compose(overrides: list[str]) -> GenerateConfig:
     """The typed configuration of one `t2v generate` job, as the command's door parses it."""
     cfg = cli.compose("generate", [f"prompt={PROMPT}", "genre=cartoon", "logger=none", *overrides])
@@ -84,7 +91,7 @@ def main() -> None:
         "config": {
             "overrides": args.overrides,
             "schedule": full.resolved["schedule"]["name"],
-            "field": full.resolved["field"]["static_encoding"]["_target_"].rsplit(".", 1)[-1],
+            "field": field_name(full.resolved["field"]),
             "resolution": dataclasses.asdict(full.resolution),
             "measured_steps_per_stage": args.steps or "all",
             "repeats": args.repeats,

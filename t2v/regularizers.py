@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from t2v.field.base import Field
+from t2v.field.gaussians import GaussianField
 
 
 def temporal_smoothness(
@@ -18,8 +19,13 @@ def temporal_smoothness(
     """Mean squared change of density (log-scaled) and colour at fixed points between t and t+dt.
 
     A finite-difference total variation over time: it penalises flicker and sudden jumps
-    of the 4D field, not smooth motion, as long as `dt` is about one frame.
+    of the 4D field, not smooth motion, as long as `dt` is about one frame. A `gaussians` field
+    (`GaussianField`) is judged on its deformation instead (`splat_smoothness`): its density at
+    points sums every Gaussian at every point, while the deformation is the only thing of it
+    that changes over time.
     """
+    if isinstance(field, GaussianField):
+        return splat_smoothness(field, times[:SPLAT_SMOOTHNESS_TIMES, 0], dt)
     later = (times + dt).clamp(0.0, 1.0)
     directions = torch.zeros_like(points)
     directions[:, 2] = -1.0  # colour seen from the front camera; any fixed direction will do
@@ -28,6 +34,20 @@ def temporal_smoothness(
     density_change = torch.log1p(later_out.density) - torch.log1p(now_out.density)
     colour_change = (later_out.rgb - now_out.rgb) * now_out.density.detach().clamp(max=1.0)[:, None]
     return density_change.square().mean() + colour_change.square().sum(-1).mean()
+
+
+# Times at which `splat_smoothness` reads the deformation: each covers every Gaussian, so a few
+# stand for the thousands of random points the volume fields need.
+SPLAT_SMOOTHNESS_TIMES = 4
+
+
+def splat_smoothness(field: GaussianField, times: torch.Tensor, dt: float) -> torch.Tensor:
+    """Mean over Gaussians and `times` (K,) of the squared change of the deformation between t
+    and t+dt: position (world units), quaternion and log-scale, summed over their components.
+    The global trajectory is left out: it is the smooth motion the motion terms ask for."""
+    later = (times + dt).clamp(0.0, 1.0)
+    change = field.deformation(torch.cat((later, times))).unflatten(0, (2, -1))
+    return (change[0] - change[1]).square().sum(-1).mean()
 
 
 def dynamic_sparsity(field: Field) -> torch.Tensor:

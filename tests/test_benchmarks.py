@@ -77,5 +77,11 @@ def test_gaussian_rasterizer_benchmark_runs_at_toy_size(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text())
-    assert [c["count"] for c in result["cases"]] == [256, 512, 512]
+    assert [(c["count"], c["views"]) for c in result["cases"]] == [
+        (256, 1),
+        (512, 1),
+        (512, 1),
+        (256, 8),
+        (256, 8),
+    ]
     assert all(c["forward_backward_ms"] > 0 for c in result["cases"])

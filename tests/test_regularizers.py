@@ -81,3 +81,34 @@ def test_dynamic_sparsity_reads_the_declared_motion_groups() -> None:
 
     still = StillField(planes, planes, backend="torch", hidden_dim=8)
     assert dynamic_sparsity(still).item() == 0.0
+
+
+def test_temporal_smoothness_of_gaussians_is_the_change_of_their_deformation() -> None:
+    from t2v.field import GaussianField
+    from t2v.regularizers import temporal_smoothness
+
+    torch.manual_seed(0)
+    deformation = PlaneSpec(features=2, resolutions=(4,), time_resolution=4)
+    field = GaussianField(count=64, deformation=deformation, trajectory_knots=4)
+    points, times = torch.zeros(4096, 3), torch.rand(4096, 1)
+    with torch.no_grad():
+        field.trajectory.offsets.normal_()  # global motion does not count
+    still = temporal_smoothness(field, points, times, 0.1)
+    assert float(still) == 0.0  # the deformation starts at zero
+
+    class Drifting(GaussianField):
+        """Every Gaussian moves by (1, 2, 2) t and grows its log-scales by 3 t."""
+
+        def deformation(self, times: torch.Tensor) -> torch.Tensor:
+            rate = torch.tensor([1.0, 2.0, 2.0, 0, 0, 0, 0, 3.0, 3.0, 3.0])
+            return (times[:, None, None] * rate).expand(-1, self.count, -1)
+
+    drifting = Drifting(count=64, deformation=deformation)
+    # Times well inside [0, 1]: the change over dt = 0.1 is (|(1, 2, 2)|^2 + 3 * 3^2) 0.1^2.
+    value = temporal_smoothness(drifting, points, torch.full((4096, 1), 0.5), 0.1)
+    assert float(value) == pytest.approx((9.0 + 27.0) * 0.01, rel=1e-5)
+
+    with torch.no_grad():
+        field.deformation_head[-1].weight.normal_()
+    temporal_smoothness(field, points, times, 0.1).backward()
+    assert float(field.deformation_head[-1].weight.grad.abs().max()) > 0

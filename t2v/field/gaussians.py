@@ -8,11 +8,12 @@ the scene starts still. The global trajectory (`components.trajectory`) then tra
 everything, and the global exposure curve (`components.exposure`) shifts the rendered colour,
 as in `SceneField`.
 
-A renderer draws it with `splats(time)` (a rasterizer, `t2v.render.gaussian_renderer`). Every
-other caller reads `density`/`__call__` at points: the sum of the Gaussians' densities, each
-scaled so that a ray through its centre along an axis gathers the optical depth
--log(1 - opacity) (what the rasterizer composites), so regularizers and mesh export see the
-same object. Points at arbitrary times read the splats at `time_knots` evenly spaced times,
+A renderer draws it with `splats_at(times)` (all of a clip's times in one deformation call;
+`t2v.render.gaussian_renderer`). Other callers read `density`/`__call__` at points: the sum of
+the Gaussians' densities, each scaled so that a ray through its centre along an axis gathers
+the optical depth -log(1 - opacity) (what the rasterizer composites), so mesh export sees the
+same object; temporal smoothness reads the deformation itself (`deformation(times)`). Points at
+arbitrary times read the splats at `time_knots` evenly spaced times,
 linearly interpolated (evaluating the deformation per point and Gaussian would cost N x M).
 
 Initialisation is a blob: `count` Gaussians drawn uniformly in the ball where the NeRF fields'
@@ -309,23 +310,41 @@ class GaussianField(nn.Module):
 
     def splats(self, time: float) -> Splats:
         """The Gaussians at scene time `time` in [0, 1], in activated units."""
-        means, log_scales, rotations = self.means, self.log_scales, self.quaternions
-        if not self.static_only:
-            unit = ((means.detach() + 1) * 0.5).clamp(0.0, 1.0)
-            times = means.new_full((self.count, 1), float(min(max(time, 0.0), 1.0)))
-            delta = self.deformation_head(self.deformation_encoding(torch.cat((unit, times), 1)))
-            means = means + delta[:, :3]
-            rotations = rotations + delta[:, 3:7]
-            log_scales = log_scales + delta[:, 7:]
-            if self.trajectory is not None:
-                means = means + self.trajectory(times[:1])
-        return Splats(
-            means=means,
-            scales=torch.exp(log_scales),
-            rotations=rotations,
-            opacities=torch.sigmoid(self.logit_opacities),
-            colours=torch.sigmoid(self.colour_logits),
+        return self.splats_at(torch.tensor([float(time)], device=self.means.device))[0]
+
+    def splats_at(self, times: Tensor) -> list[Splats]:
+        """The Gaussians at each of `times` (K,) in [0, 1]: one deformation call for all K."""
+        times = times.reshape(-1).to(self.means).clamp(0.0, 1.0)
+        opacities = torch.sigmoid(self.logit_opacities)
+        colours = torch.sigmoid(self.colour_logits)
+        scales = torch.exp(self.log_scales)
+        if self.static_only:
+            return [Splats(self.means, scales, self.quaternions, opacities, colours) for _ in times]
+        means, log_scales, rotations = self.deformed(times)
+        return [
+            Splats(means[k], torch.exp(log_scales[k]), rotations[k], opacities, colours)
+            for k in range(times.shape[0])
+        ]
+
+    def deformation(self, times: Tensor) -> Tensor:
+        """The deformation network's change (K, N, 10) of every Gaussian at times (K,): position
+        (3), quaternion (4) and log-scale (3), before the global trajectory."""
+        unit = ((self.means.detach() + 1) * 0.5).clamp(0.0, 1.0)
+        count, knots = self.count, times.shape[0]
+        inputs = torch.cat(
+            (unit.expand(knots, count, 3), times[:, None, None].expand(knots, count, 1)), -1
         )
+        return self.deformation_head(self.deformation_encoding(inputs.reshape(-1, 4))).reshape(
+            knots, count, 10
+        )
+
+    def deformed(self, times: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Means, log-scales and quaternions (K, N, ...) at times (K,), trajectory included."""
+        delta = self.deformation(times)
+        means = self.means + delta[..., :3]
+        if self.trajectory is not None:
+            means = means + self.trajectory(times[:, None])[:, None, :]
+        return means, self.log_scales + delta[..., 7:], self.quaternions + delta[..., 3:7]
 
     def density(self, points: Tensor, times: Tensor) -> Tensor:
         """Density (N,) >= 0 at points (N, 3) in [-1, 1]^3 and times (N, 1) in [0, 1]."""

@@ -29,7 +29,7 @@ from a config node: `parse(RendererSettings, node, "renderer").build()`)::
         video = renderer.render(field, cameras, torch.linspace(0, 1, 48)[None]).rgb
 
 A `gaussians` field (`t2v.field.GaussianField`) goes through the same `render` call: it is
-rasterized (`t2v.render.splatting.rasterize`, tiled, pure PyTorch; or gsplat on CUDA) into the
+rasterized (`t2v.render.splatting.rasterize_views`, pure PyTorch; or gsplat on CUDA) into the
 same output, composited over its background the same way.
 """
 

@@ -14,12 +14,14 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from t2v.field.gaussians import GaussianField
 from t2v.field.splats import SplatField, Splats
 from t2v.render.cameras import Cameras
 from t2v.render.rays import camera_rays
-from t2v.render.splatting import SplatImage, rasterize
+from t2v.render.splatting import SplatImage, rasterize_views
 
 RasterBackend = Literal["torch", "gsplat"]
+SPLAT_FIELDS = ("means", "scales", "rotations", "opacities", "colours")
 
 
 def render_gaussians(
@@ -32,20 +34,30 @@ def render_gaussians(
     c2w = cameras.c2w.reshape(-1, 4, 4)
     fov = cameras.fov_y_deg.reshape(-1)
     flat_times = times.reshape(-1)
-    cache: dict[float, Splats] = {}
-    images = []
-    for index in range(batch * frames):
-        time = float(flat_times[index])
-        if time not in cache:
-            cache[time] = field.splats(time)
-        splats = cache[time]
-        if backend == "gsplat":
-            images.append(rasterize_gsplat(splats, c2w[index], fov[index], width, height))
-        else:
-            images.append(rasterize(splats, c2w[index].to(splats.means), fov[index], width, height))
-    rgb = torch.stack([image.rgb for image in images]).reshape(-1, 3)
-    opacity = torch.stack([image.opacity for image in images]).reshape(-1)
-    depth = torch.stack([image.depth for image in images]).reshape(-1)
+    # The splats once per distinct time (a clip's frames, or one time seen by several cameras).
+    distinct, which = torch.unique(flat_times, return_inverse=True)
+    if isinstance(field, GaussianField):
+        at_times = field.splats_at(distinct)
+    else:
+        at_times = [field.splats(float(time)) for time in distinct]
+    if backend == "gsplat":
+        images = [
+            rasterize_gsplat(at_times[int(which[i])], c2w[i], fov[i], width, height)
+            for i in range(batch * frames)
+        ]
+        rgb = torch.stack([image.rgb for image in images]).reshape(-1, 3)
+        opacity = torch.stack([image.opacity for image in images]).reshape(-1)
+        depth = torch.stack([image.depth for image in images]).reshape(-1)
+    else:
+        views = [at_times[int(k)] for k in which]
+        splats = Splats(*(torch.cat([getattr(s, name) for s in views]) for name in SPLAT_FIELDS))
+        view = torch.repeat_interleave(
+            torch.arange(len(views), device=splats.means.device),
+            torch.tensor([len(s) for s in views], device=splats.means.device),
+        )
+        image = rasterize_views(splats, view, c2w.to(splats.means), fov, width, height)
+        rgb, opacity, depth = image.rgb.reshape(-1, 3), image.opacity.reshape(-1), image.depth
+        depth = depth.reshape(-1)
     rays = camera_rays(cameras)
     directions = rays.directions.reshape(-1, 3).to(rgb.dtype)
     # The view axis of each camera, per pixel: depth along the ray = view depth / cosine.

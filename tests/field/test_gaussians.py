@@ -57,6 +57,16 @@ def test_deformation_moves_and_static_only_switches_it_off():
         field.trajectory.offsets[1] = torch.tensor([0.0, 0.2, 0.0])
     moved = field.splats(1.0).means - field.means
     assert torch.allclose(moved, torch.tensor([0.1, 0.2, 0.0]).expand_as(moved), atol=1e-6)
+    # All of a clip's times in one deformation call give each time's own splats.
+    with torch.no_grad():
+        field.deformation_head[-1].weight.normal_(std=0.1)
+    times = torch.tensor([0.0, 0.3, 1.0])
+    for at_time, time in zip(field.splats_at(times), times.tolist(), strict=True):
+        alone = field.splats(time)
+        assert float((at_time.means - alone.means).abs().max()) < 1e-6
+        assert float((at_time.rotations - alone.rotations).abs().max()) < 1e-6
+        assert float((at_time.scales - alone.scales).abs().max()) < 1e-6
+    assert float((field.splats(0.0).means - field.splats(1.0).means).abs().max()) > 1e-3
     field.static_only = True
     assert torch.equal(field.splats(1.0).means, field.means)
     with pytest.raises(ConfigError, match="backend 'nope'"):
