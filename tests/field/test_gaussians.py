@@ -110,7 +110,7 @@ def test_field_density_is_blob_like_and_zero_outside_the_box():
 def test_renderer_rasterizes_over_the_background_with_ray_depth():
     field = small_field(background="solid", solid_color=(0.2, 0.4, 0.6), exposure_knots=2)
     with torch.no_grad():
-        field.logit_opacities.fill_(-30.0)  # nothing drawn: only the background is left
+        field.set_values("logit_opacities", torch.full((field.count,), -30.0))  # nothing drawn: only the background is left
     renderer = VolumeRenderer().eval()
     cameras = front_camera(12, 9)
     out = renderer.render(field, cameras, torch.zeros(1, 1))
@@ -126,9 +126,9 @@ def test_renderer_rasterizes_over_the_background_with_ray_depth():
     # One opaque Gaussian off-axis: the depth is the distance along the pixel's ray.
     field = small_field(count=1, background="solid", solid_color=(1.0, 1.0, 1.0))
     with torch.no_grad():
-        field.means.copy_(torch.tensor([[0.3, 0.2, 0.0]]))
-        field.log_scales.fill_(math.log(0.3))
-        field.logit_opacities.fill_(4.0)
+        field.set_values("means", torch.tensor([[0.3, 0.2, 0.0]]))
+        field.set_values("log_scales", torch.full((1, 3), math.log(0.2)))
+        field.set_values("logit_opacities", torch.full((1,), 4.0))
     cameras = front_camera(64, 64)
     out = renderer.render(field, cameras, torch.zeros(1, 1))
     pixel = torch.round(cameras.project(field.means[None, None].detach())[0, 0, 0] - 0.5).long()
