@@ -98,7 +98,8 @@ class GaussianSteps:
     log_scales: PositiveFloat = 0.25
     quaternions: PositiveFloat = 0.1
     logit_opacities: PositiveFloat = 2.5
-    colour_logits: PositiveFloat = 2.0
+    colour_logits: PositiveFloat = 10.0
+    deformation: PositiveFloat = 0.1  # scales the deformation network's output
 
 
 GAUSSIAN_ATTRIBUTES = ("means", "log_scales", "quaternions", "logit_opacities", "colour_logits")
@@ -404,9 +405,8 @@ class GaussianField(nn.Module):
         inputs = torch.cat(
             (unit.expand(knots, count, 3), times[:, None, None].expand(knots, count, 1)), -1
         )
-        return self.deformation_head(self.deformation_encoding(inputs.reshape(-1, 4))).reshape(
-            knots, count, 10
-        )
+        change = self.deformation_head(self.deformation_encoding(inputs.reshape(-1, 4)))
+        return self.steps.deformation * change.reshape(knots, count, 10)
 
     def deformed(self, times: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Means, log-scales and quaternions (K, N, ...) at times (K,), trajectory included."""

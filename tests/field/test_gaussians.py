@@ -53,7 +53,9 @@ def test_contract_groups_and_blob_start():
 def test_deformation_moves_and_static_only_switches_it_off():
     field = small_field(trajectory_knots=2)
     with torch.no_grad():
-        field.deformation_head[-1].bias.copy_(torch.tensor([0.1, 0, 0, 0, 0, 0, 0, 0, 0, 0.0]))
+        # The network's output is scaled by the deformation step factor.
+        change = torch.tensor([0.1, 0, 0, 0, 0, 0, 0, 0, 0, 0.0]) / field.steps.deformation
+        field.deformation_head[-1].bias.copy_(change)
         field.trajectory.offsets[1] = torch.tensor([0.0, 0.2, 0.0])
     moved = field.splats(1.0).means - field.means
     assert torch.allclose(moved, torch.tensor([0.1, 0.2, 0.0]).expand_as(moved), atol=1e-6)
