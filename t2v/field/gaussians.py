@@ -99,7 +99,7 @@ class GaussianSteps:
     quaternions: PositiveFloat = 0.1
     logit_opacities: PositiveFloat = 2.5
     colour_logits: PositiveFloat = 10.0
-    deformation: PositiveFloat = 0.1  # scales the deformation network's output
+    deformation: PositiveFloat = 0.01  # scales the deformation network's output
 
 
 GAUSSIAN_ATTRIBUTES = ("means", "log_scales", "quaternions", "logit_opacities", "colour_logits")
@@ -343,6 +343,10 @@ class GaussianField(nn.Module):
         return old
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        # Checkpoints that stored the attributes themselves (no step factors) load as raw.
+        for name in GAUSSIAN_ATTRIBUTES:
+            if prefix + name in state_dict and f"{prefix}raw_{name}" not in state_dict:
+                state_dict[f"{prefix}raw_{name}"] = state_dict.pop(prefix + name) / self.step(name)
         # Densification changes the count: resize to the checkpoint's before loading into it.
         saved = {name: state_dict.get(f"{prefix}raw_{name}") for name in GAUSSIAN_ATTRIBUTES}
         if all(isinstance(v, Tensor) for v in saved.values()):
