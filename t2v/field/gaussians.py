@@ -22,7 +22,8 @@ density blob bias is positive (radius 1.18 `blob_radius`), sized to their mean s
 Each per-Gaussian attribute is stored as `step * raw` with its own `steps` factor: Adam moves a
 parameter by about its learning rate whatever the gradient's scale, and the schedule gives one
 rate to the whole `static` group, where 3DGS moves positions, scales, rotations and opacities by
-very different amounts a step. Scales are capped at `max_scale` (world units, the box is 2 wide).
+very different amounts a step. Scales are capped at `max_scale` (world units, the box is 2 wide),
+and each output of the deformation (position, quaternion, log-scale) softly at `max_deformation`.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class GaussianSteps:
     quaternions: PositiveFloat = 0.1
     logit_opacities: PositiveFloat = 2.5
     colour_logits: PositiveFloat = 10.0
-    deformation: PositiveFloat = 0.01  # scales the deformation network's output
+    deformation: PositiveFloat = 0.1  # scales the deformation network's output
 
 
 GAUSSIAN_ATTRIBUTES = ("means", "log_scales", "quaternions", "logit_opacities", "colour_logits")
@@ -186,6 +187,7 @@ class GaussianField(nn.Module):
         init_from: InitRun | None = None,
         steps: GaussianSteps | None = None,
         max_scale: PositiveFloat = 0.25,
+        max_deformation: PositiveFloat = 0.1,
     ) -> None:
         super().__init__()
         if background not in ("learned", "solid"):
@@ -200,6 +202,7 @@ class GaussianField(nn.Module):
         self.densify = densify if densify is not None else DensifySchedule()
         self.steps = steps if steps is not None else GaussianSteps()
         self.log_max_scale = math.log(max_scale)
+        self.max_deformation = max_deformation
         self.init_from = init_from  # a run whose field `place_from` reads (t2v.generation)
         self.static_only = static_only
         self.time_knots = time_knots
@@ -410,7 +413,10 @@ class GaussianField(nn.Module):
             (unit.expand(knots, count, 3), times[:, None, None].expand(knots, count, 1)), -1
         )
         change = self.deformation_head(self.deformation_encoding(inputs.reshape(-1, 4)))
-        return self.steps.deformation * change.reshape(knots, count, 10)
+        change = self.steps.deformation * change.reshape(knots, count, 10)
+        # A soft bound: the frontal-band motion prior would otherwise repaint the object's depth
+        # through the deformation; the global trajectory carries the larger motion.
+        return self.max_deformation * torch.tanh(change / self.max_deformation)
 
     def deformed(self, times: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Means, log-scales and quaternions (K, N, ...) at times (K,), trajectory included."""
