@@ -182,3 +182,24 @@ def test_place_from_a_finished_field_and_init_from_checked_at_the_door(tmp_path)
     node = {"_target_": "t2v.field.GaussianField", "init_from": str(tmp_path)}
     with pytest.raises(ConfigError, match=r"field.init_from = .*: not a t2v run"):
         check_target("field", node)
+
+
+def test_step_factors_scale_cap_and_deformation_bound():
+    field = small_field(max_scale=0.1, max_deformation=0.05)
+    before = {name: value.detach().clone() for name, value in field.gaussian_values().items()}
+    optimizer = torch.optim.Adam(list(field.gaussian_parameters().values()), lr=0.02)
+    splats = field.splats(0.0)
+    loss = sum(t.sum() for t in (splats.means, splats.scales, splats.opacities, splats.colours))
+    (loss + splats.rotations.sum()).backward()
+    optimizer.step()
+    # Adam's first step is the rate times the sign: each attribute moves rate x its factor.
+    for name, value in field.gaussian_values().items():
+        moved = (value.detach() - before[name]).abs().max()
+        assert float(moved) == pytest.approx(0.02 * field.step(name), rel=1e-3), name
+    with torch.no_grad():
+        field.set_values("log_scales", torch.full((field.count, 3), math.log(0.5)))
+        field.deformation_head[-1].bias.fill_(100.0)
+    assert float(field.splats(0.0).scales.max()) == pytest.approx(0.1, rel=1e-6)
+    field.static_only = False
+    offsets = field.deformation(torch.tensor([0.5]))
+    assert float(offsets.max()) == pytest.approx(0.05, rel=1e-4)
