@@ -113,7 +113,8 @@ def test_field_density_is_blob_like_and_zero_outside_the_box():
 def test_renderer_rasterizes_over_the_background_with_ray_depth():
     field = small_field(background="solid", solid_color=(0.2, 0.4, 0.6), exposure_knots=2)
     with torch.no_grad():
-        field.set_values("logit_opacities", torch.full((field.count,), -30.0))  # nothing drawn: only the background is left
+        # Nothing drawn: only the background is left.
+        field.set_values("logit_opacities", torch.full((field.count,), -30.0))
     renderer = VolumeRenderer().eval()
     cameras = front_camera(12, 9)
     out = renderer.render(field, cameras, torch.zeros(1, 1))
