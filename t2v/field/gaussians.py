@@ -165,7 +165,8 @@ class GaussianField(nn.Module):
     `backend`: which rasterizer draws it (auto | torch | gsplat), resolved here.
     Parameter groups: `static` the canonical geometry (means, scales, rotations, opacities),
     `heads` the colours, `dynamic` the deformation (planes and MLP, its motion group),
-    `background`, `trajectory`, `exposure`.
+    `background`, `trajectory`, `exposure`. The per-Gaussian parameters are the raw ones
+    (`raw_means`, ...); `means`, `log_scales`, ... are their values, `steps` x raw.
     """
 
     def __init__(
