@@ -110,7 +110,7 @@ def test_every_stage_runs_and_the_count_grew(finished_run: Path) -> None:
     video, _ = read_video(finished_run / "video.mp4")
     assert video.shape[0] == 4 and float(video.float().std()) > 0
     state = torch.load(finished_run / "checkpoints" / "static.pt", weights_only=True)
-    assert COUNT < state["field"]["means"].shape[0] <= COUNT + 64
+    assert COUNT < state["field"]["raw_means"].shape[0] <= COUNT + 64
 
 
 def test_render_and_evaluate_a_gaussian_run(

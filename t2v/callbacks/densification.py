@@ -54,10 +54,9 @@ class GaussianDensification(pl.Callback):
     ) -> None:
         if not self._active(pl_module):
             return
-        grad = pl_module.field.means.grad
-        if grad is None:
+        norms = pl_module.field.position_grads()
+        if norms is None:
             return
-        norms = grad.detach().norm(dim=1)
         if self.grad_sum is None or self.grad_sum.shape != norms.shape:
             self.grad_sum, self.seen = torch.zeros_like(norms), torch.zeros_like(norms)
         self.grad_sum += norms
@@ -79,7 +78,7 @@ class GaussianDensification(pl.Callback):
 
     def mean_grads(self, field: GaussianField) -> Tensor:
         if self.grad_sum is None or self.seen is None or self.grad_sum.shape[0] != field.count:
-            return field.means.new_zeros(field.count)
+            return field.raw_means.new_zeros(field.count)
         return self.grad_sum / self.seen.clamp_min(1)
 
 
@@ -90,10 +89,11 @@ def densify_and_prune(
     mean_grads: Tensor,
     schedule: DensifySchedule,
 ) -> int:
-    """Clone, split and prune the field's Gaussians by `mean_grads` (N,); returns the new count."""
+    """Clone, split and prune the field's Gaussians by `mean_grads` (N,); returns the new count.
+    Kept and cloned Gaussians copy their raw parameters, so their values stay exact."""
     params = field.gaussian_parameters()
     count = field.count
-    scales = params["log_scales"].exp().amax(dim=1)
+    scales = field.log_scales.exp().amax(dim=1)
     high = mean_grads >= schedule.grad_threshold
     # The caps: at most max_growth x count additions, never past max_count; largest first.
     room = max(min(schedule.max_count - count, math.ceil(schedule.max_growth * count)), 0)
@@ -103,7 +103,7 @@ def densify_and_prune(
         high[chosen] = True
     clone = high & (scales <= schedule.split_scale)
     split = high & (scales > schedule.split_scale)
-    prune = torch.sigmoid(params["logit_opacities"]) < schedule.prune_opacity
+    prune = torch.sigmoid(field.logit_opacities) < schedule.prune_opacity
     if bool((prune | split).all()) and not bool(clone.any()):
         prune = torch.zeros_like(prune)  # never prune the scene to nothing
     kept = (~(prune | split)).nonzero().squeeze(1)
@@ -112,9 +112,9 @@ def densify_and_prune(
     values = {name: p[sources] for name, p in params.items()}
     halves = len(added) - int(clone.sum())
     if halves:
-        children = _split(params, split.nonzero().squeeze(1))
+        children = _split(field.gaussian_values(), split.nonzero().squeeze(1))
         for name in values:
-            values[name][-halves:] = children[name]
+            values[name][-halves:] = children[name] / field.step(name)
     new_rows = torch.arange(len(sources), device=sources.device) >= len(kept)
     old = field.set_gaussians(values)
     if optimizer is not None:
@@ -122,8 +122,9 @@ def densify_and_prune(
     return field.count
 
 
-def _split(params: dict[str, nn.Parameter], index: Tensor) -> dict[str, Tensor]:
-    """Two children per Gaussian at `index`: positions drawn from it, scales 1.6x smaller."""
+def _split(params: dict[str, Tensor], index: Tensor) -> dict[str, Tensor]:
+    """Two children per Gaussian at `index` (attribute values in their own units): positions
+    drawn from it, scales 1.6x smaller."""
     scales = params["log_scales"][index].exp()
     rotation = quaternion_matrices(params["quaternions"][index])
     children = {}
@@ -166,9 +167,9 @@ def reset_opacities(
     field: GaussianField, optimizer: torch.optim.Optimizer | None, opacity: float
 ) -> None:
     """Lower every opacity to at most `opacity` and forget its Adam moments (3DGS's reset)."""
-    ceiling = math.log(opacity / (1 - opacity))
-    field.logit_opacities.clamp_(max=ceiling)
+    ceiling = math.log(opacity / (1 - opacity)) / field.step("logit_opacities")
+    field.raw_logit_opacities.clamp_(max=ceiling)
     if optimizer is not None:
-        for value in optimizer.state.get(field.logit_opacities, {}).values():
+        for value in optimizer.state.get(field.raw_logit_opacities, {}).values():
             if isinstance(value, Tensor) and value.dim() > 0:
                 value.zero_()

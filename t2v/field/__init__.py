@@ -31,6 +31,7 @@ from t2v.field.base import Field, FieldCapabilities, FieldKind, FieldOutput
 from t2v.field.gaussians import (
     DensifySchedule,
     GaussianField,
+    GaussianSteps,
     gsplat_available,
     resolve_raster_backend,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "FieldKind",
     "FieldOutput",
     "GaussianField",
+    "GaussianSteps",
     "HashGridEncoding",
     "HashGridSpec",
     "PlaneEncoding",

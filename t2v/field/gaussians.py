@@ -18,6 +18,12 @@ linearly interpolated (evaluating the deformation per point and Gaussian would c
 
 Initialisation is a blob: `count` Gaussians drawn uniformly in the ball where the NeRF fields'
 density blob bias is positive (radius 1.18 `blob_radius`), sized to their mean spacing.
+
+Each per-Gaussian attribute is stored as `step * raw` with its own `steps` factor: Adam moves a
+parameter by about its learning rate whatever the gradient's scale, and the schedule gives one
+rate to the whole `static` group, where 3DGS moves positions, scales, rotations and opacities by
+very different amounts a step. Scales are capped at `max_scale` (world units, the box is 2 wide),
+and each output of the deformation (position, quaternion, log-scale) softly at `max_deformation`.
 """
 
 from __future__ import annotations
@@ -84,6 +90,22 @@ class DensifySchedule:
     max_count: PositiveInt = 8192
 
 
+@dataclass(frozen=True)
+class GaussianSteps:
+    """Per-attribute step factors: each attribute is `factor * raw` and Adam moves raw by about
+    the group's learning rate, so an attribute moves by about factor x rate a step (module doc)."""
+
+    means: PositiveFloat = 0.05
+    log_scales: PositiveFloat = 0.25
+    quaternions: PositiveFloat = 0.1
+    logit_opacities: PositiveFloat = 2.5
+    colour_logits: PositiveFloat = 10.0
+    deformation: PositiveFloat = 0.1  # scales the deformation network's output
+
+
+GAUSSIAN_ATTRIBUTES = ("means", "log_scales", "quaternions", "logit_opacities", "colour_logits")
+
+
 GSPLAT_MISSING = (
     "'gsplat' needs gsplat installed (pip install -e '.[gsplat]') and a CUDA device; "
     "set field.backend=torch (or auto)"
@@ -143,7 +165,8 @@ class GaussianField(nn.Module):
     `backend`: which rasterizer draws it (auto | torch | gsplat), resolved here.
     Parameter groups: `static` the canonical geometry (means, scales, rotations, opacities),
     `heads` the colours, `dynamic` the deformation (planes and MLP, its motion group),
-    `background`, `trajectory`, `exposure`.
+    `background`, `trajectory`, `exposure`. The per-Gaussian parameters are the raw ones
+    (`raw_means`, ...); `means`, `log_scales`, ... are their values, `steps` x raw.
     """
 
     def __init__(
@@ -163,6 +186,9 @@ class GaussianField(nn.Module):
         exposure_knots: KnotCount = 0,
         densify: DensifySchedule | None = None,
         init_from: InitRun | None = None,
+        steps: GaussianSteps | None = None,
+        max_scale: PositiveFloat = 0.25,
+        max_deformation: PositiveFloat = 0.1,
     ) -> None:
         super().__init__()
         if background not in ("learned", "solid"):
@@ -175,6 +201,9 @@ class GaussianField(nn.Module):
         check_knots("exposure_knots", exposure_knots)
         self.backend = resolve_raster_backend(backend)
         self.densify = densify if densify is not None else DensifySchedule()
+        self.steps = steps if steps is not None else GaussianSteps()
+        self.log_max_scale = math.log(max_scale)
+        self.max_deformation = max_deformation
         self.init_from = init_from  # a run whose field `place_from` reads (t2v.generation)
         self.static_only = static_only
         self.time_knots = time_knots
@@ -182,13 +211,15 @@ class GaussianField(nn.Module):
         spacing = radius * (4 * math.pi / 3 / count) ** (1 / 3)
         directions = torch.nn.functional.normalize(torch.randn(count, 3), dim=1)
         means = directions * radius * torch.rand(count, 1) ** (1 / 3)
-        self.means = nn.Parameter(means)
-        self.log_scales = nn.Parameter(torch.full((count, 3), math.log(spacing)))
-        self.quaternions = nn.Parameter(torch.tensor([1.0, 0.0, 0.0, 0.0]).repeat(count, 1))
-        self.logit_opacities = nn.Parameter(
-            torch.full((count,), math.log(init_opacity / (1 - init_opacity)))
-        )
-        self.colour_logits = nn.Parameter(0.1 * torch.randn(count, 3))
+        values = {
+            "means": means,
+            "log_scales": torch.full((count, 3), math.log(min(spacing, max_scale))),
+            "quaternions": torch.tensor([1.0, 0.0, 0.0, 0.0]).repeat(count, 1),
+            "logit_opacities": torch.full((count,), math.log(init_opacity / (1 - init_opacity))),
+            "colour_logits": 0.1 * torch.randn(count, 3),
+        }
+        for name, value in values.items():
+            self.register_parameter(f"raw_{name}", nn.Parameter(value / self.step(name)))
         deformation = deformation if deformation is not None else PlaneSpec(features=4)
         self.deformation_encoding = deformation.build(4, "torch")
         self.deformation_head = mlp(
@@ -217,17 +248,56 @@ class GaussianField(nn.Module):
 
     @property
     def count(self) -> int:
-        return self.means.shape[0]
+        return self.raw_means.shape[0]
+
+    def step(self, name: str) -> float:
+        """The step factor of attribute `name`: its value is `step(name) * raw`."""
+        return float(getattr(self.steps, name))
 
     def gaussian_parameters(self) -> dict[str, nn.Parameter]:
-        """The per-Gaussian parameters by name, each with the count as its first dimension."""
-        return {
-            "means": self.means,
-            "log_scales": self.log_scales,
-            "quaternions": self.quaternions,
-            "logit_opacities": self.logit_opacities,
-            "colour_logits": self.colour_logits,
-        }
+        """The raw per-Gaussian parameters by attribute name (value = `step(name) * raw`), each
+        with the count as its first dimension: what the optimiser and densification hold."""
+        return {name: getattr(self, f"raw_{name}") for name in GAUSSIAN_ATTRIBUTES}
+
+    def gaussian_values(self) -> dict[str, Tensor]:
+        """The per-Gaussian attributes by name in their own units (differentiable)."""
+        return {name: getattr(self, name) for name in GAUSSIAN_ATTRIBUTES}
+
+    @torch.no_grad()
+    def set_values(
+        self, name: str, value: Tensor | float, index: Tensor | slice = slice(None)
+    ) -> None:
+        """Write attribute `name` (its own units) at rows `index`, in place."""
+        getattr(self, f"raw_{name}")[index] = value / self.step(name)
+
+    @property
+    def means(self) -> Tensor:
+        return self.raw_means * self.steps.means
+
+    @property
+    def log_scales(self) -> Tensor:
+        return self.raw_log_scales * self.steps.log_scales
+
+    @property
+    def quaternions(self) -> Tensor:
+        return self.raw_quaternions * self.steps.quaternions
+
+    @property
+    def logit_opacities(self) -> Tensor:
+        return self.raw_logit_opacities * self.steps.logit_opacities
+
+    @property
+    def colour_logits(self) -> Tensor:
+        return self.raw_colour_logits * self.steps.colour_logits
+
+    def position_grads(self) -> Tensor | None:
+        """|d loss / d mean| (N,) in world units after a backward, None before one."""
+        grad = self.raw_means.grad
+        return None if grad is None else grad.detach().norm(dim=1) / self.steps.means
+
+    def scales_of(self, log_scales: Tensor) -> Tensor:
+        """Scales from log-scales, capped at `max_scale`: no Gaussian grows over the box."""
+        return torch.exp(log_scales.clamp(max=self.log_max_scale))
 
     @torch.no_grad()
     def place_from(self, source: Field, resolution: int = 48, time: float = 0.0) -> int:
@@ -238,7 +308,7 @@ class GaussianField(nn.Module):
         many cells were dense enough."""
         axis = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution * 2 - 1
         grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-        device = self.means.device
+        device = self.raw_means.device
         grid = grid.to(device)
         times = torch.full((grid.shape[0], 1), time, device=device)
         density = torch.cat(
@@ -257,14 +327,14 @@ class GaussianField(nn.Module):
         directions = torch.zeros_like(means)
         directions[:, 2] = -1.0
         colours = source(means, times[: self.count], directions).rgb.clamp(1e-3, 1 - 1e-3)
-        self.means.copy_(means)
-        self.log_scales.fill_(math.log(cell / 2))
-        self.quaternions.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0]).expand(self.count, 4))
-        self.colour_logits.copy_(torch.logit(colours))
+        self.set_values("means", means)
+        self.set_values("log_scales", torch.full_like(means, math.log(cell / 2)))
+        self.set_values("quaternions", torch.tensor([1.0, 0.0, 0.0, 0.0]).expand(self.count, 4))
+        self.set_values("colour_logits", torch.logit(colours))
         return int(dense.numel())
 
     def set_gaussians(self, values: dict[str, Tensor]) -> dict[str, nn.Parameter]:
-        """Replace every per-Gaussian parameter by `values` (same names as
+        """Replace every raw per-Gaussian parameter by `values` (raw, same names as
         `gaussian_parameters`, any common count) as new Parameters, keeping `requires_grad`;
         returns the old ones by name, for callers that move optimiser state across."""
         old = self.gaussian_parameters()
@@ -273,12 +343,16 @@ class GaussianField(nn.Module):
             raise ValueError(f"set_gaussians needs {sorted(old)} with one count")
         for name, value in values.items():
             parameter = nn.Parameter(value.detach().to(old[name]), old[name].requires_grad)
-            setattr(self, name, parameter)
+            setattr(self, f"raw_{name}", parameter)
         return old
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        # Checkpoints that stored the attributes themselves (no step factors) load as raw.
+        for name in GAUSSIAN_ATTRIBUTES:
+            if prefix + name in state_dict and f"{prefix}raw_{name}" not in state_dict:
+                state_dict[f"{prefix}raw_{name}"] = state_dict.pop(prefix + name) / self.step(name)
         # Densification changes the count: resize to the checkpoint's before loading into it.
-        saved = {name: state_dict.get(prefix + name) for name in self.gaussian_parameters()}
+        saved = {name: state_dict.get(f"{prefix}raw_{name}") for name in GAUSSIAN_ATTRIBUTES}
         if all(isinstance(v, Tensor) for v in saved.values()):
             counts = {v.shape[0] for v in saved.values() if v is not None}
             if len(counts) == 1 and counts != {self.count}:
@@ -294,9 +368,14 @@ class GaussianField(nn.Module):
         ]
         background = [] if self.background_head is None else list(self.background_head.parameters())
         return {
-            "static": [self.means, self.log_scales, self.quaternions, self.logit_opacities],
+            "static": [
+                self.raw_means,
+                self.raw_log_scales,
+                self.raw_quaternions,
+                self.raw_logit_opacities,
+            ],
             "dynamic": deformation,
-            "heads": [self.colour_logits],
+            "heads": [self.raw_colour_logits],
             "background": background,
             "trajectory": [] if self.trajectory is None else list(self.trajectory.parameters()),
             "exposure": [] if self.exposure is None else list(self.exposure.parameters()),
@@ -310,19 +389,19 @@ class GaussianField(nn.Module):
 
     def splats(self, time: float) -> Splats:
         """The Gaussians at scene time `time` in [0, 1], in activated units."""
-        return self.splats_at(torch.tensor([float(time)], device=self.means.device))[0]
+        return self.splats_at(torch.tensor([float(time)], device=self.raw_means.device))[0]
 
     def splats_at(self, times: Tensor) -> list[Splats]:
         """The Gaussians at each of `times` (K,) in [0, 1]: one deformation call for all K."""
-        times = times.reshape(-1).to(self.means).clamp(0.0, 1.0)
+        times = times.reshape(-1).to(self.raw_means).clamp(0.0, 1.0)
         opacities = torch.sigmoid(self.logit_opacities)
         colours = torch.sigmoid(self.colour_logits)
-        scales = torch.exp(self.log_scales)
         if self.static_only:
-            return [Splats(self.means, scales, self.quaternions, opacities, colours) for _ in times]
+            means, scales = self.means, self.scales_of(self.log_scales)
+            return [Splats(means, scales, self.quaternions, opacities, colours) for _ in times]
         means, log_scales, rotations = self.deformed(times)
         return [
-            Splats(means[k], torch.exp(log_scales[k]), rotations[k], opacities, colours)
+            Splats(means[k], self.scales_of(log_scales[k]), rotations[k], opacities, colours)
             for k in range(times.shape[0])
         ]
 
@@ -334,9 +413,11 @@ class GaussianField(nn.Module):
         inputs = torch.cat(
             (unit.expand(knots, count, 3), times[:, None, None].expand(knots, count, 1)), -1
         )
-        return self.deformation_head(self.deformation_encoding(inputs.reshape(-1, 4))).reshape(
-            knots, count, 10
-        )
+        change = self.deformation_head(self.deformation_encoding(inputs.reshape(-1, 4)))
+        change = self.steps.deformation * change.reshape(knots, count, 10)
+        # A soft bound: the frontal-band motion prior would otherwise repaint the object's depth
+        # through the deformation; the global trajectory carries the larger motion.
+        return self.max_deformation * torch.tanh(change / self.max_deformation)
 
     def deformed(self, times: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Means, log-scales and quaternions (K, N, ...) at times (K,), trajectory included."""

@@ -30,9 +30,9 @@ def test_clone_split_prune_cap_and_optimizer_rows():
     (loss + splats.rotations.sum()).backward()
     optimizer.step()
     with torch.no_grad():
-        field.log_scales[:2] = math.log(0.01)  # small: cloned
-        field.log_scales[2:4] = math.log(0.2)  # large: split
-        field.logit_opacities[10:] = -10.0  # faint: pruned
+        field.set_values("log_scales", math.log(0.01), slice(0, 2))  # small: cloned
+        field.set_values("log_scales", math.log(0.2), slice(2, 4))  # large: split
+        field.set_values("logit_opacities", -10.0, slice(10, None))  # faint: pruned
     grads = torch.zeros(12)
     grads[:4] = 1.0
     means_before = field.means.detach().clone()
@@ -120,5 +120,5 @@ def test_count_changes_through_a_stage_and_resumes(tmp_path):
     second = trainer(8)
     second.fit(resumed, ckpt_path=path)
     assert resumed.field.count >= grown
-    state = second.optimizers[0].state[resumed.field.means]
+    state = second.optimizers[0].state[resumed.field.raw_means]
     assert state["exp_avg"].shape[0] == resumed.field.count

@@ -53,10 +53,13 @@ def test_contract_groups_and_blob_start():
 def test_deformation_moves_and_static_only_switches_it_off():
     field = small_field(trajectory_knots=2)
     with torch.no_grad():
-        field.deformation_head[-1].bias.copy_(torch.tensor([0.1, 0, 0, 0, 0, 0, 0, 0, 0, 0.0]))
+        # The network's output is scaled by the deformation step factor.
+        change = torch.tensor([0.1, 0, 0, 0, 0, 0, 0, 0, 0, 0.0]) / field.steps.deformation
+        field.deformation_head[-1].bias.copy_(change)
         field.trajectory.offsets[1] = torch.tensor([0.0, 0.2, 0.0])
     moved = field.splats(1.0).means - field.means
-    assert torch.allclose(moved, torch.tensor([0.1, 0.2, 0.0]).expand_as(moved), atol=1e-6)
+    bounded = field.max_deformation * math.tanh(0.1 / field.max_deformation)  # its soft bound
+    assert torch.allclose(moved, torch.tensor([bounded, 0.2, 0.0]).expand_as(moved), atol=1e-6)
     # All of a clip's times in one deformation call give each time's own splats.
     with torch.no_grad():
         field.deformation_head[-1].weight.normal_(std=0.1)
@@ -110,7 +113,8 @@ def test_field_density_is_blob_like_and_zero_outside_the_box():
 def test_renderer_rasterizes_over_the_background_with_ray_depth():
     field = small_field(background="solid", solid_color=(0.2, 0.4, 0.6), exposure_knots=2)
     with torch.no_grad():
-        field.logit_opacities.fill_(-30.0)  # nothing drawn: only the background is left
+        # Nothing drawn: only the background is left.
+        field.set_values("logit_opacities", torch.full((field.count,), -30.0))
     renderer = VolumeRenderer().eval()
     cameras = front_camera(12, 9)
     out = renderer.render(field, cameras, torch.zeros(1, 1))
@@ -126,9 +130,9 @@ def test_renderer_rasterizes_over_the_background_with_ray_depth():
     # One opaque Gaussian off-axis: the depth is the distance along the pixel's ray.
     field = small_field(count=1, background="solid", solid_color=(1.0, 1.0, 1.0))
     with torch.no_grad():
-        field.means.copy_(torch.tensor([[0.3, 0.2, 0.0]]))
-        field.log_scales.fill_(math.log(0.3))
-        field.logit_opacities.fill_(4.0)
+        field.set_values("means", torch.tensor([[0.3, 0.2, 0.0]]))
+        field.set_values("log_scales", torch.full((1, 3), math.log(0.2)))
+        field.set_values("logit_opacities", torch.full((1,), 4.0))
     cameras = front_camera(64, 64)
     out = renderer.render(field, cameras, torch.zeros(1, 1))
     pixel = torch.round(cameras.project(field.means[None, None].detach())[0, 0, 0] - 0.5).long()
@@ -179,3 +183,24 @@ def test_place_from_a_finished_field_and_init_from_checked_at_the_door(tmp_path)
     node = {"_target_": "t2v.field.GaussianField", "init_from": str(tmp_path)}
     with pytest.raises(ConfigError, match=r"field.init_from = .*: not a t2v run"):
         check_target("field", node)
+
+
+def test_step_factors_scale_cap_and_deformation_bound():
+    field = small_field(max_scale=0.1, max_deformation=0.05)
+    before = {name: value.detach().clone() for name, value in field.gaussian_values().items()}
+    optimizer = torch.optim.Adam(list(field.gaussian_parameters().values()), lr=0.02)
+    splats = field.splats(0.0)
+    loss = sum(t.sum() for t in (splats.means, splats.scales, splats.opacities, splats.colours))
+    (loss + splats.rotations.sum()).backward()
+    optimizer.step()
+    # Adam's first step is the rate times the sign: each attribute moves rate x its factor.
+    for name, value in field.gaussian_values().items():
+        moved = (value.detach() - before[name]).abs().max()
+        assert float(moved) == pytest.approx(0.02 * field.step(name), rel=1e-3), name
+    with torch.no_grad():
+        field.set_values("log_scales", torch.full((field.count, 3), math.log(0.5)))
+        field.deformation_head[-1].bias.fill_(100.0)
+    assert float(field.splats(0.0).scales.max()) == pytest.approx(0.1, rel=1e-6)
+    field.static_only = False
+    offsets = field.deformation(torch.tensor([0.5]))
+    assert float(offsets.max()) == pytest.approx(0.05, rel=1e-4)
