@@ -1,6 +1,7 @@
 """Gaussian splats at one time: what a `gaussians` field hands to rasterizers and to PLY export.
 
-A field of kind `gaussians` answers `splats(time)` (the `SplatField` protocol): its primitives
+A field of kind `gaussians` answers `splats(time)` and `splats_at(times)` (the `SplatField`
+protocol): its primitives
 moved to that time in world coordinates, in plain activated units (scales in world units,
 opacities in [0, 1], colours in [0, 1]), so a rasterizer and an exporter read the same values
 without knowing how the field parametrises them. Exporters that write the 3DGS layout (log
@@ -52,4 +53,8 @@ class SplatField(Field, Protocol):
     def splats(self, time: float) -> Splats:
         """The Gaussians at scene time `time` in [0, 1] (trajectory and deformation applied;
         only the static scene while `static_only`)."""
+        ...
+
+    def splats_at(self, times: Tensor) -> list[Splats]:
+        """`splats` at each of `times` (K,), in one call: what a renderer asks for a clip."""
         ...

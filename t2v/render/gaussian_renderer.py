@@ -14,7 +14,6 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from t2v.field.gaussians import GaussianField
 from t2v.field.splats import SplatField, Splats
 from t2v.render.cameras import Cameras
 from t2v.render.rays import camera_rays
@@ -36,10 +35,7 @@ def render_gaussians(
     flat_times = times.reshape(-1)
     # The splats once per distinct time (a clip's frames, or one time seen by several cameras).
     distinct, which = torch.unique(flat_times, return_inverse=True)
-    if isinstance(field, GaussianField):
-        at_times = field.splats_at(distinct)
-    else:
-        at_times = [field.splats(float(time)) for time in distinct]
+    at_times = field.splats_at(distinct)
     if backend == "gsplat":
         images = [
             rasterize_gsplat(at_times[int(which[i])], c2w[i], fov[i], width, height)
@@ -56,8 +52,11 @@ def render_gaussians(
             torch.tensor([len(s) for s in views], device=splats.means.device),
         )
         image = rasterize_views(splats, view, c2w.to(splats.means), fov, width, height)
-        rgb, opacity, depth = image.rgb.reshape(-1, 3), image.opacity.reshape(-1), image.depth
-        depth = depth.reshape(-1)
+        rgb, opacity, depth = (
+            image.rgb.reshape(-1, 3),
+            image.opacity.reshape(-1),
+            image.depth.reshape(-1),
+        )
     rays = camera_rays(cameras)
     directions = rays.directions.reshape(-1, 3).to(rgb.dtype)
     # The view axis of each camera, per pixel: depth along the ray = view depth / cosine.
