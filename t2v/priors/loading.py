@@ -64,6 +64,17 @@ def resolve_model(model: str) -> str:
     return model
 
 
+def channels_last(module: ModuleT) -> ModuleT:
+    """The module's 4-D weights (2D convolutions) in channels_last layout: a frozen prior's
+    convolutions then run 20-25% faster on the CPU (benchmarks/results/prior_layout.json), as
+    diffusers recommends on CUDA. Other weights (3D convolutions, linear layers) stay as they are.
+    """
+    for parameter in module.parameters():
+        if parameter.dim() == 4:
+            parameter.data = parameter.data.contiguous(memory_format=torch.channels_last)
+    return module
+
+
 def freeze(module: ModuleT) -> ModuleT:
     module.eval()
     module.requires_grad_(False)
@@ -96,7 +107,7 @@ def load_component(
     except (OSError, ValueError) as error:
         raise ConfigError(missing_model_message(model, subfolder, local, error)) from None
     if isinstance(loaded, torch.nn.Module):
-        return freeze(loaded.to(device))
+        return freeze(channels_last(loaded.to(device)))
     return loaded
 
 
