@@ -107,6 +107,24 @@ def test_every_shipped_option_passes_the_door(group: str, new_run: str) -> None:
         generate.settings(job("generate", ["prompt=x", new_run, f"+{group}.stepz=1"]))
 
 
+def test_a_schedule_takes_its_per_field_steps_and_the_command_line_wins() -> None:
+    def steps(overrides: list[str]) -> dict[str, int]:
+        schedule = job("generate", ["prompt=x", *overrides]).schedule
+        return {stage: schedule[stage].steps for stage in ("static", "dynamic", "superres")}
+
+    plain = steps([])  # fast with the default field: no per-field file
+    patch = OmegaConf.load(CONF / "schedule" / "per_field" / "fast_gaussians.yaml")
+    assert steps(["field=gaussians"]) == {stage: patch[stage].steps for stage in plain}
+    assert steps(["field=gaussians"]) != plain
+    assert steps(["field=gaussians", "schedule.dynamic.steps=7"])["dynamic"] == 7
+    # Only the steps differ: rates, cameras and the rest are fast's.
+    fast = job("generate", ["prompt=x"]).schedule
+    gaussian = job("generate", ["prompt=x", "field=gaussians"]).schedule
+    assert gaussian.dynamic.lr == fast.dynamic.lr and gaussian.name == "fast"
+    mav3d = job("generate", ["prompt=x", "schedule=mav3d"]).schedule
+    assert job("generate", ["prompt=x", "schedule=mav3d", "field=gaussians"]).schedule == mav3d
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder as far as the render and evaluate doors look: its config, its video and
