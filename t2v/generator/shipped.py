@@ -8,6 +8,7 @@ the bundled prior's own text encoder), refusing what it cannot encode in one lin
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import json
 from collections.abc import Mapping
@@ -95,29 +96,44 @@ def load_generator(location: str | Path) -> SceneGenerator:
     return generator.eval()
 
 
+@functools.cache
+def minilm_tokenizer() -> Any:
+    """MiniLM's tokenizer alone (cheap): how long a prompt is, before any weights load."""
+    from transformers import AutoTokenizer
+
+    from t2v.text.minilm import minilm_folder
+
+    return AutoTokenizer.from_pretrained(minilm_folder(), local_files_only=True)
+
+
 @dataclass
 class GeneratorText:
     """Prompt -> MiniLM sentence vector `(384,)`; refuses an empty or over-long prompt."""
 
     encoder: Any = None
 
-    def check(self, prompt: str) -> str:
+    @staticmethod
+    def check(prompt: str) -> str:
         if not prompt or not prompt.strip():
             raise ConfigError("the scene generator cannot encode an empty prompt")
         return prompt.strip()
 
+    @staticmethod
+    def check_length(prompt: str) -> None:
+        count = len(minilm_tokenizer()(prompt.strip())["input_ids"])
+        if count > MAX_PROMPT_TOKENS:
+            raise ConfigError(
+                f"the scene generator reads prompts of up to {MAX_PROMPT_TOKENS} tokens; "
+                f"this one has {count}"
+            )
+
     def encode(self, prompts: list[str]) -> torch.Tensor:
         """Sentence vectors `(N, 384)` of `prompts`, each checked first."""
         texts = [self.check(prompt) for prompt in prompts]
+        for text in texts:
+            self.check_length(text)
         if self.encoder is None:
             from t2v.text.minilm import MiniLMEncoder
 
             self.encoder = MiniLMEncoder()
-        for text in texts:
-            count = len(self.encoder.tokenizer(text)["input_ids"])
-            if count > MAX_PROMPT_TOKENS:
-                raise ConfigError(
-                    f"the scene generator reads prompts of up to {MAX_PROMPT_TOKENS} tokens; "
-                    f"this one has {count}"
-                )
         return self.encoder.encode(texts).float().cpu()

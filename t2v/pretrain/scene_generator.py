@@ -235,9 +235,13 @@ def build_bank(
     captions = [prompt.caption for prompt in prompts]
     text = GeneratorText(MiniLMEncoder()).encode(captions)
     encoder = PromptEncoder.for_prior(video, device="cpu")
-    texts = [t for p in prompts for t in encoder.view_texts(p.caption, inputs.genres[p.genre])]
+    genres = [inputs.genres[prompt.genre] for prompt in prompts]
+    pairs = list(zip(captions, genres, strict=True))
+    texts = [
+        text for caption, genre in pairs for text in encoder.view_texts(caption, genre).values()
+    ]
     encoder.embed([*texts, ""])  # one pass of the text encoder; `encode` then reads the cache
-    conditions = [encoder.encode(p.caption, inputs.genres[p.genre]) for p in prompts]
+    conditions = [encoder.encode(caption, genre) for caption, genre in pairs]
     references = reference_clips(settings, inputs, video, conditions, captions, run_dir, seed)
     return PromptBank(prompts, text, conditions, references, video, image, inputs)  # type: ignore[arg-type]
 
