@@ -125,7 +125,11 @@ def scene_inputs(settings: SceneGeneratorSettings) -> SceneInputs:
     field_node = check_target("pretrain.field", settings.field)
     if field_node.name != "t2v.field.SceneField":
         raise ConfigError("pretrain.field must be a t2v.field.SceneField (field=hexplane)")
-    prior = parse(PriorPreset, settings.prior, "pretrain.prior")
+    try:
+        prior = parse(PriorPreset, settings.prior, "pretrain.prior")
+    except ConfigError as error:  # a prior role names its keys from `prior.`: say where it is
+        text = str(error)
+        raise ConfigError(f"pretrain.{text}" if text.startswith("prior.") else text) from None
     renderer = parse(RendererSettings, settings.renderer, "pretrain.renderer")
     resolution = parse(Resolution, settings.resolution, "pretrain.resolution")
     schedule = parse(ScheduleSettings, settings.schedule, "pretrain.schedule")
