@@ -318,12 +318,18 @@ def run_generator_pretraining(
             progress_every=settings.progress_every,
         )
     if settings.export or settings.export_only:
-        return export_generator(run_dir, config.output_dir)
+        recipe = {
+            "prompts": settings.prompts,
+            "heldout_every": settings.heldout_every,
+            "prompt_seed": config.seed,
+        }
+        return export_generator(run_dir, config.output_dir, recipe)
     return None
 
 
-def export_generator(run_dir: Path, output_dir: Path) -> Path:
-    """Write the EMA generator of `run_dir`'s last checkpoint into `output_dir`."""
+def export_generator(run_dir: Path, output_dir: Path, recipe: dict[str, Any] | None = None) -> Path:
+    """Write the EMA generator of `run_dir`'s last checkpoint into `output_dir`; `recipe` (the
+    prompts it trained on: how many, the held-out split) joins the manifest's `training`."""
     last = checkpoint_path(run_dir, STAGE)
     if not last.is_file():
         raise ConfigError(f"nothing to export: {last} does not exist (train the generator)")
@@ -342,5 +348,6 @@ def export_generator(run_dir: Path, output_dir: Path) -> Path:
         "weights": dict(hparams["weights"]),
         "ema_decay": hparams["ema_decay"],
         "render_scale": hparams["render_scale"],
+        **(recipe or {}),
     }
     return save_generator(generator, output_dir, manifest)
