@@ -312,7 +312,7 @@ def read_config(resolved: Mapping[str, Any]) -> PretrainConfig:
     top = parse(PretrainNode, dict(resolved), "")
     pretrain: PretrainSettings | SceneGeneratorSettings
     data: Target | None = None
-    if top.pretrain.get("kind") == "scene_generator":
+    if "kind" in top.pretrain:  # only the scene generator's recipe has one
         pretrain = parse(SceneGeneratorSettings, top.pretrain, "pretrain")
         scene_inputs(pretrain)  # the generate nodes it trains through, checked
     else:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field
 
@@ -38,6 +39,7 @@ Fraction = Annotated[float, Field(strict=True, gt=0, le=1)]
 Decay = Annotated[float, Field(strict=True, ge=0, lt=1)]
 # The stages whose cameras and clip times the generator trains with.
 TRAINED_STAGES = ("static", "dynamic")
+T = TypeVar("T")
 
 
 @settings
@@ -125,11 +127,8 @@ def scene_inputs(settings: SceneGeneratorSettings) -> SceneInputs:
     field_node = check_target("pretrain.field", settings.field)
     if field_node.name != "t2v.field.SceneField":
         raise ConfigError("pretrain.field must be a t2v.field.SceneField (field=hexplane)")
-    try:
-        prior = parse(PriorPreset, settings.prior, "pretrain.prior")
-    except ConfigError as error:  # a prior role names its keys from `prior.`: say where it is
-        text = str(error)
-        raise ConfigError(f"pretrain.{text}" if text.startswith("prior.") else text) from None
+    # A prior role and a stage's cameras name their keys from `prior.` and `schedule.`.
+    prior = prefixed(parse, "prior.")(PriorPreset, settings.prior, "pretrain.prior")
     renderer = parse(RendererSettings, settings.renderer, "pretrain.renderer")
     resolution = parse(Resolution, settings.resolution, "pretrain.resolution")
     schedule = parse(ScheduleSettings, settings.schedule, "pretrain.schedule")
@@ -138,7 +137,7 @@ def scene_inputs(settings: SceneGeneratorSettings) -> SceneInputs:
     genres = {name: genre_preset(name) for name in settings.genres}
     specs = {}
     for name, genre in genres.items():
-        built = build_stage_specs(
+        built = prefixed(build_stage_specs, "schedule.")(
             schedule,
             SpecInputs(
                 width=resolution.width,
@@ -160,6 +159,19 @@ def scene_inputs(settings: SceneGeneratorSettings) -> SceneInputs:
     return SceneInputs(field_node, prior, renderer, resolution, genres, specs)
 
 
+def prefixed(function: Callable[..., T], names: str) -> Callable[..., T]:
+    """`function`, whose ConfigErrors naming a key under `names` name it under `pretrain.`."""
+
+    def call(*args: Any, **kwargs: Any) -> T:
+        try:
+            return function(*args, **kwargs)
+        except ConfigError as error:
+            text = str(error)
+            raise ConfigError(f"pretrain.{text}" if text.startswith(names) else text) from None
+
+    return call
+
+
 @functools.cache
 def known_genres() -> frozenset[str]:
     folder = importlib.resources.files("t2v.conf") / "genre"
@@ -168,6 +180,7 @@ def known_genres() -> frozenset[str]:
     )
 
 
+@functools.cache
 def genre_preset(name: str) -> GenrePreset:
     """The genre of `conf/genre/<name>.yaml`, as `genre=<name>` gives it to a generate run."""
     import yaml

@@ -3,13 +3,16 @@ from last.ckpt without drawing the reference clips again, and guards its run dir
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf, open_dict
 
 from t2v import cli
+from t2v.errors import T2VError
 from t2v.generator import GeneratorText, load_generator
 from t2v.pretrain.scene_prompts import heldout_prompts, is_heldout, training_prompts
 from t2v.pretrain.train import checkpoint_path, load_checkpoint
@@ -97,3 +100,49 @@ def test_heldout_combinations_never_train_and_every_value_still_does() -> None:
     held = heldout_prompts(8, GENRES, 7, seed=1, split="heldout_phrasing")
     assert len(held) == 8 and all(is_heldout(p.colour, p.motion, p.genre, GENRES, 7) for p in held)
     assert not {p.caption for p in held} & {p.caption for p in train}
+
+
+def recipe_leaves() -> list[tuple[str, object]]:
+    """Every leaf key under `pretrain.` of the scene generator's recipe, with its default."""
+    cli.register_resolvers()
+    cfg = cli.compose("pretrain", ["pretrain=scene_generator", "output_dir=x"])
+    plain = OmegaConf.to_container(cfg.pretrain, resolve=False)
+
+    def walk(node: object, prefix: str) -> list[tuple[str, object]]:
+        if isinstance(node, dict) and node:
+            return [leaf for key, value in node.items() for leaf in walk(value, f"{prefix}.{key}")]
+        return [(prefix, node)]
+
+    return [(key, value) for key, value in walk(plain, "pretrain") if "_target_" not in key]
+
+
+def wrong_value(default: object) -> object:
+    """A value of another type than `default`'s."""
+    if isinstance(default, bool):
+        return "maybe"
+    if isinstance(default, int | float):
+        return "abc"
+    if isinstance(default, str):
+        return {"x": 1}
+    if isinstance(default, list):
+        return "abc"
+    return [[1], 2]  # null by default: a nested list fits nothing
+
+
+def test_every_key_of_the_recipe_refuses_a_wrong_type_naming_it() -> None:
+    """The door fuzz test composes `pretrain=debug`; the generator's recipe gets the same."""
+    from t2v.commands import pretrain as command
+
+    cfg = cli.compose("pretrain", ["pretrain=scene_generator", "output_dir=/nonexistent/x"])
+    job = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+    leaves = recipe_leaves()
+    assert len(leaves) > 60
+    for key, default in leaves:
+        patched = copy.deepcopy(job)
+        with open_dict(patched):
+            OmegaConf.update(patched, key, wrong_value(default), merge=False)
+        with pytest.raises(T2VError) as refused:
+            command.settings(patched)
+        message = str(refused.value)
+        assert refused.value.exit_code == 2 and "\n" not in message, message
+        assert key in message, (key, message)
