@@ -73,6 +73,11 @@ class SceneGenerator(nn.Module):
         )
         total = 2 * sum(widths)
         total += _numel(self.trajectory_shape) + _numel(self.exposure_shape)
+        # Captions of one domain have nearly equal sentence vectors (unit norm, cosine ~0.8):
+        # the network reads them standardised per dimension over the training prompts
+        # (`set_text_statistics`), so what differs between prompts is what it sees.
+        self.register_buffer("text_mean", torch.zeros(text_dim))
+        self.register_buffer("text_std", torch.ones(text_dim))
         self.genre_embedding = nn.Embedding(len(self.genres), genre_dim)
         self.trunk = nn.Sequential(
             nn.Linear(text_dim + genre_dim, hidden_dim),
@@ -83,6 +88,12 @@ class SceneGenerator(nn.Module):
         self.out = nn.Linear(hidden_dim, total)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+
+    @torch.no_grad()
+    def set_text_statistics(self, text: Tensor) -> None:
+        """Standardise inputs by the mean and spread of sentence vectors `(N, text_dim)`."""
+        self.text_mean.copy_(text.mean(dim=0))
+        self.text_std.copy_(text.std(dim=0).clamp(min=1e-3))
 
     def genre_id(self, genre: str) -> int:
         """Index of `genre`; a genre the generator was not trained with is refused."""
@@ -95,7 +106,8 @@ class SceneGenerator(nn.Module):
         """Raw conditioning outputs `(B, total)` for sentence vectors `(B, text_dim)`."""
         if text.dim() != 2 or text.shape[1] != self.text_dim:
             raise ValueError(f"expected text vectors (B, {self.text_dim}), got {tuple(text.shape)}")
-        condition = torch.cat((text, self.genre_embedding(genre_ids)), dim=1)
+        standard = (text - self.text_mean) / self.text_std
+        condition = torch.cat((standard, self.genre_embedding(genre_ids)), dim=1)
         return self.out(self.trunk(condition))
 
     def folded(self, text: Tensor, genre_ids: Tensor) -> list[dict[str, Tensor]]:

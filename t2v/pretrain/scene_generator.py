@@ -302,6 +302,8 @@ def run_generator_pretraining(
             seed=config.seed,
         )
         module.attach(bank)
+        for generator in (module.generator, module.ema_generator):
+            generator.set_text_statistics(bank.text)  # a resumed run loads the same ones
         logger = None
         if config.logger is not None:
             logger = config.logger.build(save_dir=str(run_dir / STAGE))
