@@ -55,7 +55,7 @@ def main() -> None:
         code = cli.main(
             [
                 "generate",
-                f"prompt={prompt.caption}",
+                f"prompt='{prompt.caption}'",  # quoted: captions may hold commas
                 f"genre={prompt.genre}",
                 f"run_dir={run_dir}",
                 *overrides,
