@@ -29,11 +29,20 @@ from t2v.callbacks import (
 )
 from t2v.cluster import PERIODIC_CHECKPOINT, resume_checkpoint
 from t2v.config.generate import GenerateConfig
+from t2v.errors import ConfigError
 from t2v.field.gaussians import GaussianField
 from t2v.render import genre_trajectory_cameras
 from t2v.rundir import RunDir
 from t2v.scene import Scene, load_stage_state, render_along_trajectory, save_stage_state
-from t2v.stages import STAGE_MODULES, Guidance, Preview, StageContext, StageModule, StageSpec
+from t2v.stages import (
+    GENERATOR_STAGE,
+    STAGE_MODULES,
+    Guidance,
+    Preview,
+    StageContext,
+    StageModule,
+    StageSpec,
+)
 from t2v.text.prompt import PromptEncoder
 from t2v.video import write_video
 
@@ -111,7 +120,15 @@ def run_generate(config: GenerateConfig, run: RunDir) -> dict[str, Any]:
     guidance = GuidanceFactory(config)
     logger = config.logger.build() if config.logger is not None else False
     reports = []
-    previous: Path | None = None
+    previous: Path | None = None  # the hand-off file the next stage loads
+    last: Path | None = None  # the field the run ends with
+    if config.generator is not None:
+        last = run.stage_file(GENERATOR_STAGE)
+        if last.is_file():
+            previous = last  # a resumed run: the stages start from the field it made
+        else:
+            # Every rank makes the same field; rank zero writes the hand-off file.
+            reports.append(start_from_generator(config, scene, run))
     for spec in config.stages:
         finished = run.stage_file(spec.name)
         if finished.is_file():
@@ -120,16 +137,37 @@ def run_generate(config: GenerateConfig, run: RunDir) -> dict[str, Any]:
             if previous is not None:
                 load_stage_state(previous, scene.field, scene.renderer)
             reports.append(run_stage(config, spec, scene, guidance, logger, run))
-        previous = finished
-    assert previous is not None
+        previous = last = finished
+    assert last is not None
     if not is_rank_zero():
         return {}  # DDP: one process writes the video and the metrics
-    load_stage_state(previous, scene.field, scene.renderer)
+    load_stage_state(last, scene.field, scene.renderer)
     video = scene.frames(
         config.video_frames, config.resolution.sr_width, config.resolution.sr_height
     )
     write_video(run.video_file, video, config.fps)
     return write_metrics(config, run, reports)
+
+
+def start_from_generator(config: GenerateConfig, scene: Scene, run: RunDir) -> StageReport:
+    """Put the scene generator's field for the prompt into `scene` and hand it on as
+    `checkpoints/generator.pt` (what `schedule=instant` renders, `init=amortised` optimises)."""
+    from t2v.generator import GeneratorText, load_generator
+
+    assert config.generator is not None
+    began = time.perf_counter()
+    generator = load_generator(config.generator)
+    text = GeneratorText().encode([config.prompt])[0]
+    field = generator.field_for(text, config.genre.name)
+    try:
+        scene.field.load_state_dict(field.state_dict())
+    except RuntimeError as error:  # the door compared the configurations; this is a backstop
+        raise ConfigError(f"the scene generator's field does not fit field: {error}") from None
+    if is_rank_zero():
+        save_stage_state(
+            run.stage_file(GENERATOR_STAGE), scene.field, scene.renderer, GENERATOR_STAGE, 0
+        )
+    return StageReport(GENERATOR_STAGE, 0, time.perf_counter() - began, 0)
 
 
 def is_rank_zero() -> bool:

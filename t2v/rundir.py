@@ -2,7 +2,8 @@
 
 ```
 DIR/config.yaml               the resolved configuration (written first)
-DIR/checkpoints/<stage>.pt    the field after each finished stage (the hand-off to the next)
+DIR/checkpoints/<stage>.pt    the field after each finished stage (the hand-off to the next);
+                              generator.pt: the scene generator's field, before the first stage
 DIR/checkpoints/<stage>/      Lightning's resume points inside a stage (last.ckpt)
 DIR/video.mp4, metrics.json   the result
 DIR/media/, logs/             preview videos, the experiment logger's files
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from t2v.errors import RunDirError
-from t2v.stages.spec import STAGE_ORDER
+from t2v.stages.spec import HANDOFF_ORDER
 
 if TYPE_CHECKING:
     from t2v.config.generate import GenerateConfig
@@ -93,7 +94,7 @@ class RunDir:
         return self.video_file.is_file() and self.metrics_file.is_file()
 
     def finished_stages(self) -> list[str]:
-        return [stage for stage in STAGE_ORDER if self.stage_file(stage).is_file()]
+        return [stage for stage in HANDOFF_ORDER if self.stage_file(stage).is_file()]
 
     def stage_checkpoint(self, stage: str | None = None) -> Path:
         """The field after `stage`, or after the last stage that finished."""
@@ -104,9 +105,9 @@ class RunDir:
                     f"run_dir {self.root} has no finished stage yet (no checkpoints/<stage>.pt)"
                 )
             return self.stage_file(finished[-1])
-        if stage not in STAGE_ORDER:
+        if stage not in HANDOFF_ORDER:
             raise RunDirError(
-                f"stage '{stage}' is unknown; choose one of: {', '.join(STAGE_ORDER)}"
+                f"stage '{stage}' is unknown; choose one of: {', '.join(HANDOFF_ORDER)}"
             )
         if stage not in finished:
             has = ", ".join(finished) or "none"

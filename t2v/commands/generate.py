@@ -33,5 +33,8 @@ def run(config: GenerateConfig) -> None:
     metrics = run_generate(config, run_dir)
     if not metrics:
         return  # a DDP rank other than zero: rank zero writes and reports
-    stages = ", ".join(f"{k} {v['it_per_s']} it/s" for k, v in metrics["stages"].items())
+    stages = ", ".join(  # the generator's field takes no steps: its seconds
+        f"{k} {v['it_per_s']} it/s" if v["steps"] else f"{k} {v['seconds']} s"
+        for k, v in metrics["stages"].items()
+    )
     print(f"t2v generate: wrote {run_dir.video_file} ({stages or 'all stages resumed'})")

@@ -1,4 +1,4 @@
-"""`t2v pretrain`: train the video prior and the SR prior (resumable), export their EMA weights."""
+"""`t2v pretrain`: train the priors or the scene generator (resumable), export their EMA weights."""
 
 from __future__ import annotations
 
@@ -23,4 +23,4 @@ def run(config: PretrainConfig) -> None:
 
     folder = run_pretraining(config)
     if folder is not None:
-        print(f"pretrain: prior written to {folder}", flush=True)
+        print(f"pretrain: written to {folder}", flush=True)

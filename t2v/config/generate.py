@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
 from t2v.config.lightning import logger_target, trainer_arguments
 from t2v.config.paths import check_writable_folder
 from t2v.errors import ConfigError
+from t2v.generator.shipped import SHIPPED, read_manifest, resolve_folder
 from t2v.genres import GenrePreset
 from t2v.priors import PriorPreset
 from t2v.render import RendererSettings
@@ -68,6 +69,10 @@ class GenerateNode:
 
     prompt: Annotated[str, Field(strict=True, max_length=MAX_PROMPT)]
     run_dir: Text | None = None
+    # scratch: the first stage starts from the field's own init; amortised: from the scene
+    # generator's field for the prompt (`schedule=instant` always uses it, and runs no stage).
+    init: Literal["scratch", "amortised"] = "scratch"
+    generator: Text = SHIPPED  # the scene generator's folder, or pkg://
     seed: Int = 0
     duration: Seconds = 2.0
     fps: FramesPerSecond = 8.0
@@ -116,6 +121,9 @@ class GenerateConfig:
     logger: Target | None
     optimizer: Target  # a `_partial_` optimiser: called with the stage's parameter groups
     resolved: Mapping[str, Any]  # the composed configuration, interpolations resolved
+    # The scene generator's folder where the run starts from its field (`init=amortised`,
+    # `schedule=instant`); None: the stages start from the field's own init.
+    generator: Path | None = None
 
     @property
     def video_frames(self) -> int:
@@ -169,6 +177,9 @@ def parse_generate(resolved: Mapping[str, Any]) -> GenerateConfig:
     )
     if optimizer.node.get("_partial_") is not True:
         raise ConfigError("optimizer needs _partial_: true (the stage passes its parameters)")
+    generator = None
+    if top.init == "amortised" or schedule.instant:
+        generator = check_generator(top.generator, field, genre.name, top.prompt)
     return GenerateConfig(
         prompt=top.prompt,
         run_dir=Path(top.run_dir) if top.run_dir else None,
@@ -186,7 +197,44 @@ def parse_generate(resolved: Mapping[str, Any]) -> GenerateConfig:
         logger=logger_target(top.logger),
         optimizer=optimizer,
         resolved=dict(resolved),
+        generator=generator,
     )
+
+
+def check_generator(location: str, field: Target, genre: str, prompt: str) -> Path:
+    """The scene generator's folder, once it is known to make this run's field for this genre
+    and to read this prompt; one ConfigError naming what does not fit otherwise."""
+    from t2v.generator.shipped import GeneratorText
+
+    folder = resolve_folder(location)
+    manifest = read_manifest(folder)
+    difference = first_difference(manifest["field"], dict(field.node), "field")
+    if difference is not None:
+        raise ConfigError(
+            f"the scene generator makes the field it was trained with (field=hexplane); "
+            f"this run's {difference}"
+        )
+    if genre not in manifest["genres"]:
+        raise ConfigError(
+            f"genre {genre}: the scene generator does not know it "
+            f"(knows: {', '.join(manifest['genres'])})"
+        )
+    GeneratorText().check(prompt)
+    GeneratorText.check_length(prompt)
+    return folder
+
+
+def first_difference(theirs: Any, ours: Any, where: str) -> str | None:
+    """`where.key = value` of the first value of `ours` that differs from `theirs`."""
+    if isinstance(theirs, Mapping) and isinstance(ours, Mapping):
+        for key in dict.fromkeys([*theirs, *ours]):
+            found = first_difference(theirs.get(key), ours.get(key), f"{where}.{key}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(theirs, list | tuple) and isinstance(ours, list | tuple):
+        theirs, ours = list(theirs), list(ours)
+    return None if theirs == ours else f"{where} = {ours!r} (the generator's: {theirs!r})"
 
 
 def required(node: Any, name: str) -> Any:

@@ -9,7 +9,7 @@ from pydantic import Field
 from t2v.genres import Trajectory
 from t2v.render import CameraStart
 from t2v.schema import Bool, Float, PositiveFloat, Text, settings
-from t2v.stages.spec import STAGE_ORDER
+from t2v.stages.spec import HANDOFF_ORDER
 
 MAX_SIDE = 4096
 MAX_VIDEO_FRAMES = 100_000
@@ -17,7 +17,7 @@ MAX_DISTANCE = 1000.0
 
 # H.264 (yuv420p) needs even sides.
 EvenSide = Annotated[int, Field(strict=True, ge=2, le=MAX_SIDE, multiple_of=2)]
-Stage = Literal[STAGE_ORDER]  # type: ignore[valid-type]
+Stage = Literal[HANDOFF_ORDER]  # type: ignore[valid-type]
 
 
 @settings

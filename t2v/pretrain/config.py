@@ -21,6 +21,7 @@ from t2v.config.paths import check_writable_folder
 from t2v.errors import ConfigError
 from t2v.models import PixelSRUNet, PixelVideoUNet
 from t2v.models.video_unet import UNCONDITIONAL_GENRES
+from t2v.pretrain.generator_config import SceneGeneratorSettings, scene_inputs
 from t2v.schema import (
     Bool,
     NonNegativeFloat,
@@ -296,8 +297,9 @@ class PretrainConfig:
     output_dir: Path
     run_dir: Path | None  # the door sets it to Hydra's job folder where it is not given
     seed: int
-    pretrain: PretrainSettings
-    data: Target  # the video-text source; each stage passes DATA_TAKES
+    # The priors' recipe, or the scene generator's (`pretrain.kind: scene_generator`)
+    pretrain: PretrainSettings | SceneGeneratorSettings
+    data: Target | None  # the priors' video-text source (each stage passes DATA_TAKES)
     trainer: Mapping[str, Any]  # Lightning Trainer arguments
     logger: Target | None  # each stage passes its own save_dir
     resolved: Mapping[str, Any]  # the composed configuration, interpolations resolved
@@ -308,13 +310,19 @@ def read_config(resolved: Mapping[str, Any]) -> PretrainConfig:
     node), as a PretrainConfig; one ConfigError naming the first bad key. Reads the file
     system (where things go, what init_from names), writes nothing."""
     top = parse(PretrainNode, dict(resolved), "")
-    pretrain = parse(PretrainSettings, top.pretrain, "pretrain")
-    data = check_target("pretrain.data", pretrain.data, takes=DATA_TAKES)
-    check_data_source(data, pretrain)
-    for name in pretrain.stages:
-        init_from = pretrain.stage(name).init_from
-        if init_from is not None and not Path(init_from).exists():
-            raise ConfigError(f"pretrain.{name}.init_from: {init_from} does not exist")
+    pretrain: PretrainSettings | SceneGeneratorSettings
+    data: Target | None = None
+    if "kind" in top.pretrain:  # only the scene generator's recipe has one
+        pretrain = parse(SceneGeneratorSettings, top.pretrain, "pretrain")
+        scene_inputs(pretrain)  # the generate nodes it trains through, checked
+    else:
+        pretrain = parse(PretrainSettings, top.pretrain, "pretrain")
+        data = check_target("pretrain.data", pretrain.data, takes=DATA_TAKES)
+        check_data_source(data, pretrain)
+        for name in pretrain.stages:
+            init_from = pretrain.stage(name).init_from
+            if init_from is not None and not Path(init_from).exists():
+                raise ConfigError(f"pretrain.{name}.init_from: {init_from} does not exist")
     check_writable_folder("output_dir", Path(top.output_dir))
     if top.run_dir is not None:
         check_writable_folder("run_dir", Path(top.run_dir))

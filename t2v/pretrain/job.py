@@ -8,11 +8,20 @@ from typing import Any
 
 from t2v.errors import ConfigError, RunDirError
 from t2v.pretrain.config import PretrainConfig, PretrainSettings, Stage
+from t2v.pretrain.generator_config import SceneGeneratorSettings
 from t2v.rundir import RunDir, atomic_write_text, first_difference
 
 # Keys that may change when a run is resumed: how long and how it runs, not what it trains.
 RESUMABLE_CHANGES = frozenset(
-    {"stages", "max_steps", "checkpoint_every", "num_threads", "export_only", "export"}
+    {
+        "stages",
+        "max_steps",
+        "checkpoint_every",
+        "progress_every",
+        "num_threads",
+        "export_only",
+        "export",
+    }
 )
 
 
@@ -25,6 +34,10 @@ def run_pretraining(config: PretrainConfig) -> Path | None:
 
     settings = config.pretrain
     run_dir = job_run_dir(config)
+    if isinstance(settings, SceneGeneratorSettings):
+        from t2v.pretrain.scene_generator import run_generator_pretraining
+
+        return run_generator_pretraining(config, settings, run_dir)
     if settings.num_threads:
         torch.set_num_threads(settings.num_threads)
     save_config(run_dir, config.resolved)
@@ -51,6 +64,8 @@ def train_stages(config: PretrainConfig, run_dir: Path) -> None:
     from t2v.text.minilm import MiniLMEncoder
 
     settings = config.pretrain
+    assert isinstance(settings, PretrainSettings) and config.data is not None
+    data = config.data
     minilm = MiniLMEncoder()  # the only `text_encoder` there is (checked at the door)
     for stage in settings.stages:
         options = settings.stage(stage)
@@ -66,7 +81,7 @@ def train_stages(config: PretrainConfig, run_dir: Path) -> None:
             offset: int, size: int = size, seed: int = seed, options: Any = options
         ) -> ClipPool:
             # Resumed runs start the stream (and the pool's draws) where the last run stopped.
-            source = config.data.build(
+            source = data.build(
                 frames=settings.frames,
                 height=size,
                 width=size,

@@ -16,6 +16,7 @@ from t2v.genres import GenrePreset
 from t2v.render import CameraSamplerConfig, ClipTimeConfig
 from t2v.schedules import Ramp
 from t2v.schema import (
+    Bool,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
@@ -26,6 +27,10 @@ from t2v.schema import (
 )
 
 STAGE_ORDER = ("static", "dynamic", "superres", "temporal")
+# The field the pre-trained scene generator made (`schedule=instant`, `init=amortised`): handed on
+# like a stage's, before the first stage.
+GENERATOR_STAGE = "generator"
+HANDOFF_ORDER = (GENERATOR_STAGE, *STAGE_ORDER)
 MOTION_REGULARIZERS = ("temporal_smoothness", "dynamic_sparsity", "frame_consistency")
 REGULARIZERS = (*MOTION_REGULARIZERS, "opacity_sparsity")
 HIGH_RESOLUTION_STAGES = ("superres", "temporal")
@@ -98,6 +103,8 @@ class ScheduleSettings:
     """The `schedule` node: its stages in `STAGE_ORDER`, and what they share."""
 
     name: Text = "custom"
+    # No stage at all: the scene generator's field for the prompt is the run's result.
+    instant: Bool = False
     batch_size: PositiveInt = 1
     checkpoint_every: PositiveInt = 50  # steps between resume points
     preview_every: NonNegativeInt = 0  # steps between preview videos (0: off)
@@ -158,7 +165,16 @@ class SpecInputs:
 
 
 def build_stage_specs(schedule: ScheduleSettings, inputs: SpecInputs) -> tuple[StageSpec, ...]:
-    """Every stage of `schedule` with steps > 0, in order, scaled by the genre's style."""
+    """Every stage of `schedule` with steps > 0, in order, scaled by the genre's style (none
+    for an `instant` schedule)."""
+    if schedule.instant:
+        stages = {name: getattr(schedule, name) for name in STAGE_ORDER}
+        running = [name for name, stage in stages.items() if stage is not None and stage.steps > 0]
+        if running:
+            raise ConfigError(
+                f"schedule.instant runs no stage; schedule.{running[0]}.steps must be 0"
+            )
+        return ()
     specs = []
     for index, name in enumerate(STAGE_ORDER):
         stage: StageSettings | None = getattr(schedule, name)
