@@ -152,21 +152,7 @@ def parse_generate(resolved: Mapping[str, Any]) -> GenerateConfig:
     prior = parse(PriorPreset, required(top.prior, "prior"), "prior")
     schedule = parse(ScheduleSettings, required(top.schedule, "schedule"), "schedule")
     stages = build_stage_specs(
-        schedule,
-        SpecInputs(
-            width=resolution.width,
-            height=resolution.height,
-            sr_width=resolution.sr_width,
-            sr_height=resolution.sr_height,
-            frames=prior.clip_frames(resolution.frames),
-            duration=top.duration,
-            genre=genre,
-            static_cameras=renderer.cameras.static,
-            dynamic_cameras=renderer.cameras.dynamic,
-            reference_weights=prior.reference_weights(STAGE_ORDER),
-            image_probability=prior.hybrid.p_image,
-            image_frames=prior.hybrid.image_frames,
-        ),
+        schedule, spec_inputs(resolution, prior, renderer, genre, top.duration)
     )
     for key in ("run_dir", "cache_dir"):
         folder = getattr(top, key)
@@ -198,6 +184,30 @@ def parse_generate(resolved: Mapping[str, Any]) -> GenerateConfig:
         optimizer=optimizer,
         resolved=dict(resolved),
         generator=generator,
+    )
+
+
+def spec_inputs(
+    resolution: Resolution,
+    prior: PriorPreset,
+    renderer: RendererSettings,
+    genre: GenrePreset,
+    duration: float,
+) -> SpecInputs:
+    """What the stage specs take from the other groups of a run's configuration."""
+    return SpecInputs(
+        width=resolution.width,
+        height=resolution.height,
+        sr_width=resolution.sr_width,
+        sr_height=resolution.sr_height,
+        frames=prior.clip_frames(resolution.frames),
+        duration=duration,
+        genre=genre,
+        static_cameras=renderer.cameras.static,
+        dynamic_cameras=renderer.cameras.dynamic,
+        reference_weights=prior.reference_weights(STAGE_ORDER),
+        image_probability=prior.hybrid.p_image,
+        image_frames=prior.hybrid.image_frames,
     )
 
 

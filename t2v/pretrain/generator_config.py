@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field
 
-from t2v.config.generate import Resolution
+from t2v.config.generate import Resolution, spec_inputs
 from t2v.errors import ConfigError
 from t2v.genres import GenrePreset
 from t2v.priors import PriorPreset
@@ -32,7 +32,7 @@ from t2v.schema import (
     parse,
     settings,
 )
-from t2v.stages.spec import STAGE_ORDER, ScheduleSettings, SpecInputs, StageSpec, build_stage_specs
+from t2v.stages.spec import ScheduleSettings, StageSpec, build_stage_specs
 from t2v.targets import Target, check_target
 
 Fraction = Annotated[float, Field(strict=True, gt=0, le=1)]
@@ -138,19 +138,7 @@ def scene_inputs(settings: SceneGeneratorSettings) -> SceneInputs:
     specs = {}
     for name, genre in genres.items():
         built = prefixed(build_stage_specs, "schedule.")(
-            schedule,
-            SpecInputs(
-                width=resolution.width,
-                height=resolution.height,
-                sr_width=resolution.sr_width,
-                sr_height=resolution.sr_height,
-                frames=prior.clip_frames(resolution.frames),
-                duration=2.0,
-                genre=genre,
-                static_cameras=renderer.cameras.static,
-                dynamic_cameras=renderer.cameras.dynamic,
-                reference_weights=prior.reference_weights(STAGE_ORDER),
-            ),
+            schedule, spec_inputs(resolution, prior, renderer, genre, 2.0)
         )
         specs[name] = {spec.name: spec for spec in built if spec.name in TRAINED_STAGES}
         missing = [stage for stage in TRAINED_STAGES if stage not in specs[name]]

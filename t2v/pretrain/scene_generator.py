@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from t2v.render import (
     sample_clip_times,
     sample_training_cameras,
 )
+from t2v.stages import StageSpec
 from t2v.text.conditioning import TextConditioning
 from t2v.text.minilm import MINILM_MODEL_ID
 from t2v.text.views import view_bucket
@@ -149,38 +150,53 @@ class SceneGeneratorModule(L.LightningModule):
         field.static_only = False
         terms: dict[str, torch.Tensor] = {}
         if weights["static"] > 0:
-            spec = specs["static"]
-            width, height = self.render_size(spec.width, spec.height)
-            sampled = sample_training_cameras(1, 1, width, height, spec.cameras, generator)
-            times = torch.rand(1, 1, generator=generator)
-            rendered = renderer.render(field, sampled.cameras.to(self.device), times, generator)
-            views = [
-                view_bucket(float(sampled.azimuth_deg[0, 0]), float(sampled.elevation_deg[0, 0]))
-            ]
-            step = int(torch.randint(spec.steps, (1,), generator=generator))
-            output = bank.image.sds(
-                rendered.rgb, condition, views=views, step=step, generator=generator
+            # One still view from all round, at a random time, under the image prior.
+            terms["static"] = self.view_sds(
+                bank.image,
+                specs["static"],
+                1,
+                lambda: torch.rand(1, 1, generator=generator),
+                condition,
+                field,
+                generator,
             )
-            terms["static"] = output.loss
         if weights["dynamic"] > 0:
             spec = specs["dynamic"]
-            width, height = self.render_size(spec.width, spec.height)
-            sampled = sample_training_cameras(
-                1, spec.frames, width, height, spec.cameras, generator
+            terms["dynamic"] = self.view_sds(
+                bank.video,
+                spec,
+                spec.frames,
+                lambda: sample_clip_times(1, spec.frames, spec.times, generator),
+                condition,
+                field,
+                generator,
             )
-            times = sample_clip_times(1, spec.frames, spec.times, generator)
-            rendered = renderer.render(field, sampled.cameras.to(self.device), times, generator)
-            views = [
-                view_bucket(float(sampled.azimuth_deg[0, 0]), float(sampled.elevation_deg[0, 0]))
-            ]
-            step = int(torch.randint(spec.steps, (1,), generator=generator))
-            output = bank.video.sds(
-                rendered.rgb, condition, views=views, step=step, generator=generator
-            )
-            terms["dynamic"] = output.loss
         if weights["reference"] > 0:
             terms["reference"] = self.reference_term(index, field, generator)
         return terms
+
+    def view_sds(
+        self,
+        prior: ImagePrior | VideoPrior,
+        spec: StageSpec,
+        frames: int,
+        draw_times: Callable[[], torch.Tensor],
+        condition: TextConditioning,
+        field: Any,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
+        """`prior`'s SDS loss on `frames` views from `spec`'s cameras at the times
+        `draw_times` gives; cameras, times and the stage step come from `generator` in that
+        order."""
+        renderer = self.renderer
+        assert renderer is not None
+        width, height = self.render_size(spec.width, spec.height)
+        sampled = sample_training_cameras(1, frames, width, height, spec.cameras, generator)
+        times = draw_times()
+        rendered = renderer.render(field, sampled.cameras.to(self.device), times, generator)
+        views = [view_bucket(float(sampled.azimuth_deg[0, 0]), float(sampled.elevation_deg[0, 0]))]
+        step = int(torch.randint(spec.steps, (1,), generator=generator))
+        return prior.sds(rendered.rgb, condition, views=views, step=step, generator=generator).loss
 
     def reference_term(self, index: int, field: Any, generator: torch.Generator) -> torch.Tensor:
         """The front view at a few times against the prompt's reference clip (as the stages'
