@@ -56,7 +56,7 @@ from t2v.callbacks import RegularizerRamps
 from t2v.commands.door import resolved
 from t2v.config.generate import GenerateConfig, parse_generate
 from t2v.field import HashGridEncoding, tcnn_available
-from t2v.generation import GuidanceFactory, stage_context
+from t2v.generation.training import GuidanceFactory, stage_context
 from t2v.priors import (
     DiffusionImagePrior,
     LatentVideoPrior,
@@ -69,7 +69,9 @@ from t2v.priors.tiny import save_tiny_clip, save_tiny_t5
 from t2v.priors.wan import WanModel
 from t2v.render import sample_training_cameras
 from t2v.scene import Scene
-from t2v.stages import STAGE_MODULES, Guidance, StageSpec
+from t2v.stages import StageSpec
+from t2v.stages.base import Guidance
+from t2v.stages.stages import STAGE_MODULES
 from t2v.text import PromptEncoder
 from t2v.text.encoders import TextEncoderSpec
 

@@ -14,11 +14,12 @@ from omegaconf import open_dict
 from t2v import cli
 from t2v.commands.door import resolved
 from t2v.config.generate import parse_generate
-from t2v.generation import GuidanceFactory, stage_context
+from t2v.generation.training import GuidanceFactory, stage_context
 from t2v.priors.tiny import save_tiny_bundled
 from t2v.render import genre_trajectory_cameras
 from t2v.scene import Scene
-from t2v.stages import STAGE_MODULES, StageModule
+from t2v.stages.base import StageModule
+from t2v.stages.stages import STAGE_MODULES
 
 
 def dynamic_stage(tmp_path: Path, batch_size: int) -> StageModule:

@@ -14,12 +14,14 @@ from omegaconf import open_dict
 from t2v import cli
 from t2v.commands.door import resolved
 from t2v.config.generate import GenerateConfig, parse_generate
-from t2v.generation import GuidanceFactory, stage_context
+from t2v.generation.training import GuidanceFactory, stage_context
 from t2v.priors import ReferenceClip
 from t2v.priors.tiny import save_tiny_bundled
 from t2v.render import Cameras
 from t2v.scene import Scene
-from t2v.stages import STAGE_MODULES, STAGE_ORDER, StageModule
+from t2v.stages import STAGE_ORDER
+from t2v.stages.base import StageModule
+from t2v.stages.stages import STAGE_MODULES
 
 PROMPT = "a red ball moving to the left"
 

@@ -30,11 +30,11 @@ from t2v import cli
 from t2v.commands.door import resolved
 from t2v.config.generate import GenerateConfig, parse_generate
 from t2v.eval.attributes import describe
-from t2v.generation import GuidanceFactory
+from t2v.generation.training import GuidanceFactory
 from t2v.pretrain.prior_folder import load_prior
 from t2v.pretrain.sampling import sample_video
 from t2v.priors.sds import to_epsilon
-from t2v.stages import Guidance
+from t2v.stages.base import Guidance
 
 HERE = Path(__file__).parent
 RED, YELLOW = "a red ball moving to the left", "a yellow cone moving to the right"

@@ -179,8 +179,10 @@ def parse_generate(resolved: Mapping[str, Any]) -> GenerateConfig:
         renderer=renderer,
         prior=prior,
         stages=stages,
-        trainer=trainer_arguments(top.trainer),
-        logger=logger_target(top.logger),
+        # A run that trains nothing (`schedule=instant`) builds no Trainer and no logger: they
+        # are not checked, and Lightning (seconds to import) is not imported.
+        trainer=trainer_arguments(top.trainer) if stages else {},
+        logger=logger_target(top.logger) if stages else None,
         optimizer=optimizer,
         resolved=dict(resolved),
         generator=generator,

@@ -1,6 +1,10 @@
-"""The optimisation stages of `t2v generate`, one LightningModule each over one shared field."""
+"""The optimisation stages of `t2v generate`, one LightningModule each over one shared field.
 
-from t2v.stages.base import Guidance, Preview, StageContext, StageModule
+`t2v.stages.spec` (what each stage runs: steps, views, rates) imports no Lightning and is
+re-exported here; the modules themselves are in `t2v.stages.base` (the shared step) and
+`t2v.stages.stages` (one per stage), imported where a run trains.
+"""
+
 from t2v.stages.spec import (
     GENERATOR_STAGE,
     HANDOFF_ORDER,
@@ -10,23 +14,13 @@ from t2v.stages.spec import (
     StageSpec,
     build_stage_specs,
 )
-from t2v.stages.stages import STAGE_MODULES, DynamicStage, StaticStage, SuperResStage, TemporalStage
 
 __all__ = [
     "GENERATOR_STAGE",
     "HANDOFF_ORDER",
-    "STAGE_MODULES",
     "STAGE_ORDER",
-    "DynamicStage",
-    "Guidance",
-    "Preview",
     "ScheduleSettings",
     "SpecInputs",
-    "StageContext",
-    "StageModule",
     "StageSpec",
-    "StaticStage",
-    "SuperResStage",
-    "TemporalStage",
     "build_stage_specs",
 ]

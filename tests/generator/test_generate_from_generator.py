@@ -5,6 +5,8 @@ what the generator cannot make or read is refused in one line with nothing writt
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,24 @@ def test_instant_writes_a_run_that_render_evaluate_and_export_read(
     }
     assert cli.main(["export", f"run_dir={instant_run}", "grid=12"]) == 0
     assert list(run.exports.glob("generator_*.glb"))
+
+
+def test_an_instant_run_never_imports_lightning(workspace: tuple[Path, list[str]]) -> None:
+    """Lightning's import is most of a fresh process's start-up; a run that trains nothing
+    must not pay it (the door checks no `trainer.*`, the job builds no Trainer)."""
+    root, overrides = workspace
+    args = [f"prompt={PROMPT}", "genre=noir", "schedule=instant", f"run_dir={root / 'bare'}"]
+    script = (
+        "import sys\n"
+        "from t2v import cli\n"
+        f"code = cli.main(['generate', *{[*args, *overrides]!r}])\n"
+        "print(code, sorted(name for name in sys.modules if name.startswith('lightning')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
+    assert RunDir(root / "bare").video_file.stat().st_size > 0
 
 
 def test_amortised_stages_start_from_the_generators_field(

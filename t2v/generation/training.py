@@ -1,8 +1,5 @@
-"""The main job: build the scene, run the stages in order over it, export video and metrics.
-
-Stages hand the field on through `checkpoints/<stage>.pt` (`t2v.scene`); inside a stage,
-Lightning's `checkpoints/<stage>/last.ckpt` is the resume point of an interrupted run.
-"""
+"""What a run that trains needs: its guidance (priors, prompt, reference clip) and the stages,
+each a Lightning Trainer's fit over the shared field, resumable from its last checkpoint."""
 
 from __future__ import annotations
 
@@ -10,7 +7,6 @@ import functools
 import logging
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,40 +25,20 @@ from t2v.callbacks import (
 )
 from t2v.cluster import PERIODIC_CHECKPOINT, resume_checkpoint
 from t2v.config.generate import GenerateConfig
-from t2v.errors import ConfigError
 from t2v.field.gaussians import GaussianField
+from t2v.generation.job import StageReport
 from t2v.render import genre_trajectory_cameras
 from t2v.rundir import RunDir
-from t2v.scene import Scene, load_stage_state, render_along_trajectory, save_stage_state
-from t2v.stages import (
-    GENERATOR_STAGE,
-    STAGE_MODULES,
-    Guidance,
-    Preview,
-    StageContext,
-    StageModule,
-    StageSpec,
-)
+from t2v.scene import Scene, load_stage_state, save_stage_state
+from t2v.stages.base import Guidance, Preview, StageContext, StageModule
+from t2v.stages.spec import StageSpec
+from t2v.stages.stages import STAGE_MODULES
 from t2v.text.prompt import PromptEncoder
-from t2v.video import write_video
 
 log = logging.getLogger(__name__)
 # Lightning's banners (accelerator summary, logger tips) drown the stage progress bars.
 logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message="The `srun` command is available")
-
-
-@dataclass
-class StageReport:
-    name: str
-    steps: int
-    seconds: float
-    resumed_from_step: int
-
-    @property
-    def iterations_per_second(self) -> float:
-        done = self.steps - self.resumed_from_step
-        return done / self.seconds if self.seconds > 0 else 0.0
 
 
 class GuidanceFactory:
@@ -105,30 +81,24 @@ class GuidanceFactory:
         return conditioning
 
 
-def run_generate(config: GenerateConfig, run: RunDir) -> dict[str, Any]:
-    """Run (or resume) every stage, then write video.mp4 and metrics.json into `run`."""
-    if is_rank_zero():
-        # config.yaml before anything else: a DDP sibling that checks run_dir a moment later
-        # must find this run in it, not a bare checkpoints/ folder it would refuse.
-        run.write_config(config.resolved)
-        run.checkpoints.mkdir(exist_ok=True)
-    pl.seed_everything(config.seed, workers=True, verbose=False)
-    scene = Scene.build(config)
-    if isinstance(scene.field, GaussianField) and scene.field.init_from is not None:
-        # Gaussians where a finished run's field is dense (a resumed stage then loads its own).
-        scene.field.place_from(RunDir(scene.field.init_from).load_scene().field)
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch, and tell DDP's processes the seed (Lightning's way)."""
+    pl.seed_everything(seed, workers=True, verbose=False)
+
+
+def is_rank_zero() -> bool:
+    """Rank zero as Lightning knows it: the launcher's, or the one a Trainer set up."""
+    return rank_zero_only.rank == 0
+
+
+def run_stages(
+    config: GenerateConfig, scene: Scene, run: RunDir, previous: Path | None
+) -> tuple[Path, list[StageReport]]:
+    """Run (or skip, where finished) every stage in order, the first loading `previous` if
+    given; the last stage's hand-off file and a report per stage that ran."""
     guidance = GuidanceFactory(config)
     logger = config.logger.build() if config.logger is not None else False
     reports = []
-    previous: Path | None = None  # the hand-off file the next stage loads
-    last: Path | None = None  # the field the run ends with
-    if config.generator is not None:
-        last = run.stage_file(GENERATOR_STAGE)
-        if last.is_file():
-            previous = last  # a resumed run: the stages start from the field it made
-        else:
-            # Every rank makes the same field; rank zero writes the hand-off file.
-            reports.append(start_from_generator(config, scene, run))
     for spec in config.stages:
         finished = run.stage_file(spec.name)
         if finished.is_file():
@@ -137,42 +107,9 @@ def run_generate(config: GenerateConfig, run: RunDir) -> dict[str, Any]:
             if previous is not None:
                 load_stage_state(previous, scene.field, scene.renderer)
             reports.append(run_stage(config, spec, scene, guidance, logger, run))
-        previous = last = finished
-    assert last is not None
-    if not is_rank_zero():
-        return {}  # DDP: one process writes the video and the metrics
-    load_stage_state(last, scene.field, scene.renderer)
-    video = scene.frames(
-        config.video_frames, config.resolution.sr_width, config.resolution.sr_height
-    )
-    write_video(run.video_file, video, config.fps)
-    return write_metrics(config, run, reports)
-
-
-def start_from_generator(config: GenerateConfig, scene: Scene, run: RunDir) -> StageReport:
-    """Put the scene generator's field for the prompt into `scene` and hand it on as
-    `checkpoints/generator.pt` (what `schedule=instant` renders, `init=amortised` optimises)."""
-    from t2v.generator import GeneratorText, load_generator
-
-    assert config.generator is not None
-    began = time.perf_counter()
-    generator = load_generator(config.generator)
-    text = GeneratorText().encode([config.prompt])[0]
-    field = generator.field_for(text, config.genre.name)
-    try:
-        scene.field.load_state_dict(field.state_dict())
-    except RuntimeError as error:  # the door compared the configurations; this is a backstop
-        raise ConfigError(f"the scene generator's field does not fit field: {error}") from None
-    if is_rank_zero():
-        save_stage_state(
-            run.stage_file(GENERATOR_STAGE), scene.field, scene.renderer, GENERATOR_STAGE, 0
-        )
-    return StageReport(GENERATOR_STAGE, 0, time.perf_counter() - began, 0)
-
-
-def is_rank_zero() -> bool:
-    """Rank from the launcher's environment (srun, torchrun), known before any Trainer exists."""
-    return rank_zero_only.rank == 0
+        previous = finished
+    assert previous is not None, "run_stages needs at least one stage"
+    return previous, reports
 
 
 def stage_context(
@@ -255,33 +192,3 @@ def run_stage(
     return StageReport(
         spec.name, spec.steps, time.perf_counter() - began, resume.global_step if resume else 0
     )
-
-
-def write_metrics(
-    config: GenerateConfig, run: RunDir, reports: list[StageReport]
-) -> dict[str, Any]:
-    stages = dict(run.read_metrics().get("stages", {}))
-    for report in reports:
-        stages[report.name] = {
-            "steps": report.steps,
-            "resumed_from_step": report.resumed_from_step,
-            "seconds": round(report.seconds, 3),
-            "it_per_s": round(report.iterations_per_second, 3),
-        }
-    return run.update_metrics(
-        {
-            "stages": stages,
-            "video": {
-                "path": run.video_file.name,
-                "frames": config.video_frames,
-                "fps": config.fps,
-                "width": config.resolution.sr_width,
-                "height": config.resolution.sr_height,
-            },
-            "prompt": config.prompt,
-            "genre": config.genre.name,
-        }
-    )
-
-
-__all__ = ["GuidanceFactory", "render_along_trajectory", "run_generate"]
