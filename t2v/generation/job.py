@@ -79,7 +79,7 @@ def run_generate(config: GenerateConfig, run: RunDir) -> dict[str, Any]:
     load_stage_state(last, scene.field, scene.renderer)
     if not config.stages:
         # No stage trained an occupancy grid: one built from the field lets the render skip
-        # empty space (a quarter of the box for the generator's fields: the render 2.5x faster).
+        # the empty space that is most of the box.
         scene.renderer.occupancy.refresh(scene.field)
     video = scene.frames(
         config.video_frames, config.resolution.sr_width, config.resolution.sr_height
