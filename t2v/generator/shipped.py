@@ -8,7 +8,6 @@ the bundled prior's own text encoder), refusing what it cannot encode in one lin
 
 from __future__ import annotations
 
-import functools
 import importlib.resources
 import json
 from collections.abc import Mapping
@@ -96,16 +95,6 @@ def load_generator(location: str | Path) -> SceneGenerator:
     return generator.eval()
 
 
-@functools.cache
-def minilm_tokenizer() -> Any:
-    """MiniLM's tokenizer alone (cheap): how long a prompt is, before any weights load."""
-    from transformers import AutoTokenizer
-
-    from t2v.text.minilm import minilm_folder
-
-    return AutoTokenizer.from_pretrained(minilm_folder(), local_files_only=True)
-
-
 @dataclass
 class GeneratorText:
     """Prompt -> MiniLM sentence vector `(384,)`; refuses an empty or over-long prompt."""
@@ -120,7 +109,9 @@ class GeneratorText:
 
     @staticmethod
     def check_length(prompt: str) -> None:
-        count = len(minilm_tokenizer()(prompt.strip())["input_ids"])
+        from t2v.text.minilm import token_count  # the tokenizer alone: no weights load
+
+        count = token_count(prompt.strip())
         if count > MAX_PROMPT_TOKENS:
             raise ConfigError(
                 f"the scene generator reads prompts of up to {MAX_PROMPT_TOKENS} tokens; "

