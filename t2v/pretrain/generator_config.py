@@ -69,6 +69,9 @@ class GeneratorWeights:
     static: NonNegativeFloat = 1.0  # image-prior SDS of one view from all round
     dynamic: NonNegativeFloat = 1.0  # video-prior SDS of a clip in the frontal band
     reference: NonNegativeFloat = 10.0  # the front view against the prior's sample of the prompt
+    # The predicted trajectory, seen from the front camera, against the object's track in that
+    # sample (screen displacement and log size change): motion without rendering.
+    track: NonNegativeFloat = 0.0
 
 
 @settings

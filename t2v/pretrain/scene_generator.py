@@ -58,6 +58,7 @@ class PromptBank:
     text: torch.Tensor  # (N, 384) MiniLM sentence vectors: what the generator reads
     conditions: list[TextConditioning]  # what the prior reads (the genre template composed)
     references: torch.Tensor  # (N, T, 3, h, w) the video prior's sample of each prompt
+    tracks: torch.Tensor  # (N, T, 3) its object's screen displacement and log size change
     video: VideoPrior
     image: ImagePrior
     inputs: SceneInputs
@@ -173,6 +174,8 @@ class SceneGeneratorModule(L.LightningModule):
             )
         if weights["reference"] > 0:
             terms["reference"] = self.reference_term(index, field, generator)
+        if weights.get("track", 0.0) > 0:
+            terms["track"] = self.track_term(index, field)
         return terms
 
     def view_sds(
@@ -215,6 +218,21 @@ class SceneGeneratorModule(L.LightningModule):
         rendered = renderer.render(field, cameras.to(self.device), times[None], generator)
         return reference.loss(rendered.rgb, times)
 
+    def track_term(self, index: int, field: Any) -> torch.Tensor:
+        """Mean squared error between the reference clip's object track and the predicted
+        trajectory's: the scene's origin moved by the trajectory, projected through the
+        genre's front camera at the clip's frame times (`screen_track`)."""
+        bank = self.bank
+        assert bank is not None
+        target = bank.tracks[index].to(self.device)
+        genre = bank.inputs.genres[bank.prompts[index].genre]
+        frames = target.shape[0]
+        front = genre_trajectory_cameras(genre.camera, frames, 64, 64, trajectory="static")
+        times = torch.linspace(0.0, 1.0, frames, device=self.device)[:, None]
+        offsets = field.trajectory(times) if field.trajectory is not None else times * 0
+        predicted = screen_track(front.to(self.device), offsets)
+        return ((predicted - target) ** 2).sum(dim=-1).mean()
+
     def render_size(self, width: int, height: int) -> tuple[int, int]:
         scale = self.hparams["render_scale"]
         return max(4, round(width * scale)), max(4, round(height * scale))
@@ -222,6 +240,42 @@ class SceneGeneratorModule(L.LightningModule):
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         decay = ema_decay_at(self.global_step, self.hparams["ema_decay"])
         update_ema(self.ema_generator, self.generator, decay)
+
+
+def screen_track(cameras: Cameras, offsets: torch.Tensor) -> torch.Tensor:
+    """`(T, 3)`: where the scene origin moved by `offsets (T, 3)` appears through `cameras`
+    (one per frame, `(1, T)`), relative to the first frame: x right and y up in fractions of
+    the image width and height, and the log of its apparent size change (depth ratio)."""
+    points = offsets[None, :, None, :]
+    pixels = cameras.project(points)[0, :, 0]
+    fractions = pixels / pixels.new_tensor([cameras.width, cameras.height])
+    rotation = cameras.c2w[0, :, :3, :3]
+    local = torch.einsum("tji,tj->ti", rotation, offsets - cameras.positions[0])
+    depth = (-local[:, 2]).clamp(min=1e-6)
+    moved = fractions - fractions[:1]
+    return torch.stack((moved[:, 0], -moved[:, 1], torch.log(depth[:1] / depth)), dim=-1)
+
+
+def object_tracks(clips: torch.Tensor) -> torch.Tensor:
+    """`(N, T, 3)` of clips `(N, T, 3, H, W)`: the evaluator's object track of each
+    (`t2v.eval.video_features.track_object`) as `screen_track` measures a trajectory."""
+    from t2v.eval.video_features import track_object
+
+    tracks = []
+    for clip in clips:
+        track = track_object(clip.float().clamp(0.0, 1.0))
+        size = track.size.clamp(min=1e-3)
+        tracks.append(
+            torch.stack(
+                (
+                    track.x - track.x[0],
+                    track.y[0] - track.y,
+                    torch.log(size / size[0]),
+                ),
+                dim=-1,
+            )
+        )
+    return torch.stack(tracks)
 
 
 def generator_manifest(settings: SceneGeneratorSettings) -> dict[str, Any]:
@@ -259,7 +313,8 @@ def build_bank(
     encoder.embed([*texts, ""])  # one pass of the text encoder; `encode` then reads the cache
     conditions = [encoder.encode(caption, genre) for caption, genre in pairs]
     references = reference_clips(settings, inputs, video, conditions, captions, run_dir, seed)
-    return PromptBank(prompts, text, conditions, references, video, image, inputs)  # type: ignore[arg-type]
+    tracks = object_tracks(references)
+    return PromptBank(prompts, text, conditions, references, tracks, video, image, inputs)  # type: ignore[arg-type]
 
 
 def reference_clips(
