@@ -100,6 +100,9 @@ class SceneGeneratorSettings:
     weights: GeneratorWeights = field(default_factory=GeneratorWeights)
     num_threads: Annotated[int, Field(strict=True, ge=0, le=1024)] | None = None
     progress_every: PositiveInt = 10
+    # A generator folder (or pkg://) whose weights the run starts from (fine-tuning); its
+    # manifest must build the same network. A resumed run continues from its checkpoint.
+    init_from: Text | None = None
 
     def __post_init__(self) -> None:
         if len(set(self.genres)) != len(self.genres):

@@ -373,6 +373,8 @@ def run_generator_pretraining(
             seed=config.seed,
         )
         module.attach(bank)
+        if settings.init_from:
+            start_from(module, settings.init_from)
         for generator in (module.generator, module.ema_generator):
             generator.set_text_statistics(bank.text)  # a resumed run loads the same ones
         logger = None
@@ -398,6 +400,21 @@ def run_generator_pretraining(
         }
         return export_generator(run_dir, config.output_dir, recipe)
     return None
+
+
+def start_from(module: SceneGeneratorModule, location: str) -> None:
+    """Both the generator and its EMA take the weights of the generator at `location`."""
+    from t2v.generator import load_generator
+
+    state = load_generator(location).state_dict()
+    for generator in (module.generator, module.ema_generator):
+        try:
+            generator.load_state_dict(state)
+        except RuntimeError as error:
+            problem = " ".join(str(error).split())[:160]
+            raise ConfigError(
+                f"pretrain.init_from={location}: another network than this recipe's ({problem})"
+            ) from None
 
 
 def export_generator(run_dir: Path, output_dir: Path, recipe: dict[str, Any] | None = None) -> Path:
