@@ -96,7 +96,7 @@ def start_from_generator(config: GenerateConfig, scene: Scene, run: RunDir) -> S
     assert config.generator is not None
     began = time.perf_counter()
     generator = load_generator(config.generator)
-    text = GeneratorText().encode([config.prompt])[0]
+    text = GeneratorText().encode([config.prompt], tokens=generator.reads_tokens)[0]
     field = generator.field_for(text, config.genre.name)
     try:
         scene.field.load_state_dict(field.state_dict())

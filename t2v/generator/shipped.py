@@ -25,9 +25,9 @@ WEIGHTS = "generator.safetensors"
 MANIFEST = "generator.json"
 PKG_SCHEME = "pkg://"
 SHIPPED = "pkg://t2v/assets/generators/bundled"
-# MiniLM was trained on up to 128 word pieces and reads at most 256; the generator on captions
-# of under 40. A longer prompt is not a scene description it can place.
-MAX_PROMPT_TOKENS = 128
+# The generator trained on captions of under 40 word pieces and its motion head reads the first
+# 64 (`t2v.text.minilm.TOKEN_LENGTH`): a longer prompt is not a scene description it can place.
+MAX_PROMPT_TOKENS = 64
 
 
 def resolve_folder(location: str | Path) -> Path:
@@ -47,7 +47,9 @@ def resolve_folder(location: str | Path) -> Path:
 
 
 def generator_arguments(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: manifest[key] for key in ("text_dim", "genre_dim", "hidden_dim", "max_offset")}
+    keys = ("text_dim", "genre_dim", "hidden_dim", "max_offset")
+    # A manifest without `motion_heads` predates the motion head: trajectory from the trunk.
+    return {key: manifest[key] for key in keys} | {"motion_heads": manifest.get("motion_heads", 0)}
 
 
 def build_generator(manifest: Mapping[str, Any]) -> SceneGenerator:
@@ -97,7 +99,8 @@ def load_generator(location: str | Path) -> SceneGenerator:
 
 @dataclass
 class GeneratorText:
-    """Prompt -> MiniLM sentence vector `(384,)`; refuses an empty or over-long prompt."""
+    """Prompt -> MiniLM sentence vector `(384,)` or token states `(64, 384)`; refuses an empty
+    or over-long prompt."""
 
     encoder: Any = None
 
@@ -118,8 +121,9 @@ class GeneratorText:
                 f"this one has {count}"
             )
 
-    def encode(self, prompts: list[str]) -> torch.Tensor:
-        """Sentence vectors `(N, 384)` of `prompts`, each checked first."""
+    def encode(self, prompts: list[str], tokens: bool = False) -> torch.Tensor:
+        """Sentence vectors `(N, 384)` of `prompts`, or with `tokens` their token states
+        `(N, 64, 384)` (what a generator that `reads_tokens` takes), each checked first."""
         texts = [self.check(prompt) for prompt in prompts]
         for text in texts:
             self.check_length(text)
@@ -127,4 +131,5 @@ class GeneratorText:
             from t2v.text.minilm import MiniLMEncoder
 
             self.encoder = MiniLMEncoder()
-        return self.encoder.encode(texts).float().cpu()
+        encode = self.encoder.encode_tokens if tokens else self.encoder.encode
+        return encode(texts).float().cpu()

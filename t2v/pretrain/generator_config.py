@@ -49,6 +49,9 @@ class GeneratorModel:
     genre_dim: PositiveInt = 16
     hidden_dim: PositiveInt = 256
     max_offset: PositiveFloat = 0.8  # bound of the trajectory's knots, world units
+    # Queries of the motion head over MiniLM's token states (0: the trajectory is read from
+    # the sentence vector like the FiLM; `t2v.generator.model` says why not).
+    motion_heads: Annotated[int, Field(strict=True, ge=0, le=64)] = 0
 
 
 @settings

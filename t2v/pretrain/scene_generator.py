@@ -55,7 +55,7 @@ class PromptBank:
     """The training prompts with everything a step reads about them, built once."""
 
     prompts: list[ScenePrompt]
-    text: torch.Tensor  # (N, 384) MiniLM sentence vectors: what the generator reads
+    text: torch.Tensor  # what the generator reads: MiniLM sentence vectors or token states
     conditions: list[TextConditioning]  # what the prior reads (the genre template composed)
     references: torch.Tensor  # (N, T, 3, h, w) the video prior's sample of each prompt
     tracks: torch.Tensor  # (N, T, 3) its object's screen displacement and log size change
@@ -104,11 +104,8 @@ class SceneGeneratorModule(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         rates = self.hparams["lr"]
-        conditioning = [
-            *self.generator.genre_embedding.parameters(),
-            *self.generator.trunk.parameters(),
-            *self.generator.out.parameters(),
-        ]
+        template_ids = {id(value) for value in self.generator.template.parameters()}
+        conditioning = [p for p in self.generator.parameters() if id(p) not in template_ids]
         groups = [{"params": conditioning, "lr": rates["generator"], "name": "generator"}]
         template = self.generator.template.parameter_groups()
         for name in TEMPLATE_GROUPS:
@@ -288,6 +285,7 @@ def generator_manifest(settings: SceneGeneratorSettings) -> dict[str, Any]:
         "genre_dim": settings.model.genre_dim,
         "hidden_dim": settings.model.hidden_dim,
         "max_offset": settings.model.max_offset,
+        "motion_heads": settings.model.motion_heads,
     }
 
 
@@ -303,7 +301,7 @@ def build_bank(
     video = inputs.prior.load("video", device="cpu")
     image = inputs.prior.load("image", device="cpu") or video
     captions = [prompt.caption for prompt in prompts]
-    text = GeneratorText(MiniLMEncoder()).encode(captions)
+    text = GeneratorText(MiniLMEncoder()).encode(captions, tokens=settings.model.motion_heads > 0)
     encoder = PromptEncoder.for_prior(video, device="cpu")
     genres = [inputs.genres[prompt.genre] for prompt in prompts]
     pairs = list(zip(captions, genres, strict=True))
@@ -403,13 +401,15 @@ def run_generator_pretraining(
 
 
 def start_from(module: SceneGeneratorModule, location: str) -> None:
-    """Both the generator and its EMA take the weights of the generator at `location`."""
+    """Both the generator and its EMA take the weights of the generator at `location`
+    (`adopted_state`: a generator without a motion head can start one with it)."""
     from t2v.generator import load_generator
+    from t2v.generator.model import adopted_state
 
-    state = load_generator(location).state_dict()
+    source = load_generator(location)
     for generator in (module.generator, module.ema_generator):
         try:
-            generator.load_state_dict(state)
+            generator.load_state_dict(adopted_state(source, generator))
         except RuntimeError as error:
             problem = " ".join(str(error).split())[:160]
             raise ConfigError(

@@ -58,7 +58,9 @@ def test_debug_run_trains_exports_resumes_and_guards_the_run_dir(
     # EMA and trained weights differ after training: the export is the average
     trained = checkpoint["state_dict"]["generator.out.weight"]
     assert not torch.equal(trained, ema["out.weight"]) and trained.abs().sum() > 0
-    field = generator.field_for(GeneratorText().encode(["a red ball"])[0], "noir")
+    assert generator.reads_tokens  # the recipe's motion head reads token states
+    text = GeneratorText().encode(["a red ball"], tokens=True)[0]
+    field = generator.field_for(text, "noir")
     assert field.trajectory_offsets() is not None
 
     assert pretrain(run_dir, output, "pretrain.max_steps=3") == 0  # resumes from last.ckpt
