@@ -40,7 +40,8 @@ def main() -> None:
     }
     text, renderer = GeneratorText(), VolumeRenderer().eval()
     for name, prompts in sets.items():
-        vectors = text.encode([prompt.caption for prompt in prompts])
+        captions = [prompt.caption for prompt in prompts]
+        vectors = text.encode(captions, tokens=generator.reads_tokens)
         colour = motion = 0
         for prompt, vector in zip(prompts, vectors, strict=True):
             field = generator.field_for(vector, prompt.genre)

@@ -54,6 +54,10 @@ FIT_SIDES = (32, 32, 64, 128)  # frame sizes the tables are fitted on, in turn
 VALIDATION_SEED = 0
 
 
+# What `classify_motion` can name: a dataset motion as it looks on screen (`screen_motion`).
+SCREEN_MOTIONS = ("left", "right", "up", "down", "bounce", "grow", "shrink", "spin", "none")
+
+
 @dataclass(frozen=True)
 class VideoAttributes:
     """What the evaluator reads from one video."""

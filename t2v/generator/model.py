@@ -13,11 +13,15 @@ A FiLM folds exactly into its linear layer (`t2v.generator.film`), so `field_for
 PLAIN SceneField of the template's configuration: renderers, stages, exports and resumes take
 it unchanged, and a warm start is a full-resolution field, not a low-rank one.
 
-With `motion_heads > 0` the trajectory comes from a motion head of its own that reads MiniLM's
-token states through learned attention (`TokenMotion`) instead of the sentence vector: a motion
-is a word or two of the caption, which the sentence vector's mean over every token dilutes. A
-linear read of the motion from train-split captions, judged on held-out phrasings
-(experiments/scene_generator): 57% from sentence vectors, 81% from attention-pooled tokens.
+With `motion_heads > 0` the trajectory comes from a motion head of its own (`TokenMotion`): it
+reads MiniLM's token states through learned attention, names one of `motion_classes` motions,
+and the trajectory is that motion's learned path (a softmax mixture of the paths in training,
+the most likely one in `field_for`). Why tokens: a motion is a word or two of the caption,
+which the sentence vector's mean over every token dilutes (a linear read of the motion of
+held-out phrasings: 57% from sentence vectors, 81% from attention-pooled tokens). Why classes
+and paths rather than regressing the knots: where a new phrasing leaves the head unsure, a
+regression averages the motions into almost none, while a class still commits to one
+(experiments/scene_generator).
 """
 
 from __future__ import annotations
@@ -38,10 +42,10 @@ MODULATED_HEADS = ("density_head", "color_head", "background_head")
 
 
 class TokenMotion(nn.Module):
-    """Token states `(B, L, D)` and genre ids -> raw trajectory knots `(B, knots * 3)`.
+    """Token states `(B, L, D)` and genre ids -> motion logits `(B, classes)`.
 
     Its own genre embedding, so training it alone leaves the FiLM untouched; the last layer
-    starts at zero (no motion)."""
+    starts at zero (every motion equally likely)."""
 
     def __init__(
         self, text_dim: int, genres: int, genre_dim: int, hidden: int, heads: int, outputs: int
@@ -79,6 +83,7 @@ class SceneGenerator(nn.Module):
         hidden_dim: int = 256,
         max_offset: float = 0.8,
         motion_heads: int = 0,
+        motion_classes: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(field, SceneField):
@@ -104,18 +109,18 @@ class SceneGenerator(nn.Module):
             tuple(field.exposure.gains.shape) if field.exposure is not None else None
         )
         self.motion: TokenMotion | None = None
-        if motion_heads > 0 and self.trajectory_shape is None:
+        if motion_heads > 0 and (self.trajectory_shape is None or motion_classes < 2):
             raise ConfigError(
-                "a motion head (motion_heads > 0) needs a field with trajectory_knots"
+                "a motion head (motion_heads > 0) needs a field with trajectory_knots and at "
+                "least two motion classes"
             )
         if motion_heads > 0 and self.trajectory_shape is not None:
             self.motion = TokenMotion(
-                text_dim,
-                len(self.genres),
-                genre_dim,
-                hidden_dim,
-                motion_heads,
-                _numel(self.trajectory_shape),
+                text_dim, len(self.genres), genre_dim, hidden_dim, motion_heads, motion_classes
+            )
+            # Each motion's path: raw knots, as the trunk would give them (zero: standing still).
+            self.motion_paths = nn.Parameter(
+                torch.zeros(motion_classes, _numel(self.trajectory_shape))
             )
         total = 2 * sum(widths) + _numel(self.exposure_shape)
         if self.motion is None:
@@ -169,11 +174,28 @@ class SceneGenerator(nn.Module):
         condition = torch.cat((standard, self.genre_embedding(genre_ids)), dim=1)
         return self.out(self.trunk(condition))
 
-    def folded(self, text: Tensor, genre_ids: Tensor) -> list[dict[str, Tensor]]:
+    def motion_logits(self, text: Tensor, genre_ids: Tensor) -> Tensor:
+        """`(B, motion_classes)`: which motion the motion head reads in each prompt."""
+        if self.motion is None:
+            raise ValueError("this generator has no motion head (motion_heads = 0)")
+        return self.motion(text, genre_ids)
+
+    def motion_knots(self, text: Tensor, genre_ids: Tensor, hard: bool) -> Tensor:
+        """Raw trajectory knots `(B, knots * 3)`: the paths mixed by the motion's softmax, or
+        with `hard` the most likely motion's path."""
+        logits = self.motion_logits(text, genre_ids)
+        if hard:
+            weights = nn.functional.one_hot(logits.argmax(dim=1), logits.shape[1])
+            return weights.to(self.motion_paths.dtype) @ self.motion_paths
+        return logits.softmax(dim=1) @ self.motion_paths
+
+    def folded(
+        self, text: Tensor, genre_ids: Tensor, hard: bool = False
+    ) -> list[dict[str, Tensor]]:
         """Per prompt, the field's modulated parameters by name (FiLM folded into the linear
         layers, the curves' knots), differentiable in the generator's parameters."""
         raw = self.modulation(text, genre_ids)
-        motion = self.motion(text, genre_ids) if self.motion is not None else None
+        motion = self.motion_knots(text, genre_ids, hard) if self.motion is not None else None
         result = []
         for number, row in enumerate(raw):
             tensors: dict[str, Tensor] = {}
@@ -213,7 +235,7 @@ class SceneGenerator(nn.Module):
         vector `(text_dim,)`, or token states `(L, text_dim)` where `reads_tokens`) and
         `genre`: what `schedule=instant` renders and `init=amortised` starts from."""
         genre_ids = torch.tensor([self.genre_id(genre)], device=text.device)
-        (tensors,) = self.folded(text[None].to(self.out.weight.dtype), genre_ids)
+        (tensors,) = self.folded(text[None].to(self.out.weight.dtype), genre_ids, hard=True)
         field = copy.deepcopy(self.template)
         for name, value in tensors.items():
             field.get_parameter(name).copy_(value)
@@ -233,6 +255,7 @@ def adopted_state(source: SceneGenerator, target: SceneGenerator) -> dict[str, T
         keep = torch.cat((torch.arange(film), torch.arange(film + knots, rows)))
         state["out.weight"], state["out.bias"] = state["out.weight"][keep], state["out.bias"][keep]
         state |= {f"motion.{name}": value for name, value in target.motion.state_dict().items()}
+        state["motion_paths"] = target.motion_paths.detach().clone()
     return state
 
 

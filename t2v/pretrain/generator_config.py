@@ -75,6 +75,8 @@ class GeneratorWeights:
     # The predicted trajectory, seen from the front camera, against the object's track in that
     # sample (screen displacement and log size change): motion without rendering.
     track: NonNegativeFloat = 0.0
+    # The motion head's read against the evaluator's read of that sample (cross-entropy).
+    motion: NonNegativeFloat = 0.0
 
 
 @settings

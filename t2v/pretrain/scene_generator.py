@@ -8,6 +8,13 @@ per prompt: image-prior SDS of the all-round view, video-prior SDS of the clip, 
 reference term of the stages (the front view against the video prior's own sample of the
 prompt, drawn once per prompt and cached in the run dir). Priors, their conditioning and the
 reference clips live in a `PromptBank` built before fitting: never in a checkpoint.
+
+Two terms need no rendering. The track term: the predicted global trajectory, projected through
+the genre's front camera, against where the object goes in the prompt's sample (the photometric
+reference term moves the object only where the rendered and sampled blobs overlap; this one
+gives the trajectory a gradient from the first step). The motion term, for a generator with a
+motion head: its read of which motion the prompt names against the evaluator's read of the
+sample (cross-entropy): the prior, not the caption's label, is the teacher.
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ class PromptBank:
     conditions: list[TextConditioning]  # what the prior reads (the genre template composed)
     references: torch.Tensor  # (N, T, 3, h, w) the video prior's sample of each prompt
     tracks: torch.Tensor  # (N, T, 3) its object's screen displacement and log size change
+    motions: torch.Tensor  # (N,) index into SCREEN_MOTIONS of what the evaluator reads in it
     video: VideoPrior
     image: ImagePrior
     inputs: SceneInputs
@@ -130,6 +138,10 @@ class SceneGeneratorModule(L.LightningModule):
             generator = torch.Generator().manual_seed(mixed)
             for name, value in self.prompt_terms(index, field, generator).items():
                 totals[name] = totals.get(name, 0.0) + value / len(indices)
+        if weights.get("motion", 0.0) > 0 and self.generator.reads_tokens:
+            logits = self.generator.motion_logits(text, genre_ids)
+            read = bank.motions[indices].to(self.device)
+            totals["motion"] = torch.nn.functional.cross_entropy(logits, read)
         loss = sum(weights[name] * value for name, value in totals.items())
         self.log_dict({f"generator/{k}": v.detach() for k, v in totals.items()}, on_step=True)
         self.log("generator/loss", loss.detach(), prog_bar=True, on_step=True)
@@ -275,8 +287,19 @@ def object_tracks(clips: torch.Tensor) -> torch.Tensor:
     return torch.stack(tracks)
 
 
+def motion_reads(clips: torch.Tensor) -> torch.Tensor:
+    """`(N,)`: the evaluator's motion read of each clip `(N, T, 3, H, W)`, as an index into
+    `SCREEN_MOTIONS`."""
+    from t2v.eval.attributes import SCREEN_MOTIONS, describe
+
+    return torch.tensor([SCREEN_MOTIONS.index(describe(clip).motion) for clip in clips])
+
+
 def generator_manifest(settings: SceneGeneratorSettings) -> dict[str, Any]:
     """What rebuilds the generator (`t2v.generator.build_generator`)."""
+    from t2v.eval.attributes import SCREEN_MOTIONS
+
+    motions = list(SCREEN_MOTIONS) if settings.model.motion_heads > 0 else []
     return {
         "field": dict(settings.field),
         "genres": list(settings.genres),
@@ -286,6 +309,7 @@ def generator_manifest(settings: SceneGeneratorSettings) -> dict[str, Any]:
         "hidden_dim": settings.model.hidden_dim,
         "max_offset": settings.model.max_offset,
         "motion_heads": settings.model.motion_heads,
+        "motions": motions,  # the motion head's classes
     }
 
 
@@ -311,8 +335,9 @@ def build_bank(
     encoder.embed([*texts, ""])  # one pass of the text encoder; `encode` then reads the cache
     conditions = [encoder.encode(caption, genre) for caption, genre in pairs]
     references = reference_clips(settings, inputs, video, conditions, captions, run_dir, seed)
-    tracks = object_tracks(references)
-    return PromptBank(prompts, text, conditions, references, tracks, video, image, inputs)  # type: ignore[arg-type]
+    tracks, motions = object_tracks(references), motion_reads(references)
+    bank = (prompts, text, conditions, references, tracks, motions, video, image, inputs)
+    return PromptBank(*bank)  # type: ignore[arg-type]
 
 
 def reference_clips(
@@ -396,6 +421,11 @@ def run_generator_pretraining(
             "heldout_every": settings.heldout_every,
             "prompt_seed": config.seed,
         }
+        if settings.init_from:  # where the weights started, and how that one was trained
+            from t2v.generator import read_manifest, resolve_folder
+
+            source = read_manifest(resolve_folder(settings.init_from))
+            recipe["init_from"] = {"location": settings.init_from, **source.get("training", {})}
         return export_generator(run_dir, config.output_dir, recipe)
     return None
 
