@@ -3,6 +3,7 @@ share the template and carry gradients."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -108,3 +109,58 @@ def test_an_unknown_genre_is_refused_in_one_line() -> None:
         assert "western" in str(error) and "\n" not in str(error)
     else:
         raise AssertionError("an unknown genre was accepted")
+
+
+def motion_generator() -> SceneGenerator:
+    """A generator with a 2-query motion head over 3 motions, its paths and reads random."""
+    generator = SceneGenerator(
+        tiny_field(), ["none", "noir"], text_dim=12, hidden_dim=16, motion_heads=2, motion_classes=3
+    )
+    with torch.no_grad():
+        generator.motion.mlp[-1].weight.normal_(0, 1.0)
+        generator.motion_paths.normal_(0, 1.0)
+    return generator
+
+
+def test_the_motion_head_moves_along_the_path_of_the_motion_it_names() -> None:
+    generator = motion_generator()
+    assert generator.reads_tokens
+    tokens = torch.randn(5, 7, 12)
+    tokens[:, 5:] = 0  # padding rows
+    with torch.no_grad():
+        logits = generator.motion_logits(tokens, torch.tensor([0, 1, 0, 1, 0]))
+    for row, named in enumerate(logits.argmax(dim=1).tolist()):
+        field = generator.field_for(tokens[row], "none" if row % 2 == 0 else "noir")
+        expected = generator.max_offset * torch.tanh(generator.motion_paths[named]).view(4, 3)
+        assert torch.allclose(field.trajectory.offsets, expected, atol=1e-6)
+    # in training the paths mix by the softmax, and gradients reach the head and the paths
+    (field,) = generator.fields(tokens[:1], torch.tensor([0]))
+    field.trajectory(torch.rand(6, 1)).sum().backward()
+    assert generator.motion_paths.grad.abs().sum() > 0
+    assert generator.motion.mlp[-1].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="token states"):
+        generator.field_for(torch.randn(12), "none")  # a sentence vector is not what it reads
+
+
+def test_a_generator_without_a_motion_head_hands_on_all_but_its_trajectory_rows() -> None:
+    from t2v.generator.model import adopted_state
+
+    source = trained_generator()
+    target = SceneGenerator(
+        tiny_field(),
+        ["", "none", "noir"],
+        text_dim=12,
+        hidden_dim=16,
+        motion_heads=2,
+        motion_classes=3,
+    )
+    target.load_state_dict(adopted_state(source, target))
+    tokens = torch.randn(4, 12)
+    with torch.no_grad():
+        film_rows = 2 * sum(source.film_widths)
+        # the target reads the sentence vector of the tokens: give the source the same one
+        sentence = target.sentences(tokens[None])
+        theirs = source.modulation(sentence, torch.tensor([1]))
+        mine = target.modulation(tokens[None], torch.tensor([1]))
+    assert torch.allclose(mine, theirs[:, :film_rows], atol=1e-6)
+    assert target.motion_paths.abs().sum() == 0  # the motion head starts fresh
