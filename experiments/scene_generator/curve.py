@@ -13,7 +13,7 @@ import json
 import statistics
 from pathlib import Path
 
-TERMS = ("loss", "static", "dynamic", "reference")
+TERMS = ("loss", "static", "dynamic", "reference", "track", "motion")
 
 
 def main() -> None:
@@ -30,9 +30,10 @@ def main() -> None:
         window = [row for row in rows if start <= int(row["step"]) < start + args.window]
         entry: dict[str, float | int] = {"steps": f"{start}-{start + args.window - 1}"}  # type: ignore[dict-item]
         for term in TERMS:
-            values = [float(row[f"generator/{term}"]) for row in window if row[f"generator/{term}"]]
+            column = f"generator/{term}"
+            values = [float(row[column]) for row in window if row.get(column)]
             if values:
-                entry[term] = round(statistics.mean(values), 1)
+                entry[term] = float(f"{statistics.mean(values):.4g}")
         curve.append(entry)
     args.out.write_text(json.dumps({"window": args.window, "curve": curve}, indent=2) + "\n")
     print(json.dumps(curve, indent=2))
