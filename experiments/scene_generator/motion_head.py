@@ -30,7 +30,9 @@ from torch.nn import functional as F
 from t2v.eval.attributes import SCREEN_MOTIONS, classify_motion, describe, screen_motion
 from t2v.eval.video_features import MotionFeatures
 from t2v.field.components.knots import hat_weights
+from t2v.generator import read_manifest, resolve_folder
 from t2v.generator.model import TokenMotion
+from t2v.generator.shipped import SHIPPED
 from t2v.models.blocks import TokenAttentionPool, sentence_vector
 from t2v.pretrain.generator_config import genre_preset
 from t2v.pretrain.scene_generator import object_tracks, screen_track
@@ -38,17 +40,8 @@ from t2v.pretrain.scene_prompts import heldout_prompts, training_prompts
 from t2v.render import genre_trajectory_cameras
 from t2v.text.minilm import MiniLMEncoder
 
-GENRES = (
-    "none",
-    "action",
-    "cartoon",
-    "documentary",
-    "horror",
-    "noir",
-    "scifi",
-    "fantasy",
-    "western",
-)
+# The recipe's genres, as the shipped generator records them.
+GENRES = tuple(read_manifest(resolve_folder(SHIPPED))["genres"])
 KNOTS, FRAMES, STEPS, BATCH = 6, 8, 1500, 16
 
 
