@@ -49,9 +49,10 @@ def resolve_folder(location: str | Path) -> Path:
 def generator_arguments(manifest: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("text_dim", "genre_dim", "hidden_dim", "max_offset")
     # A manifest without `motion_heads` predates the motion head: trajectory from the trunk.
-    motion = {"motion_heads": manifest.get("motion_heads", 0)}
-    motion["motion_classes"] = len(manifest.get("motions", ()))
-    return {key: manifest[key] for key in keys} | motion
+    return {key: manifest[key] for key in keys} | {
+        "motion_heads": manifest.get("motion_heads", 0),
+        "motion_classes": len(manifest.get("motions", ())),
+    }
 
 
 def build_generator(manifest: Mapping[str, Any]) -> SceneGenerator:

@@ -238,7 +238,9 @@ class SceneGeneratorModule(L.LightningModule):
         frames = target.shape[0]
         front = genre_trajectory_cameras(genre.camera, frames, 64, 64, trajectory="static")
         times = torch.linspace(0.0, 1.0, frames, device=self.device)[:, None]
-        offsets = field.trajectory(times) if field.trajectory is not None else times * 0
+        offsets = (
+            field.trajectory(times) if field.trajectory is not None else target.new_zeros(frames, 3)
+        )
         predicted = screen_track(front.to(self.device), offsets)
         return ((predicted - target) ** 2).sum(dim=-1).mean()
 
