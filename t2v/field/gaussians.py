@@ -51,7 +51,15 @@ from t2v.field.components.quaternions import quaternion_matrices
 from t2v.field.components.trajectory import GlobalTrajectory
 from t2v.field.specs import PlaneSpec
 from t2v.field.splats import Splats
-from t2v.schema import Bool, NonNegativeInt, PositiveFloat, PositiveInt, Text, UnitFloat
+from t2v.schema import (
+    Bool,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Text,
+    UnitFloat,
+)
 
 RasterBackendName = Literal["auto", "torch", "gsplat"]
 Colour = tuple[UnitFloat, UnitFloat, UnitFloat]
@@ -189,6 +197,7 @@ class GaussianField(nn.Module):
         steps: GaussianSteps | None = None,
         max_scale: PositiveFloat = 0.25,
         max_deformation: PositiveFloat = 0.1,
+        trajectory_bound: NonNegativeFloat = 0.0,
     ) -> None:
         super().__init__()
         if background not in ("learned", "solid"):
@@ -229,7 +238,9 @@ class GaussianField(nn.Module):
         assert isinstance(last, nn.Linear)
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
-        self.trajectory = GlobalTrajectory(trajectory_knots) if trajectory_knots else None
+        self.trajectory = (
+            GlobalTrajectory(trajectory_knots, trajectory_bound) if trajectory_knots else None
+        )
         self.exposure = GlobalExposure(exposure_knots) if exposure_knots else None
         self.background_mode: BackgroundMode = background
         self.register_buffer("solid_color", torch.tensor(solid_color, dtype=torch.float32))
@@ -382,7 +393,7 @@ class GaussianField(nn.Module):
         }
 
     def trajectory_offsets(self) -> Tensor | None:
-        return None if self.trajectory is None else self.trajectory.offsets
+        return None if self.trajectory is None else self.trajectory.knots()
 
     def exposure_gains(self) -> Tensor | None:
         return None if self.exposure is None else self.exposure.gains[:, 0]

@@ -16,11 +16,23 @@ from t2v.field.components.knots import hat_weights
 class GlobalTrajectory(nn.Module):
     """Translation (N, 3) of the scene at times (N, 1): linear between `knots` learned offsets
     spread evenly over [0, 1], all zero at first (the scene starts where the static stage left
-    it)."""
+    it).
 
-    def __init__(self, knots: int) -> None:
+    `bound` > 0 bounds each knot's offset softly (`bound * tanh(raw / bound)`, about the raw
+    offset while it is small): the object stays in the frame while it moves, where a video
+    prior's clips would carry it across the whole frame and out through the edge.
+    """
+
+    def __init__(self, knots: int, bound: float = 0.0) -> None:
         super().__init__()
         self.offsets = nn.Parameter(torch.zeros(knots, 3))
+        self.bound = bound
+
+    def knots(self) -> Tensor:
+        """The offsets (knots, 3) the path runs through, after the bound."""
+        if self.bound > 0:
+            return self.bound * torch.tanh(self.offsets / self.bound)
+        return self.offsets
 
     def forward(self, times: Tensor) -> Tensor:
-        return hat_weights(times, self.offsets.shape[0]).to(self.offsets.dtype) @ self.offsets
+        return hat_weights(times, self.offsets.shape[0]).to(self.offsets.dtype) @ self.knots()
