@@ -18,9 +18,11 @@ class GlobalTrajectory(nn.Module):
     spread evenly over [0, 1], all zero at first (the scene starts where the static stage left
     it).
 
-    `bound` > 0 bounds each knot's offset softly (`bound * tanh(raw / bound)`, about the raw
-    offset while it is small): the object stays in the frame while it moves, where a video
-    prior's clips would carry it across the whole frame and out through the edge.
+    `bound` > 0 keeps the object framed as it moves: the path is centred (its knots' mean is
+    zero, so the scene stays, on average, where the static stage built it) and each knot's
+    offset is bounded softly (`bound * tanh(offset / bound)`, about the offset while it is
+    small). Without it a video prior's clips carry the object across the whole frame and out
+    through its edge, or towards the camera until it fills the frame.
     """
 
     def __init__(self, knots: int, bound: float = 0.0) -> None:
@@ -31,7 +33,8 @@ class GlobalTrajectory(nn.Module):
     def knots(self) -> Tensor:
         """The offsets (knots, 3) the path runs through, after the bound."""
         if self.bound > 0:
-            return self.bound * torch.tanh(self.offsets / self.bound)
+            centred = self.offsets - self.offsets.mean(dim=0)
+            return self.bound * torch.tanh(centred / self.bound)
         return self.offsets
 
     def forward(self, times: Tensor) -> Tensor:
