@@ -19,10 +19,11 @@ class GlobalTrajectory(nn.Module):
     it).
 
     `bound` > 0 keeps the object framed as it moves: the path is centred (its knots' mean is
-    zero, so the scene stays, on average, where the static stage built it) and each knot's
-    offset is bounded softly (`bound * tanh(offset / bound)`, about the offset while it is
-    small). Without it a video prior's clips carry the object across the whole frame and out
-    through its edge, or towards the camera until it fills the frame.
+    zero, so the scene stays, on average, where the static stage built it), and along an axis
+    where it reaches farther than `bound` it is scaled down to reach `bound` (its shape kept;
+    a per-knot squashing such as tanh would pin early knots at the bound with no gradient to
+    bring them back). Without it a video prior's clips carry the object across the whole frame
+    and out through its edge, or towards the camera until it fills the frame.
     """
 
     def __init__(self, knots: int, bound: float = 0.0) -> None:
@@ -34,7 +35,8 @@ class GlobalTrajectory(nn.Module):
         """The offsets (knots, 3) the path runs through, after the bound."""
         if self.bound > 0:
             centred = self.offsets - self.offsets.mean(dim=0)
-            return self.bound * torch.tanh(centred / self.bound)
+            reach = centred.abs().amax(dim=0).clamp(min=self.bound)
+            return centred * (self.bound / reach)
         return self.offsets
 
     def forward(self, times: Tensor) -> Tensor:
