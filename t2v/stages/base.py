@@ -20,6 +20,7 @@ from torch.utils.data import IterableDataset
 
 from t2v import regularizers
 from t2v.field.base import Field
+from t2v.field.components.trajectory import GlobalTrajectory
 from t2v.priors.base import ImagePrior, SRPrior, VideoPrior
 from t2v.priors.reference import ReferenceClip
 from t2v.priors.sds import SDSOutput
@@ -217,6 +218,9 @@ class StageModule(pl.LightningModule):
         return reference.loss(rendered.rgb, times)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        trajectory = getattr(self.field, "trajectory", None)
+        if isinstance(trajectory, GlobalTrajectory):
+            trajectory.project_()  # back into its bound after the optimiser's step
         # The same generator on every rank: ranks hold equal fields, so equal grids.
         generator = self.step_generator(self.global_step, clip=-1)
         self.renderer.update_occupancy(self.field, self.global_step, generator)

@@ -19,11 +19,12 @@ class GlobalTrajectory(nn.Module):
     it).
 
     `bound` > 0 keeps the object framed as it moves: the path is centred (its knots' mean is
-    zero, so the scene stays, on average, where the static stage built it), and along an axis
-    where it reaches farther than `bound` it is scaled down to reach `bound` (its shape kept;
-    a per-knot squashing such as tanh would pin early knots at the bound with no gradient to
-    bring them back). Without it a video prior's clips carry the object across the whole frame
-    and out through its edge, or towards the camera until it fills the frame.
+    zero, so the scene stays, on average, where the static stage built it) and no knot
+    strays farther than `bound` along any axis. Without it a video prior's clips carry the
+    object across the whole frame and out through its edge, or towards the camera until it
+    fills the frame. The bound is kept by projection after each optimiser step (`project_`),
+    not by reparametrising: a squashing (tanh) or a rescaling of the path leaves knots at the
+    bound with no gradient to bring them back, and the path collapses to one spike.
     """
 
     def __init__(self, knots: int, bound: float = 0.0) -> None:
@@ -32,12 +33,18 @@ class GlobalTrajectory(nn.Module):
         self.bound = bound
 
     def knots(self) -> Tensor:
-        """The offsets (knots, 3) the path runs through, after the bound."""
+        """The offsets (knots, 3) the path runs through: centred where there is a bound (the
+        bound itself is `project_`'s: a clamp here would stop the gradient of a knot at it)."""
+        if self.bound > 0:
+            return self.offsets - self.offsets.mean(dim=0)
+        return self.offsets
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Move the offsets into the bound, centred and each clamped: after an optimiser step."""
         if self.bound > 0:
             centred = self.offsets - self.offsets.mean(dim=0)
-            reach = centred.abs().amax(dim=0).clamp(min=self.bound)
-            return centred * (self.bound / reach)
-        return self.offsets
+            self.offsets.copy_(centred.clamp(-self.bound, self.bound))
 
     def forward(self, times: Tensor) -> Tensor:
         return hat_weights(times, self.offsets.shape[0]).to(self.offsets.dtype) @ self.knots()
