@@ -27,6 +27,7 @@ from t2v.video import read_video
 T2V = str(Path(sys.executable).with_name("t2v"))
 PROMPT = "a red ball moving to the left"
 COUNT = 192
+BOUND = 0.002
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,8 @@ def overrides(prior: Path, cache: Path) -> list[str]:
         "field.densify.every=1",
         "field.densify.grad_threshold=1e-12",
         f"field.densify.max_count={COUNT + 64}",
+        # A bound the trajectory's first steps overrun: the stages must project it back.
+        f"field.trajectory_bound={BOUND}",
         f"cache_dir={cache}",
     ]
 
@@ -111,6 +114,18 @@ def test_every_stage_runs_and_the_count_grew(finished_run: Path) -> None:
     assert video.shape[0] == 4 and float(video.float().std()) > 0
     state = torch.load(finished_run / "checkpoints" / "static.pt", weights_only=True)
     assert COUNT < state["field"]["raw_means"].shape[0] <= COUNT + 64
+
+
+def test_the_trajectory_moved_and_stayed_centred_within_its_bound(finished_run: Path) -> None:
+    for stage in ("dynamic", "superres"):
+        state = torch.load(finished_run / "checkpoints" / f"{stage}.pt", weights_only=True)
+        offsets = state["field"]["trajectory.offsets"]
+        # Unprojected, the first step alone would move a knot by the rate (0.01).
+        assert float(offsets.abs().max()) == pytest.approx(BOUND, rel=1e-5)
+        # Centred: on every axis the path moved along, knots lie on both sides of zero.
+        for axis in offsets.T:
+            if bool(axis.any()):
+                assert float(axis.min()) < 0 < float(axis.max())
 
 
 def test_render_and_evaluate_a_gaussian_run(
