@@ -116,16 +116,12 @@ def test_every_stage_runs_and_the_count_grew(finished_run: Path) -> None:
     assert COUNT < state["field"]["raw_means"].shape[0] <= COUNT + 64
 
 
-def test_the_trajectory_moved_and_stayed_centred_within_its_bound(finished_run: Path) -> None:
+def test_the_trajectory_moved_and_stayed_within_its_bound(finished_run: Path) -> None:
     for stage in ("dynamic", "superres"):
         state = torch.load(finished_run / "checkpoints" / f"{stage}.pt", weights_only=True)
         offsets = state["field"]["trajectory.offsets"]
         # Unprojected, the first step alone would move a knot by the rate (0.01).
         assert float(offsets.abs().max()) == pytest.approx(BOUND, rel=1e-5)
-        # Centred: on every axis the path moved along, knots lie on both sides of zero.
-        for axis in offsets.T:
-            if bool(axis.any()):
-                assert float(axis.min()) < 0 < float(axis.max())
 
 
 def test_render_and_evaluate_a_gaussian_run(

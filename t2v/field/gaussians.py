@@ -393,7 +393,7 @@ class GaussianField(nn.Module):
         }
 
     def trajectory_offsets(self) -> Tensor | None:
-        return None if self.trajectory is None else self.trajectory.knots()
+        return None if self.trajectory is None else self.trajectory.offsets
 
     def exposure_gains(self) -> Tensor | None:
         return None if self.exposure is None else self.exposure.gains[:, 0]

@@ -129,7 +129,7 @@ class SceneField(nn.Module):
 
     def trajectory_offsets(self) -> Tensor | None:
         """Knots (K, 3) of the global trajectory; None without one."""
-        return None if self.trajectory is None else self.trajectory.knots()
+        return None if self.trajectory is None else self.trajectory.offsets
 
     def exposure_gains(self) -> Tensor | None:
         """Knots (K,) of the exposure curve's log-gain; None without one."""

@@ -18,13 +18,14 @@ class GlobalTrajectory(nn.Module):
     spread evenly over [0, 1], all zero at first (the scene starts where the static stage left
     it).
 
-    `bound` > 0 keeps the object framed as it moves: the path is centred (its knots' mean is
-    zero, so the scene stays, on average, where the static stage built it) and no knot
-    strays farther than `bound` along any axis. Without it a video prior's clips carry the
-    object across the whole frame and out through its edge, or towards the camera until it
-    fills the frame. The bound is kept by projection after each optimiser step (`project_`),
-    not by reparametrising: a squashing (tanh) or a rescaling of the path leaves knots at the
-    bound with no gradient to bring them back, and the path collapses to one spike.
+    `bound` > 0 keeps the object framed as it moves: no knot strays farther than `bound` from
+    where the static stage built the scene, along any axis. Without it a video prior's clips
+    carry the object across the whole frame and out through its edge, or towards the camera
+    until it fills the frame. The bound is kept by projection after each optimiser step
+    (`project_`): a squashing (tanh) or rescaling of the path leaves a knot at the bound with
+    no gradient to bring it back. The path is not centred: a centring's gradient moves the
+    knots a clip rarely reaches against the others (Adam makes that a full step), and the
+    path's ends fly off.
     """
 
     def __init__(self, knots: int, bound: float = 0.0) -> None:
@@ -32,19 +33,11 @@ class GlobalTrajectory(nn.Module):
         self.offsets = nn.Parameter(torch.zeros(knots, 3))
         self.bound = bound
 
-    def knots(self) -> Tensor:
-        """The offsets (knots, 3) the path runs through: centred where there is a bound (the
-        bound itself is `project_`'s: a clamp here would stop the gradient of a knot at it)."""
-        if self.bound > 0:
-            return self.offsets - self.offsets.mean(dim=0)
-        return self.offsets
-
     @torch.no_grad()
     def project_(self) -> None:
-        """Move the offsets into the bound, centred and each clamped: after an optimiser step."""
+        """Clamp the offsets into the bound, if there is one: after an optimiser step."""
         if self.bound > 0:
-            centred = self.offsets - self.offsets.mean(dim=0)
-            self.offsets.copy_(centred.clamp(-self.bound, self.bound))
+            self.offsets.clamp_(-self.bound, self.bound)
 
     def forward(self, times: Tensor) -> Tensor:
-        return hat_weights(times, self.offsets.shape[0]).to(self.offsets.dtype) @ self.knots()
+        return hat_weights(times, self.offsets.shape[0]).to(self.offsets.dtype) @ self.offsets
