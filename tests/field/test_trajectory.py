@@ -1,4 +1,4 @@
-"""GlobalTrajectory's bound: each knot clamped into it by projection after a step."""
+"""GlobalTrajectory's bound: the path centred and each knot clamped, by projection after a step."""
 
 from __future__ import annotations
 
@@ -15,17 +15,23 @@ def test_unbounded_path_is_piecewise_linear_over_its_offsets() -> None:
     torch.testing.assert_close(path(torch.tensor([[0.25]])), torch.tensor([[0.35, 0.05, 0.0]]))
 
 
-def test_bounded_path_is_clamped_into_its_bound_and_keeps_gradients_there() -> None:
+def test_bounded_path_is_centred_and_clamped_and_keeps_gradients_at_the_bound() -> None:
     path = GlobalTrajectory(3, bound=0.3)
     with torch.no_grad():
-        path.offsets.copy_(torch.tensor([[1.4, 0.1, 0.0], [0.2, -0.5, 0.0], [-0.2, 0.3, 0.0]]))
+        path.offsets.copy_(torch.tensor([[1.4, 0.4, 0.2], [0.6, 0.2, 0.2], [-0.2, 0.3, 0.2]]))
     path.project_()
-    expected = torch.tensor([[0.3, 0.1, 0.0], [0.2, -0.3, 0.0], [-0.2, 0.3, 0.0]])
+    # x: centred on its mean 0.6 (0.8, 0, -0.8), then clamped; y: centred, inside the bound;
+    # z: a path that only sat off-centre comes back to where the static stage built the scene.
+    expected = torch.tensor([[0.3, 0.1, 0.0], [0.0, -0.1, 0.0], [-0.3, 0.0, 0.0]])
     torch.testing.assert_close(path.offsets.detach(), expected)
     # A knot at the bound keeps its gradient, so a step can bring it back in.
     path(torch.tensor([[0.0], [0.5]])).sum().backward()
     assert path.offsets.grad is not None
     torch.testing.assert_close(path.offsets.grad[:, 0], torch.tensor([1.0, 1.0, 0.0]))
+    # Projecting a projected path changes nothing.
+    before = path.offsets.detach().clone()
+    path.project_()
+    torch.testing.assert_close(path.offsets.detach(), before)
 
 
 def test_bounded_path_moves_the_gaussian_field() -> None:
@@ -36,5 +42,5 @@ def test_bounded_path_moves_the_gaussian_field() -> None:
         field.trajectory.offsets.copy_(torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.1, 0.0]]))
     field.trajectory.project_()
     torch.testing.assert_close(
-        field.trajectory_offsets(), torch.tensor([[0.2, 0.0, 0.0], [-0.2, 0.1, 0.0]])
+        field.trajectory_offsets(), torch.tensor([[0.2, -0.05, 0.0], [-0.2, 0.05, 0.0]])
     )

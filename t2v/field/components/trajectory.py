@@ -18,14 +18,13 @@ class GlobalTrajectory(nn.Module):
     spread evenly over [0, 1], all zero at first (the scene starts where the static stage left
     it).
 
-    `bound` > 0 keeps the object framed as it moves: no knot strays farther than `bound` from
-    where the static stage built the scene, along any axis. Without it a video prior's clips
-    carry the object across the whole frame and out through its edge, or towards the camera
-    until it fills the frame. The bound is kept by projection after each optimiser step
-    (`project_`): a squashing (tanh) or rescaling of the path leaves a knot at the bound with
-    no gradient to bring it back. The path is not centred: a centring's gradient moves the
-    knots a clip rarely reaches against the others (Adam makes that a full step), and the
-    path's ends fly off.
+    `bound` > 0 keeps the object framed as it moves. After each optimiser step (`project_`)
+    the path is centred (its knots' mean is zero: on average the scene stays where the static
+    stage built it, where a 2D prior would slide it off-centre or towards the camera until it
+    fills the frame) and each knot is clamped to `bound` along every axis (else the clips
+    carry the object across the whole frame and out through its edge). A projection, not a
+    reparametrisation: a squashed, rescaled or centred-in-the-forward path gives its knots
+    gradients that Adam turns into full steps away from the rest, and the path's ends fly off.
     """
 
     def __init__(self, knots: int, bound: float = 0.0) -> None:
@@ -35,9 +34,10 @@ class GlobalTrajectory(nn.Module):
 
     @torch.no_grad()
     def project_(self) -> None:
-        """Clamp the offsets into the bound, if there is one: after an optimiser step."""
+        """Centre the offsets and clamp them into the bound, if there is one."""
         if self.bound > 0:
-            self.offsets.clamp_(-self.bound, self.bound)
+            centred = self.offsets - self.offsets.mean(dim=0)
+            self.offsets.copy_(centred.clamp(-self.bound, self.bound))
 
     def forward(self, times: Tensor) -> Tensor:
         return hat_weights(times, self.offsets.shape[0]).to(self.offsets.dtype) @ self.offsets
