@@ -113,15 +113,21 @@ def test_a_schedule_takes_its_per_field_steps_and_the_command_line_wins() -> Non
         schedule = job("generate", ["prompt=x", *overrides]).schedule
         return {stage: schedule[stage].steps for stage in ("static", "dynamic", "superres")}
 
-    plain = steps([])  # fast with the default field: no per-field file
+    plain = steps(["field=hexplane"])  # fast with a NeRF field: no per-field file
     patch = OmegaConf.load(CONF / "schedule" / "per_field" / "fast_gaussians.yaml")
+    assert steps([]) == {stage: patch[stage].steps for stage in plain}  # the CPU default
     assert steps(["field=gaussians"]) == {stage: patch[stage].steps for stage in plain}
     assert steps(["field=gaussians"]) != plain
     assert steps(["field=gaussians", "schedule.dynamic.steps=7"])["dynamic"] == 7
-    # Only the steps differ: rates, cameras and the rest are fast's.
-    fast = job("generate", ["prompt=x"]).schedule
+    # Beside the steps only the canonical Gaussians' rate differs (frozen after the static
+    # stage): the other rates, the cameras and the rest are fast's.
+    fast = job("generate", ["prompt=x", "field=hexplane"]).schedule
     gaussian = job("generate", ["prompt=x", "field=gaussians"]).schedule
-    assert gaussian.dynamic.lr == fast.dynamic.lr and gaussian.name == "fast"
+    assert gaussian.name == "fast" and gaussian.dynamic.cameras == fast.dynamic.cameras
+    assert gaussian.dynamic.lr.static == 0.0 < fast.dynamic.lr.static
+    assert {**gaussian.dynamic.lr, "static": None} == {**fast.dynamic.lr, "static": None}
+    # schedule=instant renders the scene generator's field, whatever the default field.
+    assert job("generate", ["prompt=x", "schedule=instant"]).field._target_.endswith("SceneField")
     mav3d = job("generate", ["prompt=x", "schedule=mav3d"]).schedule
     assert job("generate", ["prompt=x", "schedule=mav3d", "field=gaussians"]).schedule == mav3d
 

@@ -34,6 +34,7 @@ def dynamic_stage(tmp_path: Path, batch_size: int) -> StageModule:
             "genre=noir",
             "debug=default",
             *(f"prior.{role}.model={prior}" for role in ("image", "video", "sr")),
+            "field=hexplane",
             "field.static_encoding.resolutions=[8,16]",
             "field.dynamic_encoding.resolutions=[8,16]",
             "field.hidden_dim=16",

@@ -43,6 +43,7 @@ def test_seeded_debug_run_is_bit_identical_to_the_recorded_one(tmp_path: Path) -
             "prompt=a red ball moving to the left",
             "genre=cartoon",
             "debug=default",
+            "field=hexplane",  # the field of the recorded frames
             f"run_dir={run_dir}",
             f"cache_dir={tmp_path / 'cache'}",
         ],

@@ -43,6 +43,7 @@ def tiny_overrides(prior: Path, cache: Path) -> list[str]:
         f"prior.image.model={prior}",
         f"prior.video.model={prior}",
         f"prior.sr.model={prior}",
+        "field=hexplane",
         "field.static_encoding.resolutions=[8,16]",
         "field.dynamic_encoding.resolutions=[8,16]",
         "field.hidden_dim=16",

@@ -42,6 +42,7 @@ def compose(prior: Path, cache: Path, *overrides: str) -> GenerateConfig:
             "genre=noir",
             "debug=default",
             *(f"prior.{role}.model={prior}" for role in ("image", "video", "sr")),
+            "field=hexplane",
             "field.static_encoding.resolutions=[8,16]",
             "field.dynamic_encoding.resolutions=[8,16]",
             "field.hidden_dim=16",

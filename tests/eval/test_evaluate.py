@@ -155,7 +155,7 @@ def save_moving_ball(run_dir, colour_logits, start_x, end_x):
 def test_attributes_are_also_read_from_the_front_of_the_final_field(tmp_path):
     # The videos show a still blue disc; the fields hold a red ball moving left, and a green
     # one moving right: the front-view reads must come from the fields.
-    small_ball = ["field.density_blob_radius=0.25"]
+    small_ball = ["field=hexplane", "field.density_blob_radius=0.25"]
     still_blue = disc_video((0.1, 0.2, 0.9), step=0.0)
     left = make_run(
         tmp_path / "left", "a red ball moving to the left", "none", still_blue, overrides=small_ball

@@ -37,6 +37,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"prior.image.model={prior}",
         f"prior.video.model={prior}",
         f"prior.sr.model={prior}",
+        "field=hexplane",
         "field.static_encoding.resolutions=[8,16]",
         "field.dynamic_encoding.resolutions=[8,16]",
         "field.hidden_dim=16",

@@ -30,6 +30,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]
     overrides = [
         "debug=default",
         *(f"prior.{role}.model={root / 'prior'}" for role in ("image", "video", "sr")),
+        "field=hexplane",
         "field.static_encoding.resolutions=[8,16]",
         "field.dynamic_encoding.resolutions=[8,16]",
         "field.hidden_dim=16",

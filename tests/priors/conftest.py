@@ -68,6 +68,7 @@ def _flow_generate_args(prior: str, folders: dict[str, Path], size: int, root: P
         f"prior.sr.model={folders['upscaler']}",
         f"prior.video.resolution=[{size},{size}]",
         f"prior.image.resolution=[{size},{size}]",
+        "field=hexplane",
         "field.static_encoding.resolutions=[8,16]",
         "field.dynamic_encoding.resolutions=[8,16]",
         "field.hidden_dim=16",
