@@ -265,4 +265,11 @@ def tiny_generate(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     priors = [f"prior.{role}.model={folder}" for role in ("image", "video", "sr")]
     # Two stages are enough to test the plumbing (a stage after the one interrupted included);
     # the whole pipeline is tested without Slurm in tests/.
-    return ["debug=default", *priors, "schedule.superres.steps=0", "schedule.temporal.steps=0"]
+    # field=hexplane: the Gaussian field densifies in one process only, and these jobs run DDP.
+    return [
+        "debug=default",
+        "field=hexplane",
+        *priors,
+        "schedule.superres.steps=0",
+        "schedule.temporal.steps=0",
+    ]
