@@ -45,6 +45,7 @@ from t2v.field.components.background import (
     learned_background_head,
 )
 from t2v.field.components.exposure import GlobalExposure
+from t2v.field.components.grade import ColourGrade
 from t2v.field.components.heads import mlp
 from t2v.field.components.knots import KnotCount, check_knots, hat_weights
 from t2v.field.components.quaternions import quaternion_matrices
@@ -164,6 +165,8 @@ def _run_with_stages(path: str) -> str:
 
 
 InitRun = Annotated[Text, AfterValidator(_run_with_stages)]
+# One bound for every axis, or (x, y, z): world units, 0 free (`GlobalTrajectory`).
+TrajectoryBound = NonNegativeFloat | tuple[NonNegativeFloat, NonNegativeFloat, NonNegativeFloat]
 
 
 class GaussianField(nn.Module):
@@ -197,7 +200,8 @@ class GaussianField(nn.Module):
         steps: GaussianSteps | None = None,
         max_scale: PositiveFloat = 0.25,
         max_deformation: PositiveFloat = 0.1,
-        trajectory_bound: NonNegativeFloat = 0.0,
+        trajectory_bound: TrajectoryBound = 0.0,
+        colour_grade: Bool = False,
     ) -> None:
         super().__init__()
         if background not in ("learned", "solid"):
@@ -242,6 +246,7 @@ class GaussianField(nn.Module):
             GlobalTrajectory(trajectory_knots, trajectory_bound) if trajectory_knots else None
         )
         self.exposure = GlobalExposure(exposure_knots) if exposure_knots else None
+        self.grade = ColourGrade() if colour_grade else None
         self.background_mode: BackgroundMode = background
         self.register_buffer("solid_color", torch.tensor(solid_color, dtype=torch.float32))
         self.background_head = learned_background_head() if background == "learned" else None
@@ -389,7 +394,11 @@ class GaussianField(nn.Module):
             "heads": [self.raw_colour_logits],
             "background": background,
             "trajectory": [] if self.trajectory is None else list(self.trajectory.parameters()),
-            "exposure": [] if self.exposure is None else list(self.exposure.parameters()),
+            # the scene's global appearance: its exposure over time and its colour grade
+            "exposure": [
+                *([] if self.exposure is None else self.exposure.parameters()),
+                *([] if self.grade is None else self.grade.parameters()),
+            ],
         }
 
     def trajectory_offsets(self) -> Tensor | None:
@@ -406,10 +415,12 @@ class GaussianField(nn.Module):
         """The Gaussians at each of `times` (K,) in [0, 1]: one deformation call for all K."""
         times = times.reshape(-1).to(self.raw_means).clamp(0.0, 1.0)
         opacities = torch.sigmoid(self.logit_opacities)
-        colours = torch.sigmoid(self.colour_logits)
         if self.static_only:
+            colours = torch.sigmoid(self.colour_logits)
             means, scales = self.means, self.scales_of(self.log_scales)
             return [Splats(means, scales, self.quaternions, opacities, colours) for _ in times]
+        graded = self.colour_logits if self.grade is None else self.grade(self.colour_logits)
+        colours = torch.sigmoid(graded)
         means, log_scales, rotations = self.deformed(times)
         return [
             Splats(means[k], self.scales_of(log_scales[k]), rotations[k], opacities, colours)

@@ -79,6 +79,29 @@ def test_deformation_moves_and_static_only_switches_it_off():
             small_field(backend="gsplat")
 
 
+def test_colour_grade_is_shared_by_every_gaussian_and_off_in_the_static_stage():
+    field = small_field(colour_grade=True, exposure_knots=2)
+    assert field.grade is not None
+    assert {id(p) for p in field.grade.parameters()} <= {
+        id(p) for p in field.parameter_groups()["exposure"]
+    }
+    plain = torch.sigmoid(field.colour_logits)
+    assert torch.allclose(field.splats(0.5).colours, plain)  # the identity at first
+    with torch.no_grad():  # a grade that swaps red and blue and lifts green
+        field.grade.matrix.copy_(torch.tensor([[0.0, 0, 1], [0, 1, 0], [1, 0, 0]]))
+        field.grade.bias.copy_(torch.tensor([0.0, 2.0, 0.0]))
+    logits = field.colour_logits
+    expected = torch.sigmoid(torch.stack([logits[:, 2], logits[:, 1] + 2, logits[:, 0]], 1))
+    assert torch.allclose(field.splats(0.5).colours, expected, atol=1e-6)
+    field.static_only = True  # the static stage paints the colours themselves
+    assert torch.allclose(field.splats(0.5).colours, plain)
+    field.static_only = False
+    # One gradient step on the grade moves the colour of every Gaussian.
+    field.splats(0.5).colours[:, 0].sum().backward()
+    assert field.grade.matrix.grad is not None and float(field.grade.bias.grad[0]) > 0
+    assert field.raw_colour_logits.grad is not None
+
+
 def test_density_integrates_to_the_opacity_along_an_axis():
     splats = Splats(
         means=torch.zeros(1, 3, dtype=torch.float64),

@@ -44,3 +44,15 @@ def test_bounded_path_moves_the_gaussian_field() -> None:
     torch.testing.assert_close(
         field.trajectory_offsets(), torch.tensor([[0.2, -0.05, 0.0], [-0.2, 0.05, 0.0]])
     )
+
+
+def test_per_axis_bound_clamps_each_axis_to_its_own_and_leaves_a_zero_axis_free() -> None:
+    path = GlobalTrajectory(2, bound=(0.4, 0.0, 0.1))
+    with torch.no_grad():
+        path.offsets.copy_(torch.tensor([[1.0, 2.0, 0.5], [-1.0, -2.0, -0.5]]))
+    path.project_()
+    torch.testing.assert_close(
+        path.offsets.detach(), torch.tensor([[0.4, 2.0, 0.1], [-0.4, -2.0, -0.1]])
+    )
+    # The bound is not state: a checkpoint written with another bound loads into this one.
+    assert set(path.state_dict()) == {"offsets"}

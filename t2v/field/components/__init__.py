@@ -1,4 +1,5 @@
-"""Parts a scene field is built from: MLP heads, density blob, background, trajectory, exposure."""
+"""Parts a scene field is built from: MLP heads, density blob, background, trajectory, exposure,
+colour grade."""
 
 from t2v.field.components.background import (
     BACKGROUND_FREQUENCIES,
@@ -8,6 +9,7 @@ from t2v.field.components.background import (
     learned_background_head,
 )
 from t2v.field.components.exposure import GlobalExposure
+from t2v.field.components.grade import ColourGrade
 from t2v.field.components.heads import (
     BlobShape,
     DensityActivation,
@@ -23,6 +25,7 @@ __all__ = [
     "BACKGROUND_FREQUENCIES",
     "BackgroundMode",
     "BlobShape",
+    "ColourGrade",
     "DensityActivation",
     "DensityBlob",
     "GlobalExposure",
