@@ -1,5 +1,6 @@
-"""Regularizers of the stages: MAV3D's motion and temporal-consistency terms, and an opacity
-sparsity term that keeps the volume empty where the prior asks for no object.
+"""Regularizers of the stages: MAV3D's motion and temporal-consistency terms, an opacity
+sparsity term that keeps the volume empty where the prior asks for no object, and a background
+anchor that keeps the backdrop a stage never sees as the stage found it.
 
 Each works through the `t2v.field.Field` contract (the field at points and times, its parameter
 groups and declared motion groups) or on rendered frames, so it applies to any field.
@@ -7,10 +8,14 @@ groups and declared motion groups) or on rendered frames, so it applies to any f
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from t2v.field.base import Field
 from t2v.field.gaussians import GaussianField
+from t2v.render.cameras import spherical_positions
+from t2v.render.samplers import CameraSamplerConfig
 
 
 def temporal_smoothness(
@@ -92,3 +97,39 @@ def opacity_sparsity(opacity: torch.Tensor) -> torch.Tensor:
 def random_points(count: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """Points uniform in the scene box [-1, 1]^3."""
     return (torch.rand(count, 3, generator=generator) * 2.0 - 1.0).to(device)
+
+
+def unseen_directions(
+    cameras: CameraSamplerConfig, aspect: float, count: int, generator: torch.Generator
+) -> torch.Tensor:
+    """The directions (M, 3) among `count` uniform on the sphere that no view `cameras` draws
+    looks along: farther from the axis of every view in its azimuth and elevation ranges (each
+    widened by the clip's camera motion) than the widest view's half-diagonal."""
+    directions = torch.nn.functional.normalize(torch.randn(count, 3, generator=generator), dim=1)
+    moves = cameras.dynamic_probability > 0
+    reach_az = cameras.dynamic_azimuth_deg if moves else 0.0
+    reach_el = cameras.dynamic_elevation_deg if moves else 0.0
+    low_az, high_az = cameras.azimuth_deg
+    low_el, high_el = cameras.elevation_deg
+    azimuths = torch.linspace(low_az - reach_az, high_az + reach_az, 37)
+    elevations = torch.linspace(max(low_el - reach_el, -90.0), min(high_el + reach_el, 90.0), 9)
+    grid_az, grid_el = torch.meshgrid(azimuths, elevations, indexing="ij")
+    # A camera at a position looks towards the origin: its axis is minus the position.
+    axes = -spherical_positions(grid_az.flatten(), grid_el.flatten(), torch.ones(grid_az.numel()))
+    half_y = math.radians(max(cameras.fov_deg)) / 2
+    half_diagonal = math.atan(math.tan(half_y) * math.hypot(1.0, aspect))
+    nearest = (directions @ axes.T).amax(dim=1).clamp(-1.0, 1.0).acos()
+    return directions[nearest > half_diagonal]
+
+
+def background_anchor(
+    field: Field, directions: torch.Tensor, reference: torch.Tensor
+) -> torch.Tensor:
+    """Mean squared change of the background colour along `directions` (M, 3) from `reference`
+    (M, 3). A view-dependent background that a stage trains from the front alone extrapolates
+    to the sides it never sees (a dark genre's grey backdrop turned pink there, against which
+    the object read a different colour: experiments/every_side); anchored along the unseen
+    directions, the backdrop changes where the stage sees it and holds elsewhere."""
+    if directions.numel() == 0:
+        return reference.new_zeros(())
+    return (field.background(directions) - reference).square().sum(-1).mean()

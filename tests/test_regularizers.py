@@ -112,3 +112,63 @@ def test_temporal_smoothness_of_gaussians_is_the_change_of_their_deformation() -
         field.deformation_head[-1].weight.normal_()
     temporal_smoothness(field, points, times, 0.1).backward()
     assert float(field.deformation_head[-1].weight.grad.abs().max()) > 0
+
+
+def test_unseen_directions_are_those_no_view_of_the_band_looks_along() -> None:
+    from t2v.regularizers import unseen_directions
+    from t2v.render.cameras import spherical_positions
+    from t2v.render.samplers import CameraSamplerConfig
+
+    band = CameraSamplerConfig(azimuth_deg=(-30.0, 30.0), elevation_deg=(0.0, 20.0))
+    generator = torch.Generator().manual_seed(0)
+    unseen = unseen_directions(band, 1.0, 4096, generator)
+    assert torch.allclose(unseen.norm(dim=1), torch.ones(len(unseen)))
+    # The axis of a view in the band and the directions at its frame's corners are seen; the
+    # axes of the side and back views are not.
+    seen_axis = -spherical_positions(torch.tensor([20.0]), torch.tensor([10.0]), torch.ones(1))
+    side_axis = -spherical_positions(torch.tensor([90.0]), torch.tensor([10.0]), torch.ones(1))
+    back_axis = -spherical_positions(torch.tensor([180.0]), torch.tensor([0.0]), torch.ones(1))
+    nearest = lambda axis: float((unseen @ axis[0]).max().clamp(max=1).acos().rad2deg())  # noqa: E731
+    assert nearest(seen_axis) > 25.0 * 2**0.5  # the 50-degree view's half-diagonal
+    assert nearest(side_axis) < 5.0 and nearest(back_axis) < 5.0
+    # A wider band (its clips' camera motion included) sees more; all round, only the poles.
+    moving = CameraSamplerConfig(
+        azimuth_deg=(-30.0, 30.0), elevation_deg=(0.0, 20.0), dynamic_probability=0.5
+    )
+    fewer = unseen_directions(moving, 1.0, 4096, torch.Generator().manual_seed(0))
+    assert len(fewer) < len(unseen)
+    poles = unseen_directions(CameraSamplerConfig.full(), 1.0, 4096, generator)
+    assert float(poles[:, 1].abs().min()) > 0.5
+
+
+def test_background_anchor_holds_the_unseen_backdrop_while_the_seen_one_changes() -> None:
+    from t2v.field import GaussianField
+    from t2v.regularizers import background_anchor
+
+    torch.manual_seed(0)
+    field = GaussianField(count=16, hidden_dim=8)
+    front = torch.tensor([[0.0, 0.0, -1.0]])  # what the front camera looks along
+    sides = torch.nn.functional.normalize(
+        torch.randn(256, 3) * torch.tensor([1.0, 0.3, 0.1]), dim=1
+    )
+    with torch.no_grad():
+        reference = field.background(sides)
+        target = field.background(front) + torch.tensor([[0.3, -0.2, 0.0]])
+    with torch.no_grad():
+        assert float(background_anchor(field, sides, reference)) == 0.0
+    initial = {k: v.clone() for k, v in field.background_head.state_dict().items()}
+    drift = {}
+    for anchored in (False, True):
+        field.background_head.load_state_dict(initial)
+        optimizer = torch.optim.Adam(field.background_head.parameters(), lr=0.01)
+        for _ in range(200):
+            loss = (field.background(front) - target).square().sum()
+            if anchored:
+                loss = loss + 10.0 * background_anchor(field, sides, reference)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            drift[anchored] = float(background_anchor(field, sides, reference))
+            assert float((field.background(front) - target).abs().max()) < 0.05  # seen: changed
+    assert drift[True] < 0.2 * drift[False]

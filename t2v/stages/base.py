@@ -35,6 +35,10 @@ from t2v.stages.spec import StageSpec
 from t2v.text.conditioning import TextConditioning
 from t2v.text.views import view_bucket
 
+# Directions drawn on the sphere for the background anchor (those the stage sees are dropped):
+# the background head is a small MLP, smooth enough that a thousand pin it down.
+ANCHOR_DIRECTIONS = 1024
+
 
 @dataclass
 class Guidance:
@@ -99,6 +103,23 @@ class StageModule(pl.LightningModule):
         self.guidance_weights = {"base": self.spec.base_weight, "sr": self.spec.sr_weight}
         self.field.static_only = not self.spec.trains_motion
         self.freeze_untrained_groups()
+        self.anchor_background()
+
+    def anchor_background(self) -> None:
+        """With a `background_anchor` term, the background along the directions this stage's
+        cameras never see, as the stage found it. Taken at construction, from the field the
+        previous stage handed over: a resumed stage anchors to the same colours."""
+        directions = torch.zeros(0, 3)
+        if "background_anchor" in self.spec.regularizers:
+            generator = torch.Generator().manual_seed(self.seed)
+            aspect = self.spec.width / self.spec.height
+            directions = regularizers.unseen_directions(
+                self.spec.cameras, aspect, ANCHOR_DIRECTIONS, generator
+            )
+        with torch.no_grad():
+            reference = self.field.background(directions) if len(directions) else directions
+        self.register_buffer("anchor_directions", directions, persistent=False)
+        self.register_buffer("anchor_reference", reference.detach().clone(), persistent=False)
 
     # --- Lightning hooks ----------------------------------------------------------------
 
@@ -254,6 +275,10 @@ class StageModule(pl.LightningModule):
         active = {name for name, weight in self.regularizer_weights.items() if weight > 0}
         if "opacity_sparsity" in active:
             terms["opacity_sparsity"] = regularizers.opacity_sparsity(rendered.opacity)
+        if "background_anchor" in active:
+            terms["background_anchor"] = regularizers.background_anchor(
+                self.field, self.anchor_directions, self.anchor_reference
+            )
         if not self.spec.trains_motion:
             return terms
         if "temporal_smoothness" in active:

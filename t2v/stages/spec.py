@@ -32,7 +32,7 @@ STAGE_ORDER = ("static", "dynamic", "superres", "temporal")
 GENERATOR_STAGE = "generator"
 HANDOFF_ORDER = (GENERATOR_STAGE, *STAGE_ORDER)
 MOTION_REGULARIZERS = ("temporal_smoothness", "dynamic_sparsity", "frame_consistency")
-REGULARIZERS = (*MOTION_REGULARIZERS, "opacity_sparsity")
+REGULARIZERS = (*MOTION_REGULARIZERS, "opacity_sparsity", "background_anchor")
 HIGH_RESOLUTION_STAGES = ("superres", "temporal")
 
 
@@ -64,6 +64,7 @@ class Regularizers:
     dynamic_sparsity: WeightRamp | None = None
     frame_consistency: WeightRamp | None = None
     opacity_sparsity: WeightRamp | None = None
+    background_anchor: WeightRamp | None = None
 
 
 @settings
@@ -231,7 +232,8 @@ def clip_times(clip_seconds: tuple[float, float], duration: float) -> ClipTimeCo
 
 def regularizer_ramps(values: Regularizers, genre: GenrePreset) -> dict[str, Ramp]:
     """The stage's ramps, the motion terms scaled by the genre's motion style: more motion
-    loosens them, smoothness tightens them; opacity sparsity is not about motion."""
+    loosens them, smoothness tightens them; opacity sparsity and the background anchor are not
+    about motion."""
     given = {item.name: getattr(values, item.name) for item in fields(values)}
     ramps = {name: ramp for name, ramp in given.items() if ramp is not None}
     scale = dict.fromkeys(REGULARIZERS, 1.0) | {
