@@ -119,7 +119,7 @@ class StageModule(pl.LightningModule):
         with torch.no_grad():
             reference = self.field.background(directions) if len(directions) else directions
         self.register_buffer("anchor_directions", directions, persistent=False)
-        self.register_buffer("anchor_reference", reference.detach().clone(), persistent=False)
+        self.register_buffer("anchor_reference", reference, persistent=False)
 
     # --- Lightning hooks ----------------------------------------------------------------
 

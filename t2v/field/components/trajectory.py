@@ -23,25 +23,24 @@ class GlobalTrajectory(nn.Module):
     stage built it, where a 2D prior would slide it off-centre or towards the camera until it
     fills the frame) and each knot is clamped to `bound` along every axis, or to
     `bound = (x, y, z)` per axis (else the clips carry the object across the whole frame and
-    out through its edge). A projection, not a
-    reparametrisation: a squashed, rescaled or centred-in-the-forward path gives its knots
-    gradients that Adam turns into full steps away from the rest, and the path's ends fly off.
+    out through its edge). A projection, not a reparametrisation: a squashed, rescaled or
+    centred-in-the-forward path gives its knots gradients that Adam turns into full steps away
+    from the rest, and the path's ends fly off.
     """
 
     def __init__(self, knots: int, bound: float | tuple[float, float, float] = 0.0) -> None:
         super().__init__()
         self.offsets = nn.Parameter(torch.zeros(knots, 3))
         bounds = torch.tensor(bound, dtype=torch.float32).expand(3)
-        self.bounded = bool((bounds > 0).any())
-        # An axis left at 0 beside bounded ones stays free.
+        # An axis left at 0 stays free; with every axis free the path is left as it is.
         self.register_buffer("bound", torch.where(bounds > 0, bounds, torch.inf), persistent=False)
 
     @torch.no_grad()
     def project_(self) -> None:
         """Centre the offsets and clamp them into the bound, if there is one."""
-        if self.bounded:
+        if self.bound.isfinite().any():
             centred = self.offsets - self.offsets.mean(dim=0)
-            self.offsets.copy_(torch.maximum(torch.minimum(centred, self.bound), -self.bound))
+            self.offsets.copy_(centred.clamp(-self.bound, self.bound))
 
     def forward(self, times: Tensor) -> Tensor:
         return hat_weights(times, self.offsets.shape[0]).to(self.offsets.dtype) @ self.offsets
