@@ -189,3 +189,68 @@ def test_all_round_views_come_from_every_side_at_the_clip_times(
     assert max(abs(a) for a in frontal) <= 60.0
     assert max(abs(a) for a in all_round) > 120.0  # from behind
     assert any(60.0 < abs(a) < 120.0 for a in all_round)  # from the sides
+
+
+def test_all_round_clips_teach_the_look_and_leave_shape_and_motion(
+    prior: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`all_round.clips`: that fraction of the steps sees its clip from all round, and in those
+    steps only `all_round.groups` learn: the other groups get no gradient, so Adam does not move
+    them even with the momentum of the frontal steps before."""
+    config = compose(prior, tmp_path, "+schedule.dynamic.all_round.clips=0.5")
+    specs = {spec.name: spec for spec in config.stages}
+    assert specs["dynamic"].all_round_clips == 0.5
+    assert specs["static"].all_round_clips == 0.0
+    assert specs["dynamic"].all_round_groups == ("heads", "background", "exposure")
+    pl.seed_everything(0, verbose=False)
+    scene = Scene.build(config)
+    factory = GuidanceFactory(config)
+    module = STAGE_MODULES["dynamic"](stage_context(config, specs["dynamic"], scene, factory))
+    module.guidance = factory(torch.device("cpu"))
+    flags = [module.all_round_step(step) for step in range(200)]
+    assert 0.35 < sum(flags) / len(flags) < 0.65
+
+    import t2v.stages.base as base
+
+    drawn: list[float] = []
+    sample = base.sample_training_cameras
+
+    def recording(*args: Any, **kwargs: Any):
+        sampled = sample(*args, **kwargs)
+        drawn.append(float(sampled.azimuth_deg[0, 0]))
+        return sampled
+
+    monkeypatch.setattr(base, "sample_training_cameras", recording)
+    current = {"step": 0}
+    monkeypatch.setattr(type(module), "global_step", property(lambda self: current["step"]))
+    optimizer = module.configure_optimizers()
+    groups = module.field.parameter_groups()
+    frontal_steps = [step for step in range(8) if not flags[step]]
+    all_round_steps = [step for step in range(8, 40) if flags[step]][:6]
+    for step in frontal_steps + all_round_steps:
+        current["step"] = step
+        optimizer.zero_grad(set_to_none=True)
+        sum(module.clip_terms(step, clip=0).values()).backward()
+        module.on_after_backward()
+        before = {name: [p.detach().clone() for p in params] for name, params in groups.items()}
+        optimizer.step()
+        moved = {
+            name: any(not torch.equal(p, q) for p, q in zip(params, before[name], strict=True))
+            for name, params in groups.items()
+            if params
+        }
+        if flags[step]:
+            assert not moved["static"] and not moved["dynamic"], step
+            assert all(p.grad is None for p in groups["dynamic"])
+        else:
+            assert moved["static"] and moved["dynamic"], step
+        assert moved["heads"] and moved["background"], step
+    frontal = drawn[: len(frontal_steps)]
+    all_round = drawn[len(frontal_steps) :]
+    assert max(abs(a) for a in frontal) <= 60.0
+    assert max(abs(a) for a in all_round) > 90.0  # the sides and back are seen
+
+
+def test_all_round_groups_must_be_groups(prior: Path, tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="'shape' is not one of static, dynamic, heads"):
+        compose(prior, tmp_path, "+schedule.dynamic.all_round.groups=[heads,shape]")

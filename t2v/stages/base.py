@@ -171,6 +171,8 @@ class StageModule(pl.LightningModule):
         self.log(
             f"{self.spec.name}/occupied", self.renderer.occupancy.occupied_fraction, on_step=True
         )
+        if self.spec.all_round_clips > 0:
+            self.log(f"{self.spec.name}/all_round_clip", float(self.all_round_step(step)))
         return loss
 
     def clip_indices(self) -> range:
@@ -180,8 +182,12 @@ class StageModule(pl.LightningModule):
     def clip_terms(self, step: int, clip: int) -> dict[str, torch.Tensor]:
         generator = self.step_generator(step, clip=clip)
         height, width = self.render_size
+        cameras = self.spec.cameras
+        if self.all_round_step(step):
+            assert self.spec.all_round_cameras is not None
+            cameras = self.spec.all_round_cameras
         sampled = sample_training_cameras(
-            1, self.spec.frames, width, height, self.spec.cameras, generator, self.device
+            1, self.spec.frames, width, height, cameras, generator, self.device
         )
         times = self.sample_times(generator)
         rendered = self.renderer.render(self.field, sampled.cameras, times, generator=generator)
@@ -193,6 +199,25 @@ class StageModule(pl.LightningModule):
         if self.spec.all_round_weight > 0:
             terms["all_round"] = self.all_round_term(times, step, generator)
         return terms
+
+    def all_round_step(self, step: int) -> bool:
+        """Whether this step's clips are seen from all round (`AllRoundSettings.clips`). Drawn
+        per step, not per clip, from a generator every rank shares: the step's gradients are
+        then masked alike on every rank (`on_after_backward`)."""
+        if self.spec.all_round_clips <= 0:
+            return False
+        draw = torch.rand(1, generator=self.step_generator(step, clip=-2))
+        return bool(draw < self.spec.all_round_clips)
+
+    def on_after_backward(self) -> None:
+        """In an all-round step only `all_round_groups` learn: the other groups' gradients are
+        dropped, so Adam skips them (no step from their momentum either)."""
+        if not self.all_round_step(self.global_step):
+            return
+        for name, parameters in self.field.parameter_groups().items():
+            if name not in self.spec.all_round_groups:
+                for parameter in parameters:
+                    parameter.grad = None
 
     def all_round_term(
         self, times: torch.Tensor, step: int, generator: torch.Generator

@@ -69,12 +69,26 @@ class Regularizers:
 
 @settings
 class AllRoundSettings:
-    """Image-prior SDS on one view from all round, at one of the clip's times, each step of a
-    stage that trains motion: the frontal clips paint motion, this keeps the 3D shape that the
-    static stage built seen from every side (4D-fy's hybrid SDS, with its views all round)."""
+    """The sides and back in a stage that trains motion, whose clips come from the frontal band
+    (a 2D prior's motion words are screen-space):
+
+    - `weight`: image-prior SDS on one more view from all round, at one of the clip's times,
+      each step (4D-fy's hybrid SDS, with its views all round): one more prior call a step;
+    - `clips`: the fraction of steps whose clip is seen from all round instead, by the stage's
+      own priors, with only the `groups` learning from it: the look of every side follows the
+      front's, and the motion stays what the frontal clips make it. Costs nothing more.
+    """
 
     weight: NonNegativeFloat = 0.0
+    clips: UnitFloat = 0.0
+    groups: tuple[str, ...] = ("heads", "background", "exposure")
     cameras: dict[str, Any] | None = None  # patches the renderer's static-stage cameras
+
+    def __post_init__(self) -> None:
+        known = [item.name for item in fields(LearningRates)]
+        unknown = [name for name in self.groups if name not in known]
+        if unknown:
+            raise ValueError(f"groups: '{unknown[0]}' is not one of {', '.join(known)}")
 
 
 @settings
@@ -138,6 +152,8 @@ class StageSpec:
     regularizer_points: int = 4096
     reference_weight: float = 0.0  # the front view against the prior's sample (prior.reference)
     all_round_weight: float = 0.0  # image-prior SDS of one view from all round (AllRoundSettings)
+    all_round_clips: float = 0.0  # fraction of steps with a clip from all round
+    all_round_groups: tuple[str, ...] = ()  # the groups those steps train
     all_round_cameras: CameraSamplerConfig | None = None
     checkpoint_every: int = 50
     preview_every: int = 0
@@ -208,6 +224,8 @@ def build_stage_specs(schedule: ScheduleSettings, inputs: SpecInputs) -> tuple[S
             regularizer_points=stage.regularizer_points,
             reference_weight=inputs.reference_weights.get(name, 0.0),
             all_round_weight=stage.all_round.weight if name != "static" else 0.0,
+            all_round_clips=stage.all_round.clips if name != "static" else 0.0,
+            all_round_groups=tuple(stage.all_round.groups),
             all_round_cameras=inputs.static_cameras.patched(
                 stage.all_round.cameras, f"schedule.{name}.all_round.cameras"
             ),
