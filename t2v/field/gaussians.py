@@ -42,6 +42,7 @@ from t2v.field.base import Field, FieldCapabilities, FieldOutput
 from t2v.field.components.background import (
     BackgroundMode,
     background_colour,
+    check_background_mode,
     learned_background_head,
 )
 from t2v.field.components.exposure import GlobalExposure
@@ -204,8 +205,7 @@ class GaussianField(nn.Module):
         colour_grade: Bool = False,
     ) -> None:
         super().__init__()
-        if background not in ("learned", "solid"):
-            raise ConfigError(f"background must be learned or solid, not {background}")
+        check_background_mode(background)
         if not 0.0 < init_opacity < 1.0:
             raise ConfigError(f"init_opacity must lie in (0, 1), not {init_opacity}")
         if time_knots < 2:
@@ -249,7 +249,7 @@ class GaussianField(nn.Module):
         self.grade = ColourGrade() if colour_grade else None
         self.background_mode: BackgroundMode = background
         self.register_buffer("solid_color", torch.tensor(solid_color, dtype=torch.float32))
-        self.background_head = learned_background_head() if background == "learned" else None
+        self.background_head = learned_background_head(background)
 
     # --- the Field contract -------------------------------------------------------------
 
@@ -464,7 +464,9 @@ class GaussianField(nn.Module):
         return self.exposure.shift(colour, times)
 
     def background(self, directions: Tensor) -> Tensor:
-        return background_colour(self.background_head, self.solid_color, directions)
+        return background_colour(
+            self.background_head, self.solid_color, directions, self.background_mode
+        )
 
     # --- densities at points --------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from t2v.field.base import FieldCapabilities, FieldOutput
 from t2v.field.components.background import (
     BackgroundMode,
     background_colour,
+    check_background_mode,
     learned_background_head,
 )
 from t2v.field.components.exposure import GlobalExposure
@@ -49,8 +50,9 @@ class SceneField(nn.Module):
     `static_only` (for the static stage) skips the dynamic encoding entirely, so it is neither
     evaluated nor given gradients; the MLP then reads zeros in its place, so switching it off
     later changes nothing about the heads' shapes. The trajectory and exposure are off too.
-    `background`: `learned` (a small MLP on the view direction) or `solid` (`solid_color`, a
-    buffer the caller may overwrite, e.g. with a random colour per training step).
+    `background`: `learned` (a small MLP on the view direction), `dome` (the same on the
+    direction's height: one backdrop all round) or `solid` (`solid_color`, a buffer the caller
+    may overwrite, e.g. with a random colour per training step).
     `backend` is handed to every hash-grid encoding (auto | torch | triton | tcnn).
     `trajectory_knots` / `exposure_knots`: 0 (off) or the knots of the global trajectory
     (`trajectory` parameter group) / exposure curve (`exposure` group).
@@ -83,8 +85,7 @@ class SceneField(nn.Module):
             raise ConfigError(
                 f"density_blob must be gaussian, dreamfusion or none, not {density_blob}"
             )
-        if background not in ("learned", "solid"):
-            raise ConfigError(f"background must be learned or solid, not {background}")
+        check_background_mode(background)
         check_knots("trajectory_knots", trajectory_knots)
         check_knots("exposure_knots", exposure_knots)
         static_encoding = static_encoding if static_encoding is not None else HashGridSpec()
@@ -103,7 +104,7 @@ class SceneField(nn.Module):
         self.exposure = GlobalExposure(exposure_knots) if exposure_knots else None
         self.background_mode: BackgroundMode = background
         self.register_buffer("solid_color", torch.tensor(solid_color, dtype=torch.float32))
-        self.background_head = learned_background_head() if background == "learned" else None
+        self.background_head = learned_background_head(background)
 
     @property
     def capabilities(self) -> FieldCapabilities:
@@ -170,4 +171,6 @@ class SceneField(nn.Module):
 
     def background(self, directions: Tensor) -> Tensor:
         """Background colour (R, 3) in [0, 1] seen along unit view directions (R, 3)."""
-        return background_colour(self.background_head, self.solid_color, directions)
+        return background_colour(
+            self.background_head, self.solid_color, directions, self.background_mode
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -166,6 +167,43 @@ def test_background_learned_and_solid() -> None:
     torch.testing.assert_close(solid.background(directions)[7], torch.tensor([0.2, 0.4, 0.6]))
     solid.solid_color = torch.tensor([1.0, 0.0, 0.0])  # a caller's random colour per step
     torch.testing.assert_close(solid.background(directions)[0], torch.tensor([1.0, 0.0, 0.0]))
+
+
+def around(azimuth_deg: float, count: int = 64) -> torch.Tensor:
+    """View directions of a camera at `azimuth_deg` (t2v.render.cameras) within 20 degrees of
+    its axis, at heights between -0.3 and 0.3."""
+    generator = torch.Generator().manual_seed(int(azimuth_deg) % 360)
+    spread = (torch.rand(count, generator=generator) - 0.5) * math.radians(40)
+    azimuth = math.radians(azimuth_deg) + spread
+    height = (torch.rand(count, generator=generator) - 0.5) * 0.6
+    flat = (1 - height**2).sqrt()
+    # The camera sits at azimuth a and looks back through the origin: direction -(sin a, cos a).
+    return torch.stack([-flat * torch.sin(azimuth), height, -flat * torch.cos(azimuth)], dim=1)
+
+
+@pytest.mark.parametrize("mode", ["learned", "dome"])
+def test_dome_background_carries_what_the_front_teaches_to_every_side(mode: str) -> None:
+    torch.manual_seed(0)
+    field = small_field(background=mode)
+    target = torch.tensor([0.8, 0.1, 0.1])
+    optimiser = torch.optim.Adam(field.background_head.parameters(), lr=0.02)
+    front = around(0.0)
+    for _ in range(200):  # taught from the front alone, as the frontal stages do
+        optimiser.zero_grad()
+        (field.background(front) - target).square().sum(-1).mean().backward()
+        optimiser.step()
+    with torch.no_grad():
+        errors = {a: (field.background(around(a)) - target).norm(dim=1).mean() for a in (90, 180)}
+        assert (field.background(front) - target).norm(dim=1).mean() < 0.05
+        if mode == "dome":  # one colour per height: the sides and the back see the front's
+            assert max(errors.values()) < 0.05
+            level = torch.tensor([[0.0, 0.2, -1.0], [1.0, 0.2, 0.0], [0.0, 0.2, 1.0]])
+            colours = field.background(torch.nn.functional.normalize(level, dim=1))
+            torch.testing.assert_close(colours, colours[:1].expand(3, 3))
+        else:  # the direction MLP keeps its own colour where the front never looked
+            assert min(errors.values()) > 0.1
+    with pytest.raises(ConfigError, match="learned, dome, solid"):
+        small_field(background="sky")
 
 
 def test_hexplane_dynamic_with_triplane_static() -> None:

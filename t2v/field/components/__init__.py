@@ -5,6 +5,7 @@ from t2v.field.components.background import (
     BACKGROUND_FREQUENCIES,
     BackgroundMode,
     background_colour,
+    check_background_mode,
     direction_encoding,
     learned_background_head,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "KnotCount",
     "activate_density",
     "background_colour",
+    "check_background_mode",
     "check_knots",
     "direction_encoding",
     "hat_weights",
