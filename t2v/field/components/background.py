@@ -9,7 +9,7 @@ painting the backdrop into the scene).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -18,7 +18,7 @@ from t2v.errors import ConfigError
 from t2v.field.components.heads import mlp
 
 BackgroundMode = Literal["learned", "dome", "solid"]
-BACKGROUND_MODES: tuple[BackgroundMode, ...] = ("learned", "dome", "solid")
+BACKGROUND_MODES: tuple[BackgroundMode, ...] = get_args(BackgroundMode)
 BACKGROUND_FREQUENCIES = 2
 
 
